@@ -1,0 +1,188 @@
+//! The HTTP API on a local port: each request is matched to a route of the
+//! template, turned into a payload 2.0 event, invoked through the Invoke API
+//! and its answer sent back, as API Gateway does.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::apigw::{self, HttpRequest, Invocation};
+use crate::functions::invoke_url;
+use crate::routes::{RouteTable, Selection};
+
+/// API Gateway's payload limit.
+const MAX_BODY: usize = 10 * 1024 * 1024;
+
+pub struct Gateway {
+    routes: RouteTable,
+    invoke_port: u16,
+    account_id: String,
+    http: reqwest::Client,
+}
+
+impl Gateway {
+    pub fn new(routes: RouteTable, invoke_port: u16, account_id: String) -> Self {
+        Self {
+            routes,
+            invoke_port,
+            account_id,
+            // A function's first invocation may wait for it to be rebuilt.
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(300))
+                .build()
+                .expect("a client with a timeout builds"),
+        }
+    }
+
+    /// Serves until `shutdown` turns true.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        continue;
+                    }
+                },
+                _ = shutdown.changed() => return,
+            };
+            let gateway = self.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, Infallible>(gateway.handle(request, peer).await) }
+                });
+                if let Err(error) = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!(%error, "connection closed");
+                }
+            });
+        }
+    }
+
+    async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let started = Instant::now();
+        let method = request.method().as_str().to_owned();
+        let path = request.uri().path().to_owned();
+        let (response, function) = self.respond(request, peer).await;
+        println!(
+            "{method} {path} -> {} {} ({} ms)",
+            response.status().as_u16(),
+            function.as_deref().unwrap_or("-"),
+            started.elapsed().as_millis()
+        );
+        response
+    }
+
+    async fn respond(&self, request: Request<Incoming>, peer: SocketAddr) -> (Response<Full<Bytes>>, Option<String>) {
+        let (parts, body) = request.into_parts();
+        let method = parts.method.as_str().to_owned();
+        let route = match self.routes.select(&method, parts.uri.path()) {
+            Selection::Found { route, path_parameters } => (route, path_parameters),
+            Selection::NotFound => {
+                let message = format!("no route for {method} {}", parts.uri.path());
+                return (error(StatusCode::NOT_FOUND, "route_not_found", &message, &[]), None);
+            }
+            Selection::MethodNotAllowed(allowed) => {
+                let message = format!("{} does not accept {method}; it accepts {}", parts.uri.path(), allowed.join(", "));
+                let allow = [("allow", allowed.join(", "))];
+                return (error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", &message, &allow), None);
+            }
+        };
+        let (route, path_parameters) = route;
+        let function = Some(route.function.clone());
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                let message = "the request body is larger than 10 MB";
+                return (error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message, &[]), function);
+            }
+        };
+        let http_request = HttpRequest {
+            method,
+            raw_path: parts.uri.path().to_owned(),
+            raw_query: parts.uri.query().unwrap_or_default().to_owned(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+                .collect(),
+            body: body.to_vec(),
+            source_ip: peer.ip().to_string(),
+        };
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let event = apigw::event(
+            &http_request,
+            &Invocation {
+                route_key: &route.route_key,
+                path_parameters: &path_parameters,
+                request_id: &request_id,
+                account_id: &self.account_id,
+                time_epoch_ms: time::OffsetDateTime::now_utc().unix_timestamp() * 1000,
+            },
+        );
+        (self.invoke(&route.function, &event).await, function)
+    }
+
+    async fn invoke(&self, function: &str, event: &serde_json::Value) -> Response<Full<Bytes>> {
+        let failed = |detail: String| {
+            tracing::error!(function, %detail, "invocation failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal Server Error", &[])
+        };
+        let answer = match self.http.post(invoke_url(self.invoke_port, function)).json(event).send().await {
+            Ok(answer) => answer,
+            Err(e) => return failed(format!("invoking {function}: {e}")),
+        };
+        let status = answer.status();
+        let payload = match answer.bytes().await {
+            Ok(payload) => payload,
+            Err(e) => return failed(format!("reading {function}'s answer: {e}")),
+        };
+        let is_function_error = serde_json::from_slice::<serde_json::Value>(&payload)
+            .map(|v| v.get("errorType").is_some() && v.get("statusCode").is_none())
+            .unwrap_or(false);
+        if !status.is_success() || is_function_error {
+            return failed(format!("{function} failed ({status}): {}", String::from_utf8_lossy(&payload)));
+        }
+        match apigw::response(&payload) {
+            Ok(converted) => {
+                let mut builder = Response::builder().status(converted.status);
+                for (name, value) in &converted.headers {
+                    builder = builder.header(name, value);
+                }
+                builder
+                    .body(Full::new(Bytes::from(converted.body)))
+                    .unwrap_or_else(|e| failed(format!("{function}'s answer has an invalid header: {e}")))
+            }
+            Err(e) => failed(format!("{function}'s answer is not an HTTP response: {e:#}")),
+        }
+    }
+}
+
+/// An error in the shop's JSON error shape.
+fn error(status: StatusCode, code: &str, message: &str, headers: &[(&str, String)]) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({"error": {"code": code, "message": message}});
+    let mut builder = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        builder = builder.header(*name, value);
+    }
+    builder
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("static headers always build")
+}

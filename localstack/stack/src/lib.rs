@@ -1,0 +1,20 @@
+//! The Docker-free local stack. No emulator on PyPI or crates.io runs a
+//! `provided.al2023` Lambda or serves an API Gateway HTTP API, so this crate
+//! does that part, reading `infra/template.yaml`: it provisions the AWS
+//! emulator (moto server) with the template's resources, runs the functions
+//! with `cargo lambda watch`, and serves the HTTP API on a local port.
+
+pub mod apigw;
+pub mod emulator;
+pub mod functions;
+pub mod gateway;
+pub mod process;
+pub mod provision;
+pub mod resolve;
+pub mod routes;
+pub mod stack;
+pub mod template;
+pub mod testing;
+pub mod tools;
+
+pub use stack::{Stack, StackOptions};

@@ -1,0 +1,62 @@
+//! `local-stack up`: the shop on this machine, until Ctrl-C.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use local_stack::functions::Output;
+use local_stack::{Stack, StackOptions};
+use tokio::signal::unix::{SignalKind, signal};
+
+#[derive(Parser)]
+#[command(about = "Runs astroshop locally: AWS emulator, functions and HTTP API, from infra/template.yaml")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the whole shop and serve it until Ctrl-C.
+    Up {
+        /// Port of the storefront and API.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Prefix of every resource name in the emulator.
+        #[arg(long, default_value = "astroshop")]
+        prefix: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt().with_target(false).without_time().init();
+    let Command::Up { port, prefix } = Cli::parse().command;
+    let mut options = StackOptions::new(&prefix);
+    options.port = port;
+    options.function_output = Output::Terminal;
+    options.show_progress = true;
+    let mut stack = Stack::start(options).await?;
+    let (emulator_pid, functions_pid) = stack.pids();
+    eprintln!();
+    eprintln!("astroshop is running at {}", stack.base_url());
+    eprintln!("  try: curl '{}/api/products?currencyCode=EUR'", stack.base_url());
+    eprintln!(
+        "  AWS emulator: {} (pid {emulator_pid}); functions: cargo lambda watch (pid {functions_pid})",
+        stack.emulator_endpoint()
+    );
+    eprintln!("Press Ctrl-C to stop.");
+
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut health = tokio::time::interval(std::time::Duration::from_secs(1));
+    let reason = loop {
+        tokio::select! {
+            _ = interrupt.recv() => break "interrupted".to_owned(),
+            _ = terminate.recv() => break "terminated".to_owned(),
+            _ = health.tick() => if let Some(failure) = stack.failure() { break failure },
+        }
+    };
+    eprintln!("\nstopping ({reason})...");
+    stack.stop().await;
+    eprintln!("stopped: emulator, functions and HTTP API are down.");
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! Creates in the emulator what the template declares and the emulator
+//! serves, and seeds the data a fresh deploy would have.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, anyhow, bail};
+use astroshop_store::{ProductTable, RateTableStore};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+};
+use serde_json::Value;
+
+use crate::resolve::Resolver;
+
+/// An SDK configuration that talks to the emulator.
+pub fn emulator_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "local-stack"),
+        ))
+        .build()
+}
+
+/// The environment variables that point the AWS SDK at the emulator.
+pub fn emulator_environment(endpoint: &str, region: &str) -> BTreeMap<String, String> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_REGION", region),
+        ("AWS_DEFAULT_REGION", region),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// Creates every `AWS::DynamoDB::Table`, recording each stream's ARN.
+pub async fn create_tables(resolver: &mut Resolver<'_>, dynamodb: &aws_sdk_dynamodb::Client) -> Result<()> {
+    let tables: Vec<(String, Value)> = resolver
+        .template()
+        .resources_of("AWS::DynamoDB::Table")
+        .map(|(id, r)| (id.to_owned(), r.properties.clone()))
+        .collect();
+    for (id, properties) in tables {
+        let name = resolver.resolve_string(&serde_json::json!({"Ref": id}))?;
+        let properties = resolver.resolve(&properties)?;
+        let stream_arn = create_table(dynamodb, &name, &properties)
+            .await
+            .with_context(|| format!("creating table {id} ({name})"))?;
+        if let Some(arn) = stream_arn {
+            resolver.record(&id, "StreamArn", arn);
+        }
+    }
+    Ok(())
+}
+
+async fn create_table(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    properties: &Value,
+) -> Result<Option<String>> {
+    let list = |key: &str| properties.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut request = dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest);
+    for attribute in list("AttributeDefinitions") {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(&attribute, "AttributeName")?)
+                .attribute_type(ScalarAttributeType::from(text(&attribute, "AttributeType")?))
+                .build()?,
+        );
+    }
+    request = request.set_key_schema(Some(key_schema(properties.get("KeySchema"))?));
+    for index in list("GlobalSecondaryIndexes") {
+        let projection = index.get("Projection").cloned().unwrap_or_default();
+        let mut built = Projection::builder().projection_type(ProjectionType::from(
+            projection
+                .get("ProjectionType")
+                .and_then(Value::as_str)
+                .unwrap_or("ALL"),
+        ));
+        for attribute in projection.get("NonKeyAttributes").and_then(Value::as_array).into_iter().flatten() {
+            built = built.non_key_attributes(attribute.as_str().unwrap_or_default());
+        }
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(text(&index, "IndexName")?)
+                .set_key_schema(Some(key_schema(index.get("KeySchema"))?))
+                .projection(built.build())
+                .build()?,
+        );
+    }
+    if let Some(view) = properties.pointer("/StreamSpecification/StreamViewType").and_then(Value::as_str) {
+        request = request.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view))
+                .build()?,
+        );
+    }
+    let created = request.send().await?;
+    if let Some(ttl) = properties.get("TimeToLiveSpecification")
+        && ttl.get("Enabled") == Some(&Value::Bool(true))
+    {
+        dynamodb
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(text(ttl, "AttributeName")?)
+                    .enabled(true)
+                    .build()?,
+            )
+            .send()
+            .await?;
+    }
+    Ok(created.table_description().and_then(|d| d.latest_stream_arn()).map(str::to_owned))
+}
+
+fn key_schema(value: Option<&Value>) -> Result<Vec<KeySchemaElement>> {
+    let elements = value.and_then(Value::as_array).ok_or_else(|| anyhow!("KeySchema is missing"))?;
+    elements
+        .iter()
+        .map(|element| {
+            Ok(KeySchemaElement::builder()
+                .attribute_name(text(element, "AttributeName")?)
+                .key_type(KeyType::from(text(element, "KeyType")?))
+                .build()?)
+        })
+        .collect()
+}
+
+fn text<'v>(value: &'v Value, key: &str) -> Result<&'v str> {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("{key} is missing in {value}"))
+}
+
+/// The environment a function gets: the template's variables, resolved.
+pub fn function_environment(resolver: &Resolver<'_>, logical_id: &str) -> Result<BTreeMap<String, String>> {
+    let function = resolver
+        .template()
+        .function(logical_id)
+        .ok_or_else(|| anyhow!("no function {logical_id}"))?;
+    function
+        .environment
+        .iter()
+        .map(|(name, value)| {
+            let value = resolver
+                .resolve_string(value)
+                .with_context(|| format!("{logical_id}: environment variable {name}"))?;
+            Ok((name.clone(), value))
+        })
+        .collect()
+}
+
+/// One environment for every function: `cargo lambda watch` runs them all
+/// under one set of variables, so two functions may not give one name two values.
+pub fn shared_environment(resolver: &Resolver<'_>) -> Result<BTreeMap<String, String>> {
+    let mut shared: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for function in resolver.template().functions() {
+        for (name, value) in function_environment(resolver, &function.logical_id)? {
+            match shared.get(&name) {
+                Some((other, existing)) if *existing != value => bail!(
+                    "{name} is {existing:?} for {other} but {value:?} for {}; the local stack needs one value",
+                    function.logical_id
+                ),
+                _ => {
+                    shared.insert(name, (function.logical_id.clone(), value));
+                }
+            }
+        }
+    }
+    Ok(shared.into_iter().map(|(name, (_, value))| (name, value)).collect())
+}
+
+/// Seeds what the template's `Custom::SeedData` resource seeds on deploy,
+/// into the tables its function is configured with.
+pub async fn seed(resolver: &Resolver<'_>, dynamodb: &aws_sdk_dynamodb::Client) -> Result<()> {
+    for (id, resource) in resolver.template().resources_of("Custom::SeedData") {
+        let function = resource
+            .properties
+            .pointer("/ServiceToken/Fn::GetAtt/0")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("{id}: ServiceToken is not !GetAtt <function>.Arn"))?;
+        let environment = function_environment(resolver, function)?;
+        let table = |name: &str| {
+            environment
+                .get(name)
+                .cloned()
+                .ok_or_else(|| anyhow!("{function} has no {name}"))
+        };
+        astroshop_seed::seed(
+            &ProductTable::new(dynamodb.clone(), table("PRODUCTS_TABLE")?),
+            &RateTableStore::new(dynamodb.clone(), table("CURRENCY_RATES_TABLE")?),
+        )
+        .await
+        .with_context(|| format!("seeding for {id}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! The whole local stack: the emulator provisioned from the template and
+//! seeded, the functions under `cargo lambda watch`, and the HTTP API.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::emulator::Emulator;
+use crate::functions::{self, Functions, Output};
+use crate::gateway::Gateway;
+use crate::provision;
+use crate::resolve::{Names, Resolver};
+use crate::routes::{Route, RouteTable};
+use crate::template::Template;
+use crate::tools;
+
+/// The account id resources carry locally (moto's default).
+pub const LOCAL_ACCOUNT: &str = "123456789012";
+pub const LOCAL_REGION: &str = "us-east-1";
+
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// Prefix of every resource name.
+    pub prefix: String,
+    /// The HTTP API's port; 0 picks a free one.
+    pub port: u16,
+    /// Where logs and generated files go.
+    pub work_dir: PathBuf,
+    /// Where function output goes.
+    pub function_output: Output,
+    /// Instances `cargo lambda watch` may run of one function at once.
+    pub concurrency: u16,
+    /// Print each step as it happens.
+    pub show_progress: bool,
+}
+
+impl StackOptions {
+    pub fn new(prefix: &str) -> Self {
+        let work_dir = tools::repo_root().join("target/local-stack").join(prefix);
+        Self {
+            prefix: prefix.to_owned(),
+            port: 0,
+            function_output: Output::File(work_dir.join("functions.log")),
+            work_dir,
+            concurrency: 2,
+            show_progress: false,
+        }
+    }
+}
+
+pub struct Stack {
+    base_url: String,
+    emulator: Emulator,
+    functions: Functions,
+    shutdown: watch::Sender<bool>,
+    gateway: JoinHandle<()>,
+}
+
+struct Steps {
+    show: bool,
+    total: usize,
+    done: usize,
+    started: Instant,
+}
+
+impl Steps {
+    fn begin(&mut self, what: &str) {
+        self.done += 1;
+        self.started = Instant::now();
+        if self.show {
+            eprintln!("[{}/{}] {what}...", self.done, self.total);
+        }
+    }
+
+    fn end(&self, result: &str) {
+        if self.show {
+            eprintln!("      {result} ({:.1} s)", self.started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+impl Stack {
+    pub async fn start(options: StackOptions) -> Result<Self> {
+        std::fs::create_dir_all(&options.work_dir)?;
+        let mut steps = Steps {
+            show: options.show_progress,
+            total: 6,
+            done: 0,
+            started: Instant::now(),
+        };
+
+        steps.begin("reading infra/template.yaml");
+        let template = Template::load(&tools::repo_root().join("infra/template.yaml"))?;
+        let routes: Vec<Route> = template
+            .functions()
+            .iter()
+            .flat_map(|f| f.routes.iter().map(|r| Route::new(&r.method, &r.path, &f.binary)))
+            .collect();
+        steps.end(&format!("{} functions, {} routes", template.functions().len(), routes.len()));
+
+        steps.begin("starting the AWS emulator (moto server)");
+        let emulator = Emulator::start(&options.work_dir.join("emulator.log")).await?;
+        steps.end(&format!("listening on {}", emulator.endpoint()));
+
+        steps.begin("creating the template's resources and seeding data");
+        let names = Names {
+            prefix: options.prefix.clone(),
+            region: LOCAL_REGION.to_owned(),
+            account: LOCAL_ACCOUNT.to_owned(),
+        };
+        let config = provision::emulator_config(emulator.endpoint(), LOCAL_REGION);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let mut resolver = Resolver::new(&template, names);
+        provision::create_tables(&mut resolver, &dynamodb).await?;
+        provision::seed(&resolver, &dynamodb).await?;
+        let tables = template.resources_of("AWS::DynamoDB::Table").count();
+        steps.end(&format!("{tables} tables, catalogue and rates seeded"));
+
+        steps.begin("building the functions (cargo build)");
+        let output = options.function_output.clone();
+        tokio::task::spawn_blocking(move || functions::build_all(&output)).await??;
+        steps.end("built");
+
+        steps.begin("starting the functions (cargo lambda watch)");
+        let mut environment = provision::shared_environment(&resolver)?;
+        environment.extend(provision::emulator_environment(emulator.endpoint(), LOCAL_REGION));
+        let invoke_port = functions::free_port()?;
+        let functions = Functions::start(
+            invoke_port,
+            &environment,
+            options.concurrency,
+            &options.work_dir.join("functions.env"),
+            &options.function_output,
+        )
+        .await?;
+        steps.end(&format!("Invoke API on 127.0.0.1:{invoke_port}"));
+
+        steps.begin("serving the HTTP API");
+        let listener = TcpListener::bind(("127.0.0.1", options.port))
+            .await
+            .with_context(|| format!("binding port {}", options.port))?;
+        let base_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+        let (shutdown, stopped) = watch::channel(false);
+        let gateway = Arc::new(Gateway::new(
+            RouteTable::new(routes),
+            functions.invoke_port(),
+            LOCAL_ACCOUNT.to_owned(),
+        ));
+        let gateway = tokio::spawn(gateway.serve(listener, stopped));
+        steps.end(&base_url);
+
+        Ok(Self {
+            base_url,
+            emulator,
+            functions,
+            shutdown,
+            gateway,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn emulator_endpoint(&self) -> &str {
+        self.emulator.endpoint()
+    }
+
+    /// Process ids of what the stack started, for a reader of `ps`.
+    pub fn pids(&self) -> (u32, u32) {
+        (self.emulator.pid(), self.functions.pid())
+    }
+
+    /// `Some(reason)` once a process the stack depends on has died.
+    pub fn failure(&mut self) -> Option<String> {
+        self.functions.exited()
+    }
+
+    /// Stops the gateway, the functions and the emulator.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.gateway.await;
+        self.functions.stop().await;
+        self.emulator.stop().await;
+    }
+}

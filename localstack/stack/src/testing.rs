@@ -1,0 +1,104 @@
+//! Helpers for handler tests: the template's tables in the shared emulator
+//! under a prefix of the test's own, and API Gateway events built exactly as
+//! the local gateway builds them.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, anyhow};
+use serde_json::Value;
+
+use crate::apigw::{self, HttpRequest, Invocation};
+use crate::emulator;
+use crate::provision;
+use crate::resolve::{Names, Resolver};
+use crate::routes::{Route, RouteTable, Selection};
+use crate::stack::{LOCAL_ACCOUNT, LOCAL_REGION};
+use crate::template::Template;
+use crate::tools;
+
+fn template() -> Result<Template> {
+    Template::load(&tools::repo_root().join("infra/template.yaml"))
+}
+
+/// The template's tables, created and seeded for one test.
+pub struct TestTables {
+    config: aws_config::SdkConfig,
+    environment: BTreeMap<String, String>,
+}
+
+impl TestTables {
+    /// Creates every table as `<prefix>-<LogicalId>` and seeds them.
+    pub async fn provision(prefix: &str) -> Result<Self> {
+        let template = template()?;
+        let endpoint = emulator::shared_endpoint();
+        let config = provision::emulator_config(endpoint, LOCAL_REGION);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let names = Names {
+            prefix: prefix.to_owned(),
+            region: LOCAL_REGION.to_owned(),
+            account: LOCAL_ACCOUNT.to_owned(),
+        };
+        let mut resolver = Resolver::new(&template, names);
+        provision::create_tables(&mut resolver, &dynamodb).await?;
+        provision::seed(&resolver, &dynamodb).await?;
+        let environment = provision::shared_environment(&resolver)?;
+        Ok(Self { config, environment })
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.config)
+    }
+
+    /// A setting the functions get, such as `PRODUCTS_TABLE`.
+    pub fn setting(&self, name: &str) -> &str {
+        self.environment
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no function of the template is given {name}"))
+    }
+}
+
+/// The payload 2.0 event the gateway sends for `method` and `uri` (path and
+/// query), and the function the template routes it to.
+pub fn api_event(method: &str, uri: &str, body: Option<&str>) -> Result<(String, Value)> {
+    let template = template()?;
+    let routes = RouteTable::new(
+        template
+            .functions()
+            .iter()
+            .flat_map(|f| f.routes.iter().map(|r| Route::new(&r.method, &r.path, &f.binary)))
+            .collect(),
+    );
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let Selection::Found { route, path_parameters } = routes.select(method, path) else {
+        return Err(anyhow!("the template routes no function for {method} {path}"));
+    };
+    let request = HttpRequest {
+        method: method.to_owned(),
+        raw_path: path.to_owned(),
+        raw_query: query.to_owned(),
+        headers: vec![
+            ("host".into(), "localhost".into()),
+            ("content-type".into(), "application/json".into()),
+        ],
+        body: body.unwrap_or_default().as_bytes().to_vec(),
+        source_ip: "127.0.0.1".into(),
+    };
+    let event = apigw::event(
+        &request,
+        &Invocation {
+            route_key: &route.route_key,
+            path_parameters: &path_parameters,
+            request_id: "handler-test",
+            account_id: LOCAL_ACCOUNT,
+            time_epoch_ms: 0,
+        },
+    );
+    Ok((route.function.clone(), event))
+}
+
+/// A Lambda sample event shipped in `events/`.
+pub fn sample_event(relative: &str) -> Result<String> {
+    let path = tools::repo_root().join("events").join(relative);
+    std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+}

@@ -1,0 +1,10 @@
+//! The shop's domain types. Everything here is plain data and pure functions:
+//! no AWS, no I/O, so every rule can be unit-tested in microseconds.
+
+pub mod currency;
+pub mod money;
+pub mod product;
+
+pub use currency::{ConversionError, CurrencyCode, Rate, RateTable};
+pub use money::{Money, MoneyError};
+pub use product::{Product, ProductId};

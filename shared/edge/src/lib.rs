@@ -1,0 +1,159 @@
+//! The HTTP edge every API function shares: one error type mapped to a status
+//! and a `{"error":{"code","message"}}` body in one place, JSON responses, and
+//! the parsing of query and path parameters into domain types.
+
+use std::future::Future;
+
+use astroshop_domain::CurrencyCode;
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use serde::Serialize;
+
+/// Everything a request can go wrong with, as the client is told it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// Our own fault; the message is logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        Self::Internal(error.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. } => code,
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            Self::Internal(_) => "something went wrong on our side; please retry".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The response the client sees.
+    pub fn into_response(self) -> Response<Body> {
+        if self.status().is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::info!(status = self.status().as_u16(), code = self.code(), error = %self, "request rejected");
+        }
+        let body = serde_json::json!({
+            "error": { "code": self.code(), "message": self.public_message() }
+        });
+        json(self.status(), &body)
+    }
+}
+
+/// A JSON response with the given status.
+pub fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    match serde_json::to_string(body) {
+        Ok(text) => Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::Text(text))
+            .expect("a status and a static header always build a response"),
+        Err(error) => ApiError::internal(format!("serializing a response: {error}")).into_response(),
+    }
+}
+
+/// 200 with a JSON body.
+pub fn ok(body: &impl Serialize) -> Response<Body> {
+    json(StatusCode::OK, body)
+}
+
+/// A query string parameter; an empty value counts as absent, as the demo's
+/// storefront sends `currencyCode=` when the shopper has not chosen one.
+pub fn query<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+    request
+        .query_string_parameters_ref()
+        .and_then(|params| params.first(name))
+        .filter(|value| !value.is_empty())
+}
+
+/// A required query string parameter.
+pub fn required_query<'r>(request: &'r Request, name: &str) -> Result<&'r str, ApiError> {
+    query(request, name).ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_parameter",
+            format!("query parameter {name:?} is required"),
+        )
+    })
+}
+
+/// A path parameter the route declares (`{productId}`).
+pub fn path_param<'r>(request: &'r Request, name: &str) -> Result<&'r str, ApiError> {
+    request
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_parameter",
+                format!("path parameter {name:?} is required"),
+            )
+        })
+}
+
+/// The `currencyCode` query parameter, USD when absent.
+pub fn currency_param(request: &Request) -> Result<CurrencyCode, ApiError> {
+    match query(request, "currencyCode") {
+        None => Ok(CurrencyCode::usd()),
+        Some(code) => CurrencyCode::parse(code)
+            .map_err(|error| ApiError::bad_request("invalid_currency", error.to_string())),
+    }
+}
+
+/// Runs an HTTP handler as a Lambda function: sets up tracing, and turns every
+/// `ApiError` into its JSON response so no error escapes as a bare 500.
+pub async fn serve<H, F>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Request) -> F,
+    F: Future<Output = Result<Response<Body>, ApiError>> + Send,
+{
+    astroshop_telemetry::init();
+    lambda_http::run(service_fn(|request: Request| {
+        let response = handler(request);
+        async move { Ok::<_, std::convert::Infallible>(response.await.unwrap_or_else(ApiError::into_response)) }
+    }))
+    .await
+}
