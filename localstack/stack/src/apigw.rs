@@ -40,7 +40,13 @@ pub fn event(request: &HttpRequest, invocation: &Invocation<'_>) -> Value {
     for (name, value) in &request.headers {
         let name = name.to_ascii_lowercase();
         if name == "cookie" {
-            cookies.extend(value.split(';').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned));
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned),
+            );
             continue;
         }
         headers
@@ -59,7 +65,10 @@ pub fn event(request: &HttpRequest, invocation: &Invocation<'_>) -> Value {
     };
     let query = query_parameters(&request.raw_query);
     let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
-    let host = headers.get("host").cloned().unwrap_or_else(|| "localhost".to_owned());
+    let host = headers
+        .get("host")
+        .cloned()
+        .unwrap_or_else(|| "localhost".to_owned());
     let mut event = json!({
         "version": "2.0",
         "routeKey": invocation.route_key,
@@ -125,20 +134,27 @@ fn query_parameters(raw: &str) -> BTreeMap<String, String> {
 }
 
 fn is_text(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence.starts_with("text/")
         || essence.ends_with("+json")
         || essence.ends_with("+xml")
         || matches!(
             essence.as_str(),
-            "application/json" | "application/xml" | "application/x-www-form-urlencoded" | "application/javascript"
+            "application/json"
+                | "application/xml"
+                | "application/x-www-form-urlencoded"
+                | "application/javascript"
         )
 }
 
 fn format_time(epoch_ms: i64) -> String {
-    let format = time::macros::format_description!(
-        "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
-    );
+    let format =
+        time::macros::format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
     time::OffsetDateTime::from_unix_timestamp(epoch_ms / 1000)
         .ok()
         .and_then(|t| t.format(&format).ok())
@@ -173,7 +189,11 @@ pub fn response(payload: &[u8]) -> Result<HttpResponse> {
     for (name, value) in object.get("headers").and_then(Value::as_object).unwrap_or(&empty) {
         headers.push((name.clone(), string_of(value)?));
     }
-    for (name, values) in object.get("multiValueHeaders").and_then(Value::as_object).unwrap_or(&empty) {
+    for (name, values) in object
+        .get("multiValueHeaders")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty)
+    {
         if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
             continue;
         }
@@ -181,7 +201,12 @@ pub fn response(payload: &[u8]) -> Result<HttpResponse> {
             headers.push((name.clone(), string_of(value)?));
         }
     }
-    for cookie in object.get("cookies").and_then(Value::as_array).into_iter().flatten() {
+    for cookie in object
+        .get("cookies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         headers.push(("set-cookie".into(), string_of(cookie)?));
     }
     let body = match object.get("body") {
@@ -192,7 +217,11 @@ pub fn response(payload: &[u8]) -> Result<HttpResponse> {
         Some(Value::String(text)) => text.clone().into_bytes(),
         Some(other) => bail!("body is not a string: {other}"),
     };
-    Ok(HttpResponse { status, headers, body })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn string_of(value: &Value) -> Result<String> {
@@ -261,7 +290,10 @@ mod tests {
         binary.body = vec![0x89, b'P', b'N', b'G', 0xff];
         let event = build(&binary);
         assert_eq!(event["isBase64Encoded"], true);
-        assert_eq!(BASE64.decode(event["body"].as_str().unwrap()).unwrap(), binary.body);
+        assert_eq!(
+            BASE64.decode(event["body"].as_str().unwrap()).unwrap(),
+            binary.body
+        );
     }
 
     #[test]

@@ -91,7 +91,9 @@ pub fn shared_endpoint() -> &'static str {
         // as the test process.
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-            let started = runtime.map_err(anyhow::Error::from).and_then(|rt| rt.block_on(Emulator::start(&log)));
+            let started = runtime
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(Emulator::start(&log)));
             match started {
                 Ok(emulator) => {
                     let _ = sender.send(Ok(emulator.endpoint.clone()));
@@ -107,7 +109,9 @@ pub fn shared_endpoint() -> &'static str {
         });
         match receiver.recv() {
             Ok(Ok(endpoint)) => endpoint,
-            Ok(Err(error)) => panic!("cannot start the emulator: {error:#} (run ./shop test, which installs it)"),
+            Ok(Err(error)) => {
+                panic!("cannot start the emulator: {error:#} (run ./shop test, which installs it)")
+            }
             Err(_) => panic!("the emulator thread died"),
         }
     })

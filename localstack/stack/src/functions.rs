@@ -79,7 +79,13 @@ impl Functions {
         let (stdout, stderr) = output.stdio()?;
         let mut command = Command::new("cargo");
         command
-            .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port"])
+            .args([
+                "lambda",
+                "watch",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+            ])
             .arg(invoke_port.to_string())
             .arg("--concurrency")
             .arg(concurrency.to_string())
@@ -92,7 +98,10 @@ impl Functions {
             .stderr(stderr);
         let mut process = Supervised::spawn("cargo lambda watch", command)?;
         let deadline = Instant::now() + Duration::from_secs(120);
-        while tokio::net::TcpStream::connect(("127.0.0.1", invoke_port)).await.is_err() {
+        while tokio::net::TcpStream::connect(("127.0.0.1", invoke_port))
+            .await
+            .is_err()
+        {
             if let Some(exit) = process.exited() {
                 bail!("{exit}");
             }

@@ -88,19 +88,41 @@ impl Gateway {
         response
     }
 
-    async fn respond(&self, request: Request<Incoming>, peer: SocketAddr) -> (Response<Full<Bytes>>, Option<String>) {
+    async fn respond(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> (Response<Full<Bytes>>, Option<String>) {
         let (parts, body) = request.into_parts();
         let method = parts.method.as_str().to_owned();
         let route = match self.routes.select(&method, parts.uri.path()) {
-            Selection::Found { route, path_parameters } => (route, path_parameters),
+            Selection::Found {
+                route,
+                path_parameters,
+            } => (route, path_parameters),
             Selection::NotFound => {
                 let message = format!("no route for {method} {}", parts.uri.path());
-                return (error(StatusCode::NOT_FOUND, "route_not_found", &message, &[]), None);
+                return (
+                    error(StatusCode::NOT_FOUND, "route_not_found", &message, &[]),
+                    None,
+                );
             }
             Selection::MethodNotAllowed(allowed) => {
-                let message = format!("{} does not accept {method}; it accepts {}", parts.uri.path(), allowed.join(", "));
+                let message = format!(
+                    "{} does not accept {method}; it accepts {}",
+                    parts.uri.path(),
+                    allowed.join(", ")
+                );
                 let allow = [("allow", allowed.join(", "))];
-                return (error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", &message, &allow), None);
+                return (
+                    error(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method_not_allowed",
+                        &message,
+                        &allow,
+                    ),
+                    None,
+                );
             }
         };
         let (route, path_parameters) = route;
@@ -109,7 +131,10 @@ impl Gateway {
             Ok(collected) => collected.to_bytes(),
             Err(_) => {
                 let message = "the request body is larger than 10 MB";
-                return (error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message, &[]), function);
+                return (
+                    error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message, &[]),
+                    function,
+                );
             }
         };
         let http_request = HttpRequest {
@@ -119,7 +144,12 @@ impl Gateway {
             headers: parts
                 .headers
                 .iter()
-                .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
                 .collect(),
             body: body.to_vec(),
             source_ip: peer.ip().to_string(),
@@ -141,9 +171,20 @@ impl Gateway {
     async fn invoke(&self, function: &str, event: &serde_json::Value) -> Response<Full<Bytes>> {
         let failed = |detail: String| {
             tracing::error!(function, %detail, "invocation failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal Server Error", &[])
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal Server Error",
+                &[],
+            )
         };
-        let answer = match self.http.post(invoke_url(self.invoke_port, function)).json(event).send().await {
+        let answer = match self
+            .http
+            .post(invoke_url(self.invoke_port, function))
+            .json(event)
+            .send()
+            .await
+        {
             Ok(answer) => answer,
             Err(e) => return failed(format!("invoking {function}: {e}")),
         };
@@ -156,7 +197,10 @@ impl Gateway {
             .map(|v| v.get("errorType").is_some() && v.get("statusCode").is_none())
             .unwrap_or(false);
         if !status.is_success() || is_function_error {
-            return failed(format!("{function} failed ({status}): {}", String::from_utf8_lossy(&payload)));
+            return failed(format!(
+                "{function} failed ({status}): {}",
+                String::from_utf8_lossy(&payload)
+            ));
         }
         match apigw::response(&payload) {
             Ok(converted) => {

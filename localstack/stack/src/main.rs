@@ -24,12 +24,35 @@ enum Command {
         #[arg(long, default_value = "astroshop")]
         prefix: String,
     },
+    /// Print the API Gateway event the local HTTP API sends for a request, for
+    /// `cargo lambda invoke --data-file` (the function it routes to goes to stderr).
+    Event {
+        /// HTTP method.
+        method: String,
+        /// Path and query, e.g. '/api/products/OLJCESPC7Z?currencyCode=EUR'.
+        uri: String,
+        /// Request body.
+        #[arg(long)]
+        body: Option<String>,
+    },
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt().with_target(false).without_time().init();
-    let Command::Up { port, prefix } = Cli::parse().command;
+    match Cli::parse().command {
+        Command::Up { port, prefix } => up(port, prefix).await,
+        Command::Event { method, uri, body } => {
+            let (function, event) =
+                local_stack::testing::api_event(&method.to_ascii_uppercase(), &uri, body.as_deref())?;
+            eprintln!("routed to {function}");
+            println!("{}", serde_json::to_string_pretty(&event)?);
+            Ok(())
+        }
+    }
+}
+
+async fn up(port: u16, prefix: String) -> Result<()> {
     let mut options = StackOptions::new(&prefix);
     options.port = port;
     options.function_output = Output::Terminal;

@@ -23,7 +23,9 @@ impl Supervised {
                 Ok(())
             });
         }
-        let child = command.spawn().with_context(|| format!("starting {name} ({command:?})"))?;
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {name} ({command:?})"))?;
         Ok(Self { name, child })
     }
 

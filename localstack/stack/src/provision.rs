@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, anyhow, bail};
 use astroshop_store::{ProductTable, RateTableStore};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use serde_json::Value;
 
@@ -64,7 +64,13 @@ async fn create_table(
     name: &str,
     properties: &Value,
 ) -> Result<Option<String>> {
-    let list = |key: &str| properties.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+    let list = |key: &str| {
+        properties
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     let mut request = dynamodb
         .create_table()
         .table_name(name)
@@ -86,7 +92,12 @@ async fn create_table(
                 .and_then(Value::as_str)
                 .unwrap_or("ALL"),
         ));
-        for attribute in projection.get("NonKeyAttributes").and_then(Value::as_array).into_iter().flatten() {
+        for attribute in projection
+            .get("NonKeyAttributes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             built = built.non_key_attributes(attribute.as_str().unwrap_or_default());
         }
         request = request.global_secondary_indexes(
@@ -97,7 +108,10 @@ async fn create_table(
                 .build()?,
         );
     }
-    if let Some(view) = properties.pointer("/StreamSpecification/StreamViewType").and_then(Value::as_str) {
+    if let Some(view) = properties
+        .pointer("/StreamSpecification/StreamViewType")
+        .and_then(Value::as_str)
+    {
         request = request.stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)
@@ -121,11 +135,16 @@ async fn create_table(
             .send()
             .await?;
     }
-    Ok(created.table_description().and_then(|d| d.latest_stream_arn()).map(str::to_owned))
+    Ok(created
+        .table_description()
+        .and_then(|d| d.latest_stream_arn())
+        .map(str::to_owned))
 }
 
 fn key_schema(value: Option<&Value>) -> Result<Vec<KeySchemaElement>> {
-    let elements = value.and_then(Value::as_array).ok_or_else(|| anyhow!("KeySchema is missing"))?;
+    let elements = value
+        .and_then(Value::as_array)
+        .ok_or_else(|| anyhow!("KeySchema is missing"))?;
     elements
         .iter()
         .map(|element| {
@@ -179,7 +198,10 @@ pub fn shared_environment(resolver: &Resolver<'_>) -> Result<BTreeMap<String, St
             }
         }
     }
-    Ok(shared.into_iter().map(|(name, (_, value))| (name, value)).collect())
+    Ok(shared
+        .into_iter()
+        .map(|(name, (_, value))| (name, value))
+        .collect())
 }
 
 /// Seeds what the template's `Custom::SeedData` resource seeds on deploy,

@@ -88,7 +88,9 @@ impl<'t> Resolver<'t> {
                     .map(|(k, v)| Ok((k.clone(), self.resolve(v)?)))
                     .collect::<Result<_>>()?,
             ),
-            Value::Array(items) => Value::Array(items.iter().map(|v| self.resolve(v)).collect::<Result<_>>()?),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.resolve(v)).collect::<Result<_>>()?)
+            }
             other => other.clone(),
         })
     }
@@ -141,9 +143,9 @@ impl<'t> Resolver<'t> {
             ("AWS::SQS::Queue", "QueueName") => name,
             ("AWS::Events::EventBus", "Arn") => self.names.arn("events", &format!("event-bus/{name}")),
             ("AWS::Events::EventBus", "Name") => name,
-            ("AWS::Serverless::Function", "Arn") => {
-                self.names.arn("lambda", &format!("function:{}", self.function_binary(id)?))
-            }
+            ("AWS::Serverless::Function", "Arn") => self
+                .names
+                .arn("lambda", &format!("function:{}", self.function_binary(id)?)),
             (kind, attribute) => bail!("Fn::GetAtt {id}.{attribute} ({kind}) is not known locally"),
         };
         Ok(value)
@@ -235,8 +237,14 @@ Resources:
     fn refs_and_attributes_resolve_to_prefixed_local_names() {
         let template = Template::parse(TEMPLATE).unwrap();
         let resolver = Resolver::new(&template, names());
-        assert_eq!(resolver.resolve_string(&json!({"Ref": "Orders"})).unwrap(), "shop-Orders");
-        assert_eq!(resolver.resolve_string(&json!({"Ref": "Named"})).unwrap(), "shop-named");
+        assert_eq!(
+            resolver.resolve_string(&json!({"Ref": "Orders"})).unwrap(),
+            "shop-Orders"
+        );
+        assert_eq!(
+            resolver.resolve_string(&json!({"Ref": "Named"})).unwrap(),
+            "shop-named"
+        );
         assert_eq!(resolver.resolve_string(&json!({"Ref": "Fn"})).unwrap(), "do-work");
         assert_eq!(
             resolver
@@ -273,6 +281,10 @@ Resources:
         let template = Template::parse(TEMPLATE).unwrap();
         let resolver = Resolver::new(&template, names());
         assert!(resolver.resolve(&json!({"Ref": "Nope"})).is_err());
-        assert!(resolver.resolve(&json!({"Fn::GetAtt": ["Orders", "Nope"]})).is_err());
+        assert!(
+            resolver
+                .resolve(&json!({"Fn::GetAtt": ["Orders", "Nope"]}))
+                .is_err()
+        );
     }
 }

@@ -142,7 +142,10 @@ impl RouteTable {
             }
         }
         if let Some((_, route, path_parameters)) = best {
-            return Selection::Found { route, path_parameters };
+            return Selection::Found {
+                route,
+                path_parameters,
+            };
         }
         if let Some(route) = self.routes.iter().find(|r| r.segments.is_none()) {
             return Selection::Found {
@@ -178,14 +181,20 @@ mod tests {
 
     fn selected(table: &RouteTable, method: &str, path: &str) -> Option<(String, BTreeMap<String, String>)> {
         match table.select(method, path) {
-            Selection::Found { route, path_parameters } => Some((route.function.clone(), path_parameters)),
+            Selection::Found {
+                route,
+                path_parameters,
+            } => Some((route.function.clone(), path_parameters)),
             _ => None,
         }
     }
 
     #[test]
     fn a_literal_segment_beats_a_variable() {
-        assert_eq!(selected(&table(), "GET", "/api/products/search").unwrap().0, "search");
+        assert_eq!(
+            selected(&table(), "GET", "/api/products/search").unwrap().0,
+            "search"
+        );
         let (function, params) = selected(&table(), "GET", "/api/products/OLJCESPC7Z").unwrap();
         assert_eq!(function, "get-product");
         assert_eq!(params["productId"], "OLJCESPC7Z");
@@ -197,7 +206,10 @@ mod tests {
         assert_eq!(function, "static");
         assert_eq!(params["proxy"], "img/a b.jpg");
         assert_eq!(selected(&table(), "GET", "/static/logo.png").unwrap().0, "logo");
-        assert_eq!(selected(&table(), "DELETE", "/static/logo.png").unwrap().0, "static");
+        assert_eq!(
+            selected(&table(), "DELETE", "/static/logo.png").unwrap().0,
+            "static"
+        );
         assert!(selected(&table(), "GET", "/static").is_none());
     }
 

@@ -101,7 +101,11 @@ impl Stack {
             .iter()
             .flat_map(|f| f.routes.iter().map(|r| Route::new(&r.method, &r.path, &f.binary)))
             .collect();
-        steps.end(&format!("{} functions, {} routes", template.functions().len(), routes.len()));
+        steps.end(&format!(
+            "{} functions, {} routes",
+            template.functions().len(),
+            routes.len()
+        ));
 
         steps.begin("starting the AWS emulator (moto server)");
         let emulator = Emulator::start(&options.work_dir.join("emulator.log")).await?;

@@ -238,7 +238,10 @@ Resources:
             }]
         );
         assert_eq!(function.environment["RUST_LOG"], "info");
-        assert_eq!(function.environment["THINGS_TABLE"], serde_json::json!({"Ref": "Things"}));
+        assert_eq!(
+            function.environment["THINGS_TABLE"],
+            serde_json::json!({"Ref": "Things"})
+        );
         assert_eq!(
             function.environment["THINGS_ARN"],
             serde_json::json!({"Fn::GetAtt": ["Things", "Arn"]})
@@ -248,7 +251,10 @@ Resources:
     #[test]
     fn resources_are_listed_by_type() {
         let template = Template::parse(TEMPLATE).unwrap();
-        let tables: Vec<&str> = template.resources_of("AWS::DynamoDB::Table").map(|(id, _)| id).collect();
+        let tables: Vec<&str> = template
+            .resources_of("AWS::DynamoDB::Table")
+            .map(|(id, _)| id)
+            .collect();
         assert_eq!(tables, ["Things"]);
     }
 
@@ -263,6 +269,11 @@ Resources:
     fn the_shop_template_parses() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
         let template = Template::load(&path).unwrap();
-        assert!(template.functions().iter().any(|f| f.binary == "catalog-list-products"));
+        assert!(
+            template
+                .functions()
+                .iter()
+                .any(|f| f.binary == "catalog-list-products")
+        );
     }
 }

@@ -70,7 +70,11 @@ pub fn api_event(method: &str, uri: &str, body: Option<&str>) -> Result<(String,
             .collect(),
     );
     let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let Selection::Found { route, path_parameters } = routes.select(method, path) else {
+    let Selection::Found {
+        route,
+        path_parameters,
+    } = routes.select(method, path)
+    else {
         return Err(anyhow!("the template routes no function for {method} {path}"));
     };
     let request = HttpRequest {
@@ -89,7 +93,7 @@ pub fn api_event(method: &str, uri: &str, body: Option<&str>) -> Result<(String,
         &Invocation {
             route_key: &route.route_key,
             path_parameters: &path_parameters,
-            request_id: "handler-test",
+            request_id: "local-request",
             account_id: LOCAL_ACCOUNT,
             time_epoch_ms: 0,
         },

@@ -18,13 +18,21 @@ pub fn venv_bin() -> PathBuf {
 /// A tool from the virtual env, or from `PATH` when the env lacks it.
 pub fn tool(name: &str) -> PathBuf {
     let local = venv_bin().join(name);
-    if local.exists() { local } else { PathBuf::from(name) }
+    if local.exists() {
+        local
+    } else {
+        PathBuf::from(name)
+    }
 }
 
 /// `PATH` with the virtual env first, for tools that find others on `PATH`
 /// (`cargo lambda` is `cargo-lambda` found by cargo).
 pub fn path_with_venv() -> std::ffi::OsString {
     let mut paths = vec![venv_bin()];
-    paths.extend(std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default());
+    paths.extend(
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
     std::env::join_paths(paths).unwrap_or_default()
 }

@@ -1,0 +1,86 @@
+//! The currency handlers, called in-process with the API Gateway events the
+//! gateway builds, against the template's rates table in the emulator.
+
+use astroshop_currency::{convert_currency, list_currencies};
+use astroshop_store::RateTableStore;
+use lambda_http::{Body, Request};
+use local_stack::testing::{TestTables, api_event, sample_event};
+use serde_json::{Value, json};
+
+async fn rates(prefix: &str) -> RateTableStore {
+    let tables = TestTables::provision(prefix).await.expect("tables provisioned");
+    RateTableStore::new(tables.dynamodb(), tables.setting("CURRENCY_RATES_TABLE"))
+}
+
+fn request(uri: &str, function: &str) -> Request {
+    let (routed_to, event) = api_event("GET", uri, None).unwrap();
+    assert_eq!(routed_to, function, "{uri} is routed to {routed_to}");
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+fn json(response: lambda_http::Response<Body>) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let Body::Text(text) = response.body() else {
+        panic!("expected a JSON text body");
+    };
+    (status, serde_json::from_str(text).unwrap())
+}
+
+async fn convert(rates: &RateTableStore, query: &str) -> (u16, Value) {
+    let request = request(&format!("/api/currency/convert?{query}"), "currency-convert");
+    json(convert_currency(rates, request).await.unwrap_or_else(|e| e.into_response()))
+}
+
+#[tokio::test]
+async fn the_33_currencies_of_the_rates_are_listed() {
+    let rates = rates("currency-list").await;
+    let (status, codes) = json(list_currencies(&rates, request("/api/currency", "currency-list")).await.unwrap());
+    assert_eq!(status, 200);
+    let codes = codes.as_array().unwrap();
+    assert_eq!(codes.len(), 33);
+    assert!(codes.contains(&json!("EUR")) && codes.contains(&json!("JPY")));
+}
+
+#[tokio::test]
+async fn conversion_is_exact_to_the_nano() {
+    let rates = rates("currency-convert").await;
+    let (status, body) = convert(&rates, "from=USD&to=EUR&units=101&nanos=960000000").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"currencyCode": "EUR", "units": 90, "nanos": 190181336}));
+    // 10 EUR in GBP at 0.8597: exactly 8.597.
+    let (_, body) = convert(&rates, "from=EUR&to=GBP&units=10").await;
+    assert_eq!(body, json!({"currencyCode": "GBP", "units": 8, "nanos": 597000000}));
+}
+
+#[tokio::test]
+async fn bad_conversion_requests_are_400s_that_say_why() {
+    let rates = rates("currency-bad").await;
+    for (query, code) in [
+        ("to=EUR&units=1", "missing_parameter"),
+        ("from=USD&units=1", "missing_parameter"),
+        ("from=USD&to=EUR", "missing_parameter"),
+        ("from=usd&to=EUR&units=1", "invalid_currency"),
+        ("from=USD&to=XXX&units=1", "unsupported_currency"),
+        ("from=USD&to=EUR&units=one", "invalid_amount"),
+        ("from=USD&to=EUR&units=1&nanos=1000000000", "invalid_amount"),
+        ("from=USD&to=EUR&units=1&nanos=-5", "invalid_amount"),
+        ("from=USD&to=EUR&units=99999999999999999999", "invalid_amount"),
+        ("from=EUR&to=IDR&units=9223372036854775807", "amount_out_of_range"),
+    ] {
+        let (status, body) = convert(&rates, query).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["code"], code, "{query}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+#[tokio::test]
+async fn the_sample_events_in_events_are_served() {
+    let rates = rates("currency-sample").await;
+    let request = lambda_http::request::from_str(&sample_event("http/currency-convert.json").unwrap()).unwrap();
+    let (status, body) = json(convert_currency(&rates, request).await.unwrap());
+    assert_eq!((status, body["units"].as_i64()), (200, Some(90)));
+    let request = lambda_http::request::from_str(&sample_event("http/currency-list.json").unwrap()).unwrap();
+    let (status, codes) = json(list_currencies(&rates, request).await.unwrap());
+    assert_eq!((status, codes.as_array().map(Vec::len)), (200, Some(33)));
+}
