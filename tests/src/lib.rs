@@ -1,1 +1,119 @@
+//! The end-to-end harness: a shop to talk to over HTTP. By default it brings
+//! up the Docker-free local stack and tears it down at the end; with
+//! `ASTROSHOP_BASE_URL` set it tests that shop instead (LocalStack, a
+//! deployed stack), so one suite serves every mode.
 
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use local_stack::{Stack, StackOptions};
+use serde_json::Value;
+
+pub struct Shop {
+    base_url: String,
+    http: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+    stack: Option<Stack>,
+}
+
+/// A response as a test reads it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Shop {
+    pub fn start() -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let (base_url, stack) = match std::env::var("ASTROSHOP_BASE_URL") {
+            Ok(url) => (url.trim_end_matches('/').to_owned(), None),
+            Err(_) => {
+                let mut options = StackOptions::new("e2e");
+                options.show_progress = true;
+                let stack = runtime
+                    .block_on(Stack::start(options))
+                    .context("starting the local stack")?;
+                (stack.base_url().to_owned(), Some(stack))
+            }
+        };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()?;
+        Ok(Self {
+            base_url,
+            http,
+            runtime,
+            stack,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Sends a request and reads the JSON answer (`Value::Null` for none).
+    pub fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut request = self.http.request(method, format!("{}{path}", self.base_url));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.runtime.block_on(async {
+            let response = request
+                .send()
+                .await
+                .with_context(|| format!("requesting {path}"))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await?;
+            let body = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes).with_context(|| {
+                    format!(
+                        "{path} answered {status} with non-JSON: {}",
+                        String::from_utf8_lossy(&bytes)
+                    )
+                })?
+            };
+            Ok(Reply {
+                status,
+                headers,
+                body,
+            })
+        })
+    }
+
+    pub fn get(&self, path: &str) -> Result<Reply> {
+        self.send("GET", path, None)
+    }
+
+    /// Tears the local stack down (when this harness started it) and checks
+    /// that nothing it started is left running.
+    pub fn stop(self) -> Result<()> {
+        let Some(stack) = self.stack else {
+            return Ok(());
+        };
+        let (emulator, functions) = stack.pids();
+        self.runtime.block_on(stack.stop());
+        for (name, pid) in [("emulator", emulator), ("cargo lambda watch", functions)] {
+            // SAFETY: signal 0 only checks that the process exists.
+            if unsafe { libc::kill(pid as libc::pid_t, 0) } == 0 {
+                bail!("the {name} (pid {pid}) is still running after the stack stopped");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fails a test with a message unless `condition` holds.
+#[macro_export]
+macro_rules! ensure_that {
+    ($condition:expr, $($message:tt)+) => {
+        if !$condition {
+            anyhow::bail!($($message)+);
+        }
+    };
+}

@@ -28,13 +28,21 @@ fn json(response: lambda_http::Response<Body>) -> (u16, Value) {
 
 async fn convert(rates: &RateTableStore, query: &str) -> (u16, Value) {
     let request = request(&format!("/api/currency/convert?{query}"), "currency-convert");
-    json(convert_currency(rates, request).await.unwrap_or_else(|e| e.into_response()))
+    json(
+        convert_currency(rates, request)
+            .await
+            .unwrap_or_else(|e| e.into_response()),
+    )
 }
 
 #[tokio::test]
 async fn the_33_currencies_of_the_rates_are_listed() {
     let rates = rates("currency-list").await;
-    let (status, codes) = json(list_currencies(&rates, request("/api/currency", "currency-list")).await.unwrap());
+    let (status, codes) = json(
+        list_currencies(&rates, request("/api/currency", "currency-list"))
+            .await
+            .unwrap(),
+    );
     assert_eq!(status, 200);
     let codes = codes.as_array().unwrap();
     assert_eq!(codes.len(), 33);
@@ -46,10 +54,16 @@ async fn conversion_is_exact_to_the_nano() {
     let rates = rates("currency-convert").await;
     let (status, body) = convert(&rates, "from=USD&to=EUR&units=101&nanos=960000000").await;
     assert_eq!(status, 200);
-    assert_eq!(body, json!({"currencyCode": "EUR", "units": 90, "nanos": 190181336}));
+    assert_eq!(
+        body,
+        json!({"currencyCode": "EUR", "units": 90, "nanos": 190181336})
+    );
     // 10 EUR in GBP at 0.8597: exactly 8.597.
     let (_, body) = convert(&rates, "from=EUR&to=GBP&units=10").await;
-    assert_eq!(body, json!({"currencyCode": "GBP", "units": 8, "nanos": 597000000}));
+    assert_eq!(
+        body,
+        json!({"currencyCode": "GBP", "units": 8, "nanos": 597000000})
+    );
 }
 
 #[tokio::test]
@@ -77,7 +91,8 @@ async fn bad_conversion_requests_are_400s_that_say_why() {
 #[tokio::test]
 async fn the_sample_events_in_events_are_served() {
     let rates = rates("currency-sample").await;
-    let request = lambda_http::request::from_str(&sample_event("http/currency-convert.json").unwrap()).unwrap();
+    let request =
+        lambda_http::request::from_str(&sample_event("http/currency-convert.json").unwrap()).unwrap();
     let (status, body) = json(convert_currency(&rates, request).await.unwrap());
     assert_eq!((status, body["units"].as_i64()), (200, Some(90)));
     let request = lambda_http::request::from_str(&sample_event("http/currency-list.json").unwrap()).unwrap();

@@ -28,15 +28,17 @@ pub struct Gateway {
     routes: RouteTable,
     invoke_port: u16,
     account_id: String,
+    log_requests: bool,
     http: reqwest::Client,
 }
 
 impl Gateway {
-    pub fn new(routes: RouteTable, invoke_port: u16, account_id: String) -> Self {
+    pub fn new(routes: RouteTable, invoke_port: u16, account_id: String, log_requests: bool) -> Self {
         Self {
             routes,
             invoke_port,
             account_id,
+            log_requests,
             // A function's first invocation may wait for it to be rebuilt.
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(300))
@@ -79,6 +81,9 @@ impl Gateway {
         let method = request.method().as_str().to_owned();
         let path = request.uri().path().to_owned();
         let (response, function) = self.respond(request, peer).await;
+        if !self.log_requests {
+            return response;
+        }
         println!(
             "{method} {path} -> {} {} ({} ms)",
             response.status().as_u16(),

@@ -57,6 +57,7 @@ async fn up(port: u16, prefix: String) -> Result<()> {
     options.port = port;
     options.function_output = Output::Terminal;
     options.show_progress = true;
+    options.log_requests = true;
     let mut stack = Stack::start(options).await?;
     let (emulator_pid, functions_pid) = stack.pids();
     eprintln!();

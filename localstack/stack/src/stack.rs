@@ -37,6 +37,8 @@ pub struct StackOptions {
     pub concurrency: u16,
     /// Print each step as it happens.
     pub show_progress: bool,
+    /// Print a line for every HTTP request served.
+    pub log_requests: bool,
 }
 
 impl StackOptions {
@@ -49,6 +51,7 @@ impl StackOptions {
             work_dir,
             concurrency: 2,
             show_progress: false,
+            log_requests: false,
         }
     }
 }
@@ -154,6 +157,7 @@ impl Stack {
             RouteTable::new(routes),
             functions.invoke_port(),
             LOCAL_ACCOUNT.to_owned(),
+            options.log_requests,
         ));
         let gateway = tokio::spawn(gateway.serve(listener, stopped));
         steps.end(&base_url);

@@ -1,0 +1,128 @@
+//! Browsing the catalogue.
+
+use anyhow::Result;
+use astroshop_tests::{Shop, ensure_that};
+use serde_json::{Value, json};
+
+pub const TESTS: &[(&str, crate::Test)] = &[
+    (
+        "catalog::ten_products_priced_in_eur_to_the_nano",
+        ten_products_priced_in_eur_to_the_nano,
+    ),
+    ("catalog::products_default_to_usd", products_default_to_usd),
+    (
+        "catalog::a_product_page_is_found_by_id",
+        a_product_page_is_found_by_id,
+    ),
+    (
+        "catalog::an_unknown_product_is_a_json_404",
+        an_unknown_product_is_a_json_404,
+    ),
+    (
+        "catalog::an_unsupported_currency_is_a_json_400",
+        an_unsupported_currency_is_a_json_400,
+    ),
+];
+
+/// Worked out apart from the shop, with decimal arithmetic: USD price / 1.1305,
+/// rounded half to even at the nano.
+const EUR_PRICES: [(&str, i64, i64); 10] = [
+    ("OLJCESPC7Z", 90, 190181336),
+    ("66VCHSJNUP", 309, 553295002),
+    ("1YMWWN1N4O", 114, 949137550),
+    ("L9ECAV7KIM", 19, 416187528),
+    ("2ZYFJ3GM2N", 185, 714285714),
+    ("0PUK6V6EV0", 154, 798761610),
+    ("LS4PSXUNUM", 50, 490933215),
+    ("9SIQT8TOJO", 3183, 547103052),
+    ("6E92ZMYYFZ", 61, 875276426),
+    ("HQTGWGPNH4", 0, 875718709),
+];
+
+fn ten_products_priced_in_eur_to_the_nano(shop: &Shop) -> Result<()> {
+    let reply = shop.get("/api/products?currencyCode=EUR")?;
+    ensure_that!(reply.status == 200, "status {}: {}", reply.status, reply.body);
+    let products = reply.body.as_array().cloned().unwrap_or_default();
+    ensure_that!(products.len() == 10, "{} products listed", products.len());
+    for (id, units, nanos) in EUR_PRICES {
+        let product = products.iter().find(|p| p["id"] == id);
+        let price = product.map(|p| &p["priceUsd"]);
+        let expected = json!({"currencyCode": "EUR", "units": units, "nanos": nanos});
+        ensure_that!(
+            price == Some(&expected),
+            "{id}: got {price:?}, expected {expected}"
+        );
+    }
+    for product in &products {
+        for field in ["name", "description", "picture"] {
+            ensure_that!(
+                product[field].as_str().is_some_and(|s| !s.is_empty()),
+                "{field} missing in {product}"
+            );
+        }
+        ensure_that!(
+            product["categories"].as_array().is_some_and(|c| !c.is_empty()),
+            "no categories: {product}"
+        );
+    }
+    Ok(())
+}
+
+fn products_default_to_usd(shop: &Shop) -> Result<()> {
+    let reply = shop.get("/api/products")?;
+    ensure_that!(reply.status == 200, "status {}", reply.status);
+    let all_usd = reply
+        .body
+        .as_array()
+        .is_some_and(|ps| ps.iter().all(|p| p["priceUsd"]["currencyCode"] == "USD"));
+    ensure_that!(all_usd, "not every price is in USD: {}", reply.body);
+    Ok(())
+}
+
+fn a_product_page_is_found_by_id(shop: &Shop) -> Result<()> {
+    let reply = shop.get("/api/products/OLJCESPC7Z")?;
+    ensure_that!(reply.status == 200, "status {}: {}", reply.status, reply.body);
+    ensure_that!(
+        reply.body["name"] == "National Park Foundation Explorascope",
+        "{}",
+        reply.body
+    );
+    ensure_that!(
+        reply.body["picture"] == "NationalParkFoundationExplorascope.jpg",
+        "{}",
+        reply.body
+    );
+    let expected = json!({"currencyCode": "USD", "units": 101, "nanos": 960000000});
+    ensure_that!(reply.body["priceUsd"] == expected, "{}", reply.body);
+    Ok(())
+}
+
+fn an_unknown_product_is_a_json_404(shop: &Shop) -> Result<()> {
+    let reply = shop.get("/api/products/NOSUCHTHING")?;
+    ensure_that!(reply.status == 404, "status {}", reply.status);
+    ensure_error(&reply.body, "product_not_found")
+}
+
+fn an_unsupported_currency_is_a_json_400(shop: &Shop) -> Result<()> {
+    for path in [
+        "/api/products?currencyCode=XXX",
+        "/api/products/OLJCESPC7Z?currencyCode=XXX",
+    ] {
+        let reply = shop.get(path)?;
+        ensure_that!(reply.status == 400, "{path}: status {}", reply.status);
+        ensure_error(&reply.body, "unsupported_currency")?;
+    }
+    let reply = shop.get("/api/products?currencyCode=%3Cscript%3E")?;
+    ensure_that!(reply.status == 400, "status {}", reply.status);
+    ensure_error(&reply.body, "invalid_currency")
+}
+
+/// The shop's error shape: `{"error": {"code", "message"}}`.
+pub fn ensure_error(body: &Value, code: &str) -> Result<()> {
+    ensure_that!(body["error"]["code"] == code, "expected error {code}, got {body}");
+    ensure_that!(
+        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "no error message in {body}"
+    );
+    Ok(())
+}

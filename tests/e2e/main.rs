@@ -1,0 +1,49 @@
+//! End-to-end tests: the shop over HTTP, as a client of the OpenTelemetry
+//! demo's storefront API sees it.
+
+mod catalog;
+mod currency;
+mod gateway;
+
+use std::sync::Arc;
+
+use astroshop_tests::Shop;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+type Test = fn(&Shop) -> anyhow::Result<()>;
+
+fn main() {
+    let arguments = Arguments::from_args();
+    let tests: Vec<(&str, Test)> = [catalog::TESTS, currency::TESTS, gateway::TESTS].concat();
+    if arguments.list {
+        let trials = tests
+            .iter()
+            .map(|(name, _)| Trial::test(*name, || Ok(())))
+            .collect();
+        libtest_mimic::run(&arguments, trials).exit();
+    }
+    let shop = match Shop::start() {
+        Ok(shop) => Arc::new(shop),
+        Err(error) => {
+            eprintln!("cannot start the shop: {error:#}");
+            std::process::exit(1);
+        }
+    };
+    eprintln!("testing {}", shop.base_url());
+    let trials = tests
+        .into_iter()
+        .map(|(name, test)| {
+            let shop = shop.clone();
+            Trial::test(name, move || {
+                test(&shop).map_err(|e| Failed::from(format!("{e:#}")))
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&arguments, trials);
+    let shop = Arc::into_inner(shop).expect("every test has finished with the shop");
+    if let Err(error) = shop.stop() {
+        eprintln!("tearing the stack down: {error:#}");
+        std::process::exit(1);
+    }
+    conclusion.exit();
+}
