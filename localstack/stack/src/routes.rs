@@ -106,6 +106,9 @@ fn decode(segment: &str) -> String {
         .into_owned()
 }
 
+/// How specific a match is, per segment then by method: lower wins.
+type Specificity = (Vec<u8>, u8);
+
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
@@ -122,7 +125,7 @@ impl RouteTable {
 
     pub fn select(&self, method: &str, path: &str) -> Selection<'_> {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let mut best: Option<((Vec<u8>, u8), &Route, BTreeMap<String, String>)> = None;
+        let mut best: Option<(Specificity, &Route, BTreeMap<String, String>)> = None;
         let mut allowed = Vec::new();
         for route in &self.routes {
             let Some((rank, parameters)) = route.match_path(&segments) else {

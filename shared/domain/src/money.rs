@@ -112,7 +112,7 @@ impl std::fmt::Display for Money {
         let sign = if total < 0 { "-" } else { "" };
         let units = (total / NANOS_PER_UNIT).unsigned_abs();
         let nanos = (total % NANOS_PER_UNIT).unsigned_abs();
-        if nanos % 10_000_000 == 0 {
+        if nanos.is_multiple_of(10_000_000) {
             write!(
                 f,
                 "{sign}{units}.{:02} {}",
