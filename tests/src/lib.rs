@@ -96,14 +96,23 @@ impl Shop {
         let Some(stack) = self.stack else {
             return Ok(());
         };
-        let (emulator, functions) = stack.pids();
+        let started = stack.processes();
         self.runtime.block_on(stack.stop());
-        for (name, pid) in [("emulator", emulator), ("cargo lambda watch", functions)] {
-            // SAFETY: signal 0 only checks that the process exists.
-            if unsafe { libc::kill(pid as libc::pid_t, 0) } == 0 {
-                bail!("the {name} (pid {pid}) is still running after the stack stopped");
-            }
+        let left: Vec<u32> = started
+            .iter()
+            .copied()
+            .filter(|&pid| local_stack::process::is_running(pid))
+            .collect();
+        if !left.is_empty() {
+            bail!(
+                "processes {left:?} of the {} the stack ran are still running after it stopped",
+                started.len()
+            );
         }
+        eprintln!(
+            "the local stack stopped; none of its {} processes is left",
+            started.len()
+        );
         Ok(())
     }
 }

@@ -3,8 +3,7 @@
 
 use astroshop_catalog::{get_product, list_products};
 use astroshop_store::{ProductTable, RateTableStore};
-use lambda_http::{Body, Request};
-use local_stack::testing::{TestTables, api_event, sample_event};
+use local_stack::testing::{TestTables, json_response as json, request, sample_request};
 use serde_json::Value;
 
 struct Catalog {
@@ -20,24 +19,8 @@ async fn catalog(prefix: &str) -> Catalog {
     }
 }
 
-/// The request the gateway would send for `uri`, checked to reach `function`.
-fn request(uri: &str, function: &str) -> Request {
-    let (routed_to, event) = api_event("GET", uri, None).unwrap();
-    assert_eq!(routed_to, function, "{uri} is routed to {routed_to}");
-    lambda_http::request::from_str(&event.to_string()).unwrap()
-}
-
-fn json(response: lambda_http::Response<Body>) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let body = match response.body() {
-        Body::Text(text) => serde_json::from_str(text).unwrap(),
-        other => panic!("expected a JSON text body, got {other:?}"),
-    };
-    (status, body)
-}
-
 async fn list(catalog: &Catalog, uri: &str) -> (u16, Value) {
-    let request = request(uri, "catalog-list-products");
+    let request = request("GET", uri, None, "catalog-list-products");
     json(
         list_products(&catalog.products, &catalog.rates, request)
             .await
@@ -46,7 +29,7 @@ async fn list(catalog: &Catalog, uri: &str) -> (u16, Value) {
 }
 
 async fn get(catalog: &Catalog, uri: &str) -> (u16, Value) {
-    let request = request(uri, "catalog-get-product");
+    let request = request("GET", uri, None, "catalog-get-product");
     json(
         get_product(&catalog.products, &catalog.rates, request)
             .await
@@ -130,8 +113,7 @@ async fn an_unknown_product_is_a_404_and_a_malformed_id_a_400() {
 #[tokio::test]
 async fn the_sample_event_in_events_is_served() {
     let catalog = catalog("catalog-sample").await;
-    let request =
-        lambda_http::request::from_str(&sample_event("http/catalog-get-product.json").unwrap()).unwrap();
+    let request = sample_request("http/catalog-get-product.json").unwrap();
     let (status, product) = json(
         get_product(&catalog.products, &catalog.rates, request)
             .await

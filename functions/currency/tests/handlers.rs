@@ -3,8 +3,7 @@
 
 use astroshop_currency::{convert_currency, list_currencies};
 use astroshop_store::RateTableStore;
-use lambda_http::{Body, Request};
-use local_stack::testing::{TestTables, api_event, sample_event};
+use local_stack::testing::{TestTables, json_response as json, request, sample_request};
 use serde_json::{Value, json};
 
 async fn rates(prefix: &str) -> RateTableStore {
@@ -12,22 +11,13 @@ async fn rates(prefix: &str) -> RateTableStore {
     RateTableStore::new(tables.dynamodb(), tables.setting("CURRENCY_RATES_TABLE"))
 }
 
-fn request(uri: &str, function: &str) -> Request {
-    let (routed_to, event) = api_event("GET", uri, None).unwrap();
-    assert_eq!(routed_to, function, "{uri} is routed to {routed_to}");
-    lambda_http::request::from_str(&event.to_string()).unwrap()
-}
-
-fn json(response: lambda_http::Response<Body>) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let Body::Text(text) = response.body() else {
-        panic!("expected a JSON text body");
-    };
-    (status, serde_json::from_str(text).unwrap())
-}
-
 async fn convert(rates: &RateTableStore, query: &str) -> (u16, Value) {
-    let request = request(&format!("/api/currency/convert?{query}"), "currency-convert");
+    let request = request(
+        "GET",
+        &format!("/api/currency/convert?{query}"),
+        None,
+        "currency-convert",
+    );
     json(
         convert_currency(rates, request)
             .await
@@ -39,7 +29,7 @@ async fn convert(rates: &RateTableStore, query: &str) -> (u16, Value) {
 async fn the_33_currencies_of_the_rates_are_listed() {
     let rates = rates("currency-list").await;
     let (status, codes) = json(
-        list_currencies(&rates, request("/api/currency", "currency-list"))
+        list_currencies(&rates, request("GET", "/api/currency", None, "currency-list"))
             .await
             .unwrap(),
     );
@@ -91,11 +81,10 @@ async fn bad_conversion_requests_are_400s_that_say_why() {
 #[tokio::test]
 async fn the_sample_events_in_events_are_served() {
     let rates = rates("currency-sample").await;
-    let request =
-        lambda_http::request::from_str(&sample_event("http/currency-convert.json").unwrap()).unwrap();
+    let request = sample_request("http/currency-convert.json").unwrap();
     let (status, body) = json(convert_currency(&rates, request).await.unwrap());
     assert_eq!((status, body["units"].as_i64()), (200, Some(90)));
-    let request = lambda_http::request::from_str(&sample_event("http/currency-list.json").unwrap()).unwrap();
+    let request = sample_request("http/currency-list.json").unwrap();
     let (status, codes) = json(list_currencies(&rates, request).await.unwrap());
     assert_eq!((status, codes.as_array().map(Vec::len)), (200, Some(33)));
 }

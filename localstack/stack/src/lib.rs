@@ -3,6 +3,13 @@
 //! does that part, reading `infra/template.yaml`: it provisions the AWS
 //! emulator (moto server) with the template's resources, runs the functions
 //! with `cargo lambda watch`, and serves the HTTP API on a local port.
+//!
+//! Every trigger reaches a function the same way: an event built here, posted
+//! to the Invoke API of `cargo lambda watch` (`functions::invoke_url`). The
+//! gateway does it for `HttpApi` events; SQS, DynamoDB-stream and Schedule
+//! sources plug in beside it, reading their resources from the template
+//! through `template` and `resolve` and polling the emulator as Lambda's
+//! event source mappings do.
 
 pub mod apigw;
 pub mod emulator;

@@ -184,6 +184,17 @@ impl Stack {
         (self.emulator.pid(), self.functions.pid())
     }
 
+    /// Every process the stack runs now: the emulator, `cargo lambda watch`
+    /// and all they started (the function instances among them).
+    pub fn processes(&self) -> Vec<u32> {
+        let mut all = Vec::new();
+        for pid in [self.emulator.pid(), self.functions.pid()] {
+            all.push(pid);
+            all.extend(crate::process::descendants(pid));
+        }
+        all
+    }
+
     /// `Some(reason)` once a process the stack depends on has died.
     pub fn failure(&mut self) -> Option<String> {
         self.functions.exited()

@@ -101,8 +101,28 @@ pub fn api_event(method: &str, uri: &str, body: Option<&str>) -> Result<(String,
     Ok((route.function.clone(), event))
 }
 
-/// A Lambda sample event shipped in `events/`.
-pub fn sample_event(relative: &str) -> Result<String> {
+/// The `lambda_http` request a handler gets for `method` and `uri`, checked
+/// to be routed to `function` by the template.
+pub fn request(method: &str, uri: &str, body: Option<&str>, function: &str) -> lambda_http::Request {
+    let (routed_to, event) = api_event(method, uri, body).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(routed_to, function, "{method} {uri} is routed to {routed_to}");
+    lambda_http::request::from_str(&event.to_string()).expect("the gateway's events parse")
+}
+
+/// The status and JSON body of a handler's response.
+pub fn json_response(response: lambda_http::Response<lambda_http::Body>) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
+        lambda_http::Body::Empty => Value::Null,
+        other => panic!("expected a JSON text body, got {other:?}"),
+    };
+    (status, body)
+}
+
+/// The request of a sample event shipped in `events/`.
+pub fn sample_request(relative: &str) -> Result<lambda_http::Request> {
     let path = tools::repo_root().join("events").join(relative);
-    std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    lambda_http::request::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
