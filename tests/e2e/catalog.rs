@@ -4,24 +4,12 @@ use anyhow::Result;
 use astroshop_tests::{Shop, ensure_that};
 use serde_json::{Value, json};
 
-pub const TESTS: &[(&str, crate::Test)] = &[
-    (
-        "catalog::ten_products_priced_in_eur_to_the_nano",
-        ten_products_priced_in_eur_to_the_nano,
-    ),
-    ("catalog::products_default_to_usd", products_default_to_usd),
-    (
-        "catalog::a_product_page_is_found_by_id",
-        a_product_page_is_found_by_id,
-    ),
-    (
-        "catalog::an_unknown_product_is_a_json_404",
-        an_unknown_product_is_a_json_404,
-    ),
-    (
-        "catalog::an_unsupported_currency_is_a_json_400",
-        an_unsupported_currency_is_a_json_400,
-    ),
+pub const TESTS: &[(&str, crate::Test)] = tests![
+    ten_products_priced_in_eur_to_the_nano,
+    products_default_to_usd,
+    a_product_page_is_found_by_id,
+    an_unknown_product_is_a_json_404,
+    an_unsupported_currency_is_a_json_400,
 ];
 
 /// Worked out apart from the shop, with decimal arithmetic: USD price / 1.1305,

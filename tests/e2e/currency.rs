@@ -6,13 +6,10 @@ use serde_json::json;
 
 use crate::catalog::ensure_error;
 
-pub const TESTS: &[(&str, crate::Test)] = &[
-    (
-        "currency::the_33_supported_codes_are_listed",
-        the_33_supported_codes_are_listed,
-    ),
-    ("currency::conversion_is_exact", conversion_is_exact),
-    ("currency::a_bad_amount_is_a_json_400", a_bad_amount_is_a_json_400),
+pub const TESTS: &[(&str, crate::Test)] = tests![
+    the_33_supported_codes_are_listed,
+    conversion_is_exact,
+    a_bad_amount_is_a_json_400,
 ];
 
 fn the_33_supported_codes_are_listed(shop: &Shop) -> Result<()> {

@@ -1,6 +1,13 @@
 //! End-to-end tests: the shop over HTTP, as a client of the OpenTelemetry
 //! demo's storefront API sees it.
 
+/// The tests of a module, named by their path (`gateway::an_unknown_route_is_a_json_404`).
+macro_rules! tests {
+    ($($test:ident),* $(,)?) => {
+        &[$((concat!(module_path!(), "::", stringify!($test)), $test as crate::Test)),*]
+    };
+}
+
 mod catalog;
 mod currency;
 mod gateway;
