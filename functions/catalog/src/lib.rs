@@ -1,7 +1,7 @@
 //! Catalog service: the product list and the product page, each price
 //! converted to the currency the shopper asked for (USD when none).
 
-use astroshop_domain::{ConversionError, CurrencyCode, Product, ProductId, RateTable};
+use astroshop_domain::{CurrencyCode, Product, ProductId, RateTable};
 use astroshop_edge::{ApiError, currency_param, ok, path_param};
 use astroshop_store::{ProductCatalog, RateSource};
 use lambda_http::{Body, Request, Response};
@@ -55,15 +55,9 @@ fn ensure_supported(rates: &RateTable, currency: &CurrencyCode) -> Result<(), Ap
 
 /// The product with its price in `currency`.
 fn price_in(mut product: Product, rates: &RateTable, currency: &CurrencyCode) -> Result<Product, ApiError> {
+    // The currency was checked before, so any failure here is bad stored data.
     product.price_usd = rates
         .convert(&product.price_usd, currency)
-        .map_err(|error| match error {
-            ConversionError::UnsupportedCurrency(_) => {
-                ApiError::internal(format!("product {}: {error}", product.id))
-            }
-            ConversionError::Money(_) => {
-                ApiError::internal(format!("pricing product {}: {error}", product.id))
-            }
-        })?;
+        .map_err(|error| ApiError::internal(format!("pricing product {}: {error}", product.id)))?;
     Ok(product)
 }

@@ -19,6 +19,15 @@ pub struct Names {
 }
 
 impl Names {
+    /// Names in the local stack's account and region.
+    pub fn local(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            region: crate::stack::LOCAL_REGION.to_owned(),
+            account: crate::stack::LOCAL_ACCOUNT.to_owned(),
+        }
+    }
+
     /// The physical name of a resource the template leaves unnamed.
     pub fn physical(&self, logical_id: &str) -> String {
         format!("{}-{logical_id}", self.prefix)

@@ -119,6 +119,17 @@ impl RouteTable {
         Self { routes }
     }
 
+    /// Every `HttpApi` event of the template's functions.
+    pub fn from_template(template: &crate::template::Template) -> Self {
+        Self::new(
+            template
+                .functions()
+                .iter()
+                .flat_map(|f| f.routes.iter().map(|r| Route::new(&r.method, &r.path, &f.binary)))
+                .collect(),
+        )
+    }
+
     pub fn routes(&self) -> &[Route] {
         &self.routes
     }

@@ -15,7 +15,7 @@ use crate::functions::{self, Functions, Output};
 use crate::gateway::Gateway;
 use crate::provision;
 use crate::resolve::{Names, Resolver};
-use crate::routes::{Route, RouteTable};
+use crate::routes::RouteTable;
 use crate::template::Template;
 use crate::tools;
 
@@ -98,16 +98,12 @@ impl Stack {
         };
 
         steps.begin("reading infra/template.yaml");
-        let template = Template::load(&tools::repo_root().join("infra/template.yaml"))?;
-        let routes: Vec<Route> = template
-            .functions()
-            .iter()
-            .flat_map(|f| f.routes.iter().map(|r| Route::new(&r.method, &r.path, &f.binary)))
-            .collect();
+        let template = Template::shop()?;
+        let routes = RouteTable::from_template(&template);
         steps.end(&format!(
             "{} functions, {} routes",
             template.functions().len(),
-            routes.len()
+            routes.routes().len()
         ));
 
         steps.begin("starting the AWS emulator (moto server)");
@@ -115,11 +111,7 @@ impl Stack {
         steps.end(&format!("listening on {}", emulator.endpoint()));
 
         steps.begin("creating the template's resources and seeding data");
-        let names = Names {
-            prefix: options.prefix.clone(),
-            region: LOCAL_REGION.to_owned(),
-            account: LOCAL_ACCOUNT.to_owned(),
-        };
+        let names = Names::local(&options.prefix);
         let config = provision::emulator_config(emulator.endpoint(), LOCAL_REGION);
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let mut resolver = Resolver::new(&template, names);
@@ -154,7 +146,7 @@ impl Stack {
         let base_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
         let (shutdown, stopped) = watch::channel(false);
         let gateway = Arc::new(Gateway::new(
-            RouteTable::new(routes),
+            routes,
             functions.invoke_port(),
             LOCAL_ACCOUNT.to_owned(),
             options.log_requests,

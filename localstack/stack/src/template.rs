@@ -44,6 +44,11 @@ pub struct HttpRoute {
 }
 
 impl Template {
+    /// The shop's own `infra/template.yaml`.
+    pub fn shop() -> Result<Self> {
+        Self::load(&crate::tools::repo_root().join("infra/template.yaml"))
+    }
+
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("parsing {}", path.display()))
@@ -267,8 +272,7 @@ Resources:
 
     #[test]
     fn the_shop_template_parses() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
-        let template = Template::load(&path).unwrap();
+        let template = Template::shop().unwrap();
         assert!(
             template
                 .functions()

@@ -11,14 +11,10 @@ use crate::apigw::{self, HttpRequest, Invocation};
 use crate::emulator;
 use crate::provision;
 use crate::resolve::{Names, Resolver};
-use crate::routes::{Route, RouteTable, Selection};
+use crate::routes::{RouteTable, Selection};
 use crate::stack::{LOCAL_ACCOUNT, LOCAL_REGION};
 use crate::template::Template;
 use crate::tools;
-
-fn template() -> Result<Template> {
-    Template::load(&tools::repo_root().join("infra/template.yaml"))
-}
 
 /// The template's tables, created and seeded for one test.
 pub struct TestTables {
@@ -29,16 +25,11 @@ pub struct TestTables {
 impl TestTables {
     /// Creates every table as `<prefix>-<LogicalId>` and seeds them.
     pub async fn provision(prefix: &str) -> Result<Self> {
-        let template = template()?;
+        let template = Template::shop()?;
         let endpoint = emulator::shared_endpoint();
         let config = provision::emulator_config(endpoint, LOCAL_REGION);
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-        let names = Names {
-            prefix: prefix.to_owned(),
-            region: LOCAL_REGION.to_owned(),
-            account: LOCAL_ACCOUNT.to_owned(),
-        };
-        let mut resolver = Resolver::new(&template, names);
+        let mut resolver = Resolver::new(&template, Names::local(prefix));
         provision::create_tables(&mut resolver, &dynamodb).await?;
         provision::seed(&resolver, &dynamodb).await?;
         let environment = provision::shared_environment(&resolver)?;
@@ -61,14 +52,8 @@ impl TestTables {
 /// The payload 2.0 event the gateway sends for `method` and `uri` (path and
 /// query), and the function the template routes it to.
 pub fn api_event(method: &str, uri: &str, body: Option<&str>) -> Result<(String, Value)> {
-    let template = template()?;
-    let routes = RouteTable::new(
-        template
-            .functions()
-            .iter()
-            .flat_map(|f| f.routes.iter().map(|r| Route::new(&r.method, &r.path, &f.binary)))
-            .collect(),
-    );
+    let template = Template::shop()?;
+    let routes = RouteTable::from_template(&template);
     let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
     let Selection::Found {
         route,
