@@ -30,7 +30,9 @@ impl Shop {
         let (base_url, stack) = match std::env::var("ASTROSHOP_BASE_URL") {
             Ok(url) => (url.trim_end_matches('/').to_owned(), None),
             Err(_) => {
-                let mut options = StackOptions::new("e2e");
+                // Two runs at once (two checkouts of the work) need their own names.
+                let prefix = std::env::var("ASTROSHOP_STACK_PREFIX").unwrap_or_else(|_| "e2e".to_owned());
+                let mut options = StackOptions::new(&prefix);
                 options.show_progress = true;
                 let stack = runtime
                     .block_on(Stack::start(options))

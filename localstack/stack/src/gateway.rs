@@ -61,10 +61,11 @@ impl Gateway {
                 _ = shutdown.changed() => return,
             };
             let gateway = self.clone();
+            let port = stream.local_addr().map(|a| a.port()).unwrap_or_default();
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
                     let gateway = gateway.clone();
-                    async move { Ok::<_, Infallible>(gateway.handle(request, peer).await) }
+                    async move { Ok::<_, Infallible>(gateway.handle(request, peer, port).await) }
                 });
                 if let Err(error) = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -76,11 +77,11 @@ impl Gateway {
         }
     }
 
-    async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    async fn handle(&self, request: Request<Incoming>, peer: SocketAddr, port: u16) -> Response<Full<Bytes>> {
         let started = Instant::now();
         let method = request.method().as_str().to_owned();
         let path = request.uri().path().to_owned();
-        let (response, function) = self.respond(request, peer).await;
+        let (response, function) = self.respond(request, peer, port).await;
         if !self.log_requests {
             return response;
         }
@@ -97,6 +98,7 @@ impl Gateway {
         &self,
         request: Request<Incoming>,
         peer: SocketAddr,
+        port: u16,
     ) -> (Response<Full<Bytes>>, Option<String>) {
         let (parts, body) = request.into_parts();
         let method = parts.method.as_str().to_owned();
@@ -146,16 +148,7 @@ impl Gateway {
             method,
             raw_path: parts.uri.path().to_owned(),
             raw_query: parts.uri.query().unwrap_or_default().to_owned(),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(name, value)| {
-                    (
-                        name.as_str().to_owned(),
-                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
+            headers: forwarded_headers(&parts.headers, port),
             body: body.to_vec(),
             source_ip: peer.ip().to_string(),
         };
@@ -223,6 +216,25 @@ impl Gateway {
 }
 
 /// An error in the shop's JSON error shape.
+/// The request's headers as API Gateway passes them on: with the
+/// `x-forwarded-*` headers it adds, which tell a function (the storefront) how
+/// it was reached.
+fn forwarded_headers(headers: &http::HeaderMap, port: u16) -> Vec<(String, String)> {
+    let mut forwarded: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(name, _)| !name.as_str().starts_with("x-forwarded-"))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    forwarded.push(("x-forwarded-proto".into(), "http".into()));
+    forwarded.push(("x-forwarded-port".into(), port.to_string()));
+    forwarded
+}
+
 fn error(status: StatusCode, code: &str, message: &str, headers: &[(&str, String)]) -> Response<Full<Bytes>> {
     let body = serde_json::json!({"error": {"code": code, "message": message}});
     let mut builder = Response::builder()
