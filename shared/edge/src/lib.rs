@@ -8,6 +8,7 @@ use astroshop_domain::CurrencyCode;
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Everything a request can go wrong with, as the client is told it.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +133,26 @@ pub fn path_param<'r>(request: &'r Request, name: &str) -> Result<&'r str, ApiEr
                 format!("path parameter {name:?} is required"),
             )
         })
+}
+
+/// The request's JSON body as `T`; an absent, malformed or mistyped body is a
+/// 400 that says what was wrong, field and position included.
+pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(
+            "missing_body",
+            "a JSON request body is required",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|error| {
+        ApiError::bad_request("invalid_body", format!("the request body is not valid: {error}"))
+    })
 }
 
 /// The `currencyCode` query parameter, USD when absent.
