@@ -1,21 +1,28 @@
-//! Seeds the catalogue and the currency rates when the stack is deployed: a
-//! CloudFormation custom resource, so `sam deploy` alone gives a shop with
-//! products. CloudFormation waits for an answer at the request's pre-signed
-//! URL, so every outcome, failure included, is reported there.
+//! Deploy-time setup as CloudFormation custom resources, so `sam deploy` alone
+//! gives a working shop: `Custom::SeedData` loads the catalogue and currency
+//! rates, `Custom::AdminKey` creates the admin API key in SSM Parameter Store.
+//! CloudFormation waits for an answer at the request's pre-signed URL, so
+//! every outcome, failure included, is reported there.
 
-use astroshop_store::{ProductTable, RateTableStore};
+use astroshop_seed::SeedTargets;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-/// The fields of a custom resource request this resource uses.
+/// The fields of a custom resource request this function uses.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CustomResourceRequest {
     pub request_type: RequestType,
+    pub resource_type: String,
     #[serde(rename = "ResponseURL")]
     pub response_url: String,
     pub stack_id: String,
     pub request_id: String,
     pub logical_resource_id: String,
+    /// Absent on Create.
+    pub physical_resource_id: Option<String>,
+    #[serde(default)]
+    pub resource_properties: Value,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -31,35 +38,42 @@ struct CustomResourceResponse<'a> {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
-    physical_resource_id: &'static str,
+    physical_resource_id: String,
     stack_id: &'a str,
     request_id: &'a str,
     logical_resource_id: &'a str,
 }
 
-pub struct Seeder {
-    pub products: ProductTable,
-    pub rates: RateTableStore,
+pub struct Setup {
+    pub seed: SeedTargets,
+    pub ssm: aws_sdk_ssm::Client,
     pub http: reqwest::Client,
 }
 
-impl Seeder {
-    /// Handles one custom resource event: create and update seed (puts are
-    /// idempotent), delete leaves the data to go with its tables.
+impl Setup {
+    /// Handles one custom resource event and reports its outcome to
+    /// CloudFormation. The error is only for a report that could not be sent.
     pub async fn handle(&self, request: CustomResourceRequest) -> Result<(), reqwest::Error> {
-        let outcome = match request.request_type {
-            RequestType::Create | RequestType::Update => astroshop_seed::seed(&self.products, &self.rates)
-                .await
-                .map_err(|e| e.to_string()),
-            RequestType::Delete => Ok(()),
-        };
+        let outcome = self.apply(&request).await;
         if let Err(reason) = &outcome {
-            tracing::error!(%reason, "seeding failed");
+            tracing::error!(resource = %request.logical_resource_id, %reason, "setup failed");
         }
+        let (status, reason, physical_resource_id) = match outcome {
+            Ok(id) => ("SUCCESS", None, id),
+            // A failed Create has no resource yet; CloudFormation still wants an id.
+            Err(reason) => (
+                "FAILED",
+                Some(reason),
+                request
+                    .physical_resource_id
+                    .clone()
+                    .unwrap_or_else(|| request.logical_resource_id.clone()),
+            ),
+        };
         let response = CustomResourceResponse {
-            status: if outcome.is_ok() { "SUCCESS" } else { "FAILED" },
-            reason: outcome.err(),
-            physical_resource_id: "astroshop-seed-data",
+            status,
+            reason,
+            physical_resource_id,
             stack_id: &request.stack_id,
             request_id: &request.request_id,
             logical_resource_id: &request.logical_resource_id,
@@ -71,5 +85,44 @@ impl Seeder {
             .await?
             .error_for_status()?;
         Ok(())
+    }
+
+    /// Does what the request asks and gives the resource's physical id.
+    async fn apply(&self, request: &CustomResourceRequest) -> Result<String, String> {
+        match (request.resource_type.as_str(), request.request_type) {
+            // Puts are idempotent, so an update re-seeds; the data goes with its tables.
+            ("Custom::SeedData", RequestType::Create | RequestType::Update) => {
+                self.seed.seed().await.map_err(|e| e.to_string())?;
+                Ok("astroshop-seed-data".to_owned())
+            }
+            ("Custom::SeedData", RequestType::Delete) => Ok("astroshop-seed-data".to_owned()),
+            // The physical id is the parameter's name, so `!Ref` gives it and a
+            // renamed parameter is a replacement CloudFormation deletes the old one of.
+            ("Custom::AdminKey", RequestType::Create | RequestType::Update) => {
+                let name = request
+                    .resource_properties
+                    .get("ParameterName")
+                    .and_then(Value::as_str)
+                    .ok_or("Custom::AdminKey needs a ParameterName property")?;
+                astroshop_seed::ensure_admin_key(&self.ssm, name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(name.to_owned())
+            }
+            ("Custom::AdminKey", RequestType::Delete) => {
+                let name = request
+                    .physical_resource_id
+                    .as_deref()
+                    .ok_or("a Delete request has a physical resource id")?;
+                // A failed Create reported its logical id; there is nothing to delete then.
+                if name != request.logical_resource_id {
+                    astroshop_seed::delete_admin_key(&self.ssm, name)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(name.to_owned())
+            }
+            (other, _) => Err(format!("this function does not set up {other} resources")),
+        }
     }
 }

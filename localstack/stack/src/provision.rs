@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, anyhow, bail};
-use astroshop_store::{ProductTable, RateTableStore};
+use astroshop_seed::SeedTargets;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
@@ -204,28 +204,36 @@ pub fn shared_environment(resolver: &Resolver<'_>) -> Result<BTreeMap<String, St
         .collect())
 }
 
-/// Seeds what the template's `Custom::SeedData` resource seeds on deploy,
-/// into the tables its function is configured with.
-pub async fn seed(resolver: &Resolver<'_>, dynamodb: &aws_sdk_dynamodb::Client) -> Result<()> {
-    for (id, resource) in resolver.template().resources_of("Custom::SeedData") {
+/// Does locally what the template's deploy-time custom resources do, with
+/// the same code: `Custom::SeedData` seeds the tables its function is given,
+/// `Custom::AdminKey` creates the admin key parameter (whose name `!Ref` then
+/// gives, as in the cloud).
+pub async fn run_setup_resources(resolver: &mut Resolver<'_>, config: &aws_config::SdkConfig) -> Result<()> {
+    let template = resolver.template();
+    for (id, resource) in template.resources_of("Custom::SeedData") {
         let function = resource
             .properties
             .pointer("/ServiceToken/Fn::GetAtt/0")
             .and_then(Value::as_str)
             .ok_or_else(|| anyhow!("{id}: ServiceToken is not !GetAtt <function>.Arn"))?;
         let environment = function_environment(resolver, function)?;
-        let table = |name: &str| {
-            environment
-                .get(name)
-                .cloned()
-                .ok_or_else(|| anyhow!("{function} has no {name}"))
-        };
-        astroshop_seed::seed(
-            &ProductTable::new(dynamodb.clone(), table("PRODUCTS_TABLE")?),
-            &RateTableStore::new(dynamodb.clone(), table("CURRENCY_RATES_TABLE")?),
-        )
-        .await
-        .with_context(|| format!("seeding for {id}"))?;
+        let targets = SeedTargets::from_settings(aws_sdk_dynamodb::Client::new(config), |name| {
+            environment.get(name).cloned()
+        })
+        .with_context(|| format!("{id}: the seeder {function}"))?;
+        targets.seed().await.with_context(|| format!("seeding for {id}"))?;
+    }
+    let ssm = aws_sdk_ssm::Client::new(config);
+    let keys: Vec<(String, Value)> = template
+        .resources_of("Custom::AdminKey")
+        .map(|(id, r)| (id.to_owned(), r.properties.clone()))
+        .collect();
+    for (id, properties) in keys {
+        let name = resolver
+            .resolve_string(properties.get("ParameterName").unwrap_or(&Value::Null))
+            .with_context(|| format!("{id}: ParameterName"))?;
+        astroshop_seed::ensure_admin_key(&ssm, &name).await?;
+        resolver.record(&id, "Ref", name);
     }
     Ok(())
 }

@@ -116,7 +116,7 @@ impl Stack {
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let mut resolver = Resolver::new(&template, names);
         provision::create_tables(&mut resolver, &dynamodb).await?;
-        provision::seed(&resolver, &dynamodb).await?;
+        provision::run_setup_resources(&mut resolver, &config).await?;
         let tables = template.resources_of("AWS::DynamoDB::Table").count();
         steps.end(&format!("{tables} tables, catalogue and rates seeded"));
 

@@ -31,9 +31,14 @@ impl TestTables {
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let mut resolver = Resolver::new(&template, Names::local(prefix));
         provision::create_tables(&mut resolver, &dynamodb).await?;
-        provision::seed(&resolver, &dynamodb).await?;
+        provision::run_setup_resources(&mut resolver, &config).await?;
         let environment = provision::shared_environment(&resolver)?;
         Ok(Self { config, environment })
+    }
+
+    /// An SDK configuration for the emulator, for any service client.
+    pub fn config(&self) -> &aws_config::SdkConfig {
+        &self.config
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {

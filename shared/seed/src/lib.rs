@@ -1,11 +1,16 @@
 //! The shop's seed data, compiled in (the OpenTelemetry demo's catalogue and
 //! euro reference rates, see `data/LICENSE`), and the one routine that loads it
 //! into DynamoDB: the local stack and the deploy-time seeder both call it.
+//! Also the shop's admin key, created in SSM Parameter Store on deploy.
+
+mod admin_key;
+
+pub use admin_key::{AdminKeyError, delete_admin_key, ensure_admin_key};
 
 use std::collections::BTreeMap;
 
 use astroshop_domain::{CurrencyCode, Product, Rate, RateTable};
-use astroshop_store::{ProductTable, RateTableStore, StoreError};
+use astroshop_store::{MissingSetting, ProductTable, RateTableStore, StoreError};
 use serde::Deserialize;
 
 const PRODUCTS_JSON: &str = include_str!("../data/products.json");
@@ -60,15 +65,39 @@ pub fn rates() -> Result<(CurrencyCode, RateTable), SeedError> {
     Ok((file.base, RateTable::new(rates)))
 }
 
-/// Writes the catalogue and the rates. Puts are idempotent, so seeding twice
-/// leaves the same data.
-pub async fn seed(products_table: &ProductTable, rates_store: &RateTableStore) -> Result<(), SeedError> {
-    for product in products()? {
-        products_table.put_product(&product).await?;
+/// The tables the seed data goes to. Built from settings by the names the
+/// template gives the seeder function, so the deploy-time seeder (reading its
+/// environment) and the local stack (reading the template) seed the same
+/// tables through this one list.
+pub struct SeedTargets {
+    products: ProductTable,
+    rates: RateTableStore,
+}
+
+impl SeedTargets {
+    /// `setting` looks a name up: the process environment in the Lambda, the
+    /// seeder's resolved environment in the local stack.
+    pub fn from_settings(
+        dynamodb: aws_sdk_dynamodb::Client,
+        setting: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<Self, MissingSetting> {
+        let table = |name| setting(name).filter(|v| !v.is_empty()).ok_or(MissingSetting(name));
+        Ok(Self {
+            products: ProductTable::new(dynamodb.clone(), table("PRODUCTS_TABLE")?),
+            rates: RateTableStore::new(dynamodb, table("CURRENCY_RATES_TABLE")?),
+        })
     }
-    let (base, table) = rates()?;
-    rates_store.put_rates(&base, &table).await?;
-    Ok(())
+
+    /// Writes the seed data. Puts are idempotent, so seeding twice leaves the
+    /// same data.
+    pub async fn seed(&self) -> Result<(), SeedError> {
+        for product in products()? {
+            self.products.put_product(&product).await?;
+        }
+        let (base, table) = rates()?;
+        self.rates.put_rates(&base, &table).await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,20 +1,22 @@
-//! Lambda: the `SeedData` custom resource in infra/template.yaml.
+//! Lambda: the `SeedData` and `AdminKey` custom resources in infra/template.yaml.
 
-use astroshop_seed_function::Seeder;
-use astroshop_store::{ProductTable, RateTableStore};
+use astroshop_seed::SeedTargets;
+use astroshop_seed_function::Setup;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     astroshop_telemetry::init();
-    let dynamodb = astroshop_store::dynamodb(&astroshop_store::aws_config().await);
-    let seeder = Seeder {
-        products: ProductTable::from_env(dynamodb.clone())?,
-        rates: RateTableStore::from_env(dynamodb)?,
+    let config = astroshop_store::aws_config().await;
+    let setup = Setup {
+        seed: SeedTargets::from_settings(astroshop_store::dynamodb(&config), |name| {
+            std::env::var(name).ok()
+        })?,
+        ssm: aws_sdk_ssm::Client::new(&config),
         http: reqwest::Client::new(),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| async {
-        seeder
+        setup
             .handle(event.payload)
             .await
             .map_err(lambda_runtime::Error::from)
