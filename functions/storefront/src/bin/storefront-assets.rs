@@ -1,0 +1,16 @@
+//! Lambda: `GET /images/products/{picture}` and `GET /static/{file}`, the
+//! pictures, stylesheet, script and icon compiled into the binary.
+
+use std::convert::Infallible;
+
+use astroshop_storefront::serve_asset;
+use lambda_http::{Request, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    astroshop_telemetry::init();
+    lambda_http::run(service_fn(|request: Request| async move {
+        Ok::<_, Infallible>(serve_asset(&request))
+    }))
+    .await
+}

@@ -1,0 +1,579 @@
+//! The storefront's HTML. `maud` checks the markup at compile time and
+//! escapes every value it inserts, so a product name or an address typed by
+//! anyone can never become markup. These functions only render: they get
+//! everything they show as arguments and do no I/O.
+
+use astroshop_domain::{CurrencyCode, Money, Product, ProductId};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::api::{Ad, Address, Cart, Order};
+use crate::assets::static_url;
+use crate::forms::{CheckoutFields, MAX_QUANTITY};
+use crate::price::format_money;
+
+pub const SHOP_NAME: &str = "Astronomy Shop";
+
+/// What every page shows around its content.
+pub struct Chrome<'a> {
+    pub currency: &'a CurrencyCode,
+    pub currencies: &'a [CurrencyCode],
+    /// `None` when the cart could not be read; the header then shows no count.
+    pub cart_count: Option<u32>,
+    /// This page's path, for the currency switcher to come back to.
+    pub path: &'a str,
+}
+
+/// A cart's money: the lines, shipping (when it could be quoted) and the total.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Totals {
+    pub subtotal: Money,
+    pub shipping: Option<Money>,
+    pub total: Money,
+}
+
+/// A message shown above a page's content.
+pub enum Notice<'a> {
+    Info(&'a str),
+    Problems(&'a [String]),
+}
+
+fn layout(chrome: &Chrome<'_>, title: &str, refresh: bool, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if refresh {
+                    meta http-equiv="refresh" content="3";
+                }
+                title { (title) " · " (SHOP_NAME) }
+                meta name="description" content="Telescopes, binoculars and accessories for every stargazer.";
+                link rel="icon" href=(static_url("favicon.svg")) type="image/svg+xml";
+                link rel="stylesheet" href=(static_url("shop.css"));
+                script src=(static_url("shop.js")) defer {}
+            }
+            body {
+                a.skip-link href="#main" { "Skip to content" }
+                (header(chrome))
+                main #main { (content) }
+                footer.site-footer {
+                    div.wrap {
+                        p { strong { (SHOP_NAME) } " · telescopes, binoculars and accessories for every stargazer." }
+                        p.muted { "A demonstration store: orders are never charged or shipped." }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn header(chrome: &Chrome<'_>) -> Markup {
+    html! {
+        header.site-header {
+            div.wrap.header-bar {
+                a.brand href="/" aria-label={ (SHOP_NAME) ", home" } {
+                    (PreEscaped(LOGO))
+                    span { (SHOP_NAME) }
+                }
+                div.header-tools {
+                    form.currency-switcher method="post" action="/currency" {
+                        label for="currency" { "Currency" }
+                        select #currency name="currencyCode" data-autosubmit {
+                            @for code in chrome.currencies {
+                                option value=(code) selected[code == chrome.currency] { (code) }
+                            }
+                        }
+                        input type="hidden" name="next" value=(chrome.path);
+                        button.button.button-small.js-hidden type="submit" { "Change" }
+                    }
+                    @let count = chrome.cart_count.unwrap_or(0);
+                    a.cart-link href="/cart" aria-label={ "Cart, " (count) @if count == 1 { " item" } @else { " items" } } {
+                        (PreEscaped(CART_ICON))
+                        @if let Some(count) = chrome.cart_count {
+                            span.cart-count data-cart-count=(count) { (count) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /`
+pub fn home(chrome: &Chrome<'_>, products: &[Product], ad: Option<&Ad>) -> Markup {
+    let content = html! {
+        section.hero {
+            div.wrap {
+                p.eyebrow { "Clear skies ahead" }
+                h1 { "The universe is closer than you think" }
+                p.lead { "Telescopes, binoculars and accessories picked for every stargazer, from the first look at the Moon to deep-sky imaging." }
+                a.button.button-light href="#products" { "Shop the collection" }
+            }
+        }
+        div.wrap {
+            section #products aria-labelledby="products-title" {
+                h2 #products-title { "Our products" }
+                (product_grid(products))
+            }
+            @if let Some(ad) = ad { (ad_banner(ad)) }
+        }
+    };
+    layout(chrome, "Telescopes and accessories", false, content)
+}
+
+fn product_grid(products: &[Product]) -> Markup {
+    html! {
+        ul.product-grid {
+            @for product in products {
+                li { (product_card(product)) }
+            }
+        }
+    }
+}
+
+fn product_card(product: &Product) -> Markup {
+    html! {
+        article.product-card data-product-id=(product.id) {
+            a.product-card-link href=(product_url(&product.id)) {
+                img src=(picture_url(&product.picture)) alt=(product.name) width="400" height="400";
+                h3 { (product.name) }
+            }
+            div.product-card-footer {
+                p.price { (format_money(&product.price_usd)) }
+                form method="post" action="/cart" {
+                    input type="hidden" name="productId" value=(product.id);
+                    input type="hidden" name="quantity" value="1";
+                    button.button.button-small type="submit" aria-label={ "Add " (product.name) " to cart" } { "Add to cart" }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /product/{productId}`
+pub fn product(
+    chrome: &Chrome<'_>,
+    product: &Product,
+    recommendations: &[Product],
+    ad: Option<&Ad>,
+) -> Markup {
+    let content = html! {
+        div.wrap {
+            nav.breadcrumbs aria-label="Breadcrumb" {
+                a href="/" { "Home" } " / " span aria-current="page" { (product.name) }
+            }
+            article.product-detail data-product-id=(product.id) {
+                div.product-picture {
+                    img src=(picture_url(&product.picture)) alt=(product.name) width="600" height="600";
+                }
+                div.product-info {
+                    h1 { (product.name) }
+                    ul.tags aria-label="Categories" {
+                        @for category in &product.categories { li { (category) } }
+                    }
+                    p.price.price-large { (format_money(&product.price_usd)) }
+                    p.description { (product.description) }
+                    form.add-to-cart method="post" action="/cart" {
+                        input type="hidden" name="productId" value=(product.id);
+                        label for="quantity" { "Quantity" }
+                        select #quantity name="quantity" {
+                            @for quantity in 1..=MAX_QUANTITY {
+                                option value=(quantity) { (quantity) }
+                            }
+                        }
+                        button.button type="submit" { "Add to cart" }
+                    }
+                }
+            }
+            @if let Some(ad) = ad { (ad_banner(ad)) }
+            @if !recommendations.is_empty() {
+                section.recommendations aria-labelledby="recommendations-title" {
+                    h2 #recommendations-title { "You may also like" }
+                    (product_grid(recommendations))
+                }
+            }
+        }
+    };
+    layout(chrome, &product.name, false, content)
+}
+
+fn ad_banner(ad: &Ad) -> Markup {
+    // Ads come from the ads service; only links into this shop or to a web
+    // page are followed, never `javascript:` or other schemes.
+    let link = ad.redirect_url.as_str();
+    let safe = (link.starts_with('/') && !link.starts_with("//")) || link.starts_with("https://");
+    html! {
+        aside.ad aria-label="Advertisement" {
+            span.ad-label { "Ad" }
+            @if safe {
+                a href=(link) { (ad.text) }
+            } @else {
+                span { (ad.text) }
+            }
+        }
+    }
+}
+
+/// `GET /cart`
+pub fn cart(chrome: &Chrome<'_>, cart: &Cart, totals: Option<&Totals>) -> Markup {
+    let content = html! {
+        div.wrap.narrow {
+            h1 { "Your cart" }
+            @if cart.items.is_empty() {
+                div.empty-state {
+                    p { "Your cart is empty." }
+                    a.button href="/" { "Browse the shop" }
+                }
+            } @else {
+                ul.cart-lines {
+                    @for line in &cart.items {
+                        li.cart-line data-product-id=(line.product_id) {
+                            img src=(picture_url(&line.product.picture)) alt="" width="96" height="96";
+                            div.cart-line-info {
+                                a.cart-line-name href=(product_url(&line.product_id)) { (line.product.name) }
+                                p.muted { "Quantity " span.quantity { (line.quantity) } " · " (format_money(&line.product.price_usd)) " each" }
+                            }
+                            div.cart-line-end {
+                                p.price { (line_cost(&line.product.price_usd, line.quantity)) }
+                                form method="post" action="/cart/remove" {
+                                    input type="hidden" name="productId" value=(line.product_id);
+                                    button.link-button type="submit" aria-label={ "Remove " (line.product.name) } { "Remove" }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if let Some(totals) = totals { (totals_box(totals)) }
+                div.cart-actions {
+                    form method="post" action="/cart/empty" {
+                        button.button.button-secondary type="submit" { "Empty cart" }
+                    }
+                    a.button href="/checkout" { "Checkout" }
+                }
+            }
+        }
+    };
+    layout(chrome, "Your cart", false, content)
+}
+
+fn line_cost(unit: &Money, quantity: u32) -> String {
+    unit.checked_mul(quantity)
+        .map(|cost| format_money(&cost))
+        .unwrap_or_else(|_| "—".to_owned())
+}
+
+fn totals_box(totals: &Totals) -> Markup {
+    html! {
+        dl.totals {
+            div { dt { "Subtotal" } dd { (format_money(&totals.subtotal)) } }
+            div {
+                dt { "Shipping" }
+                dd { @match &totals.shipping {
+                    Some(shipping) => (format_money(shipping)),
+                    None => "calculated at checkout",
+                } }
+            }
+            div.total { dt { "Total" } dd data-total { (format_money(&totals.total)) } }
+        }
+    }
+}
+
+/// `GET /checkout`, and `POST /checkout` when the order could not be placed.
+pub fn checkout(
+    chrome: &Chrome<'_>,
+    cart: &Cart,
+    totals: Option<&Totals>,
+    fields: &CheckoutFields,
+    notice: Option<Notice<'_>>,
+) -> Markup {
+    let content = html! {
+        div.wrap {
+            h1 { "Checkout" }
+            @match notice {
+                Some(Notice::Info(text)) => div.notice role="status" { p { (text) } },
+                Some(Notice::Problems(problems)) => div.notice.notice-error role="alert" {
+                    p { "Please check the form:" }
+                    ul { @for problem in problems { li { (problem) } } }
+                },
+                None => {},
+            }
+            @if cart.items.is_empty() {
+                div.empty-state {
+                    p { "Your cart is empty, so there is nothing to check out yet." }
+                    a.button href="/" { "Browse the shop" }
+                }
+            } @else {
+                div.checkout {
+                    form.checkout-form method="post" action="/checkout" {
+                        input type="hidden" name="idempotencyKey" value=(fields.idempotency_key);
+                        fieldset {
+                            legend { "Contact" }
+                            (field("email", "E-mail", "email", &fields.email, "email"))
+                        }
+                        fieldset {
+                            legend { "Shipping address" }
+                            (field("streetAddress", "Street address", "text", &fields.address.street_address, "street-address"))
+                            div.field-row {
+                                (field("city", "City", "text", &fields.address.city, "address-level2"))
+                                (field("state", "State or region", "text", &fields.address.state, "address-level1"))
+                            }
+                            div.field-row {
+                                (field("zipCode", "ZIP or postal code", "text", &fields.address.zip_code, "postal-code"))
+                                (field("country", "Country", "text", &fields.address.country, "country-name"))
+                            }
+                        }
+                        fieldset {
+                            legend { "Payment" }
+                            (field("creditCardNumber", "Card number", "text", &fields.card_number, "cc-number"))
+                            div.field-row {
+                                div.field {
+                                    label for="creditCardExpirationMonth" { "Expiry month" }
+                                    select #creditCardExpirationMonth name="creditCardExpirationMonth" autocomplete="cc-exp-month" {
+                                        @for month in 1..=12 {
+                                            option value=(month) selected[fields.expiration_month == month.to_string()] { (format!("{month:02}")) }
+                                        }
+                                    }
+                                }
+                                div.field {
+                                    label for="creditCardExpirationYear" { "Expiry year" }
+                                    select #creditCardExpirationYear name="creditCardExpirationYear" autocomplete="cc-exp-year" {
+                                        @for year in 2025..=2040 {
+                                            option value=(year) selected[fields.expiration_year == year.to_string()] { (year) }
+                                        }
+                                    }
+                                }
+                                div.field {
+                                    label for="creditCardCvv" { "Security code" }
+                                    input #creditCardCvv name="creditCardCvv" type="text" inputmode="numeric" autocomplete="cc-csc" required maxlength="4" value=(fields.security_code);
+                                }
+                            }
+                            p.muted { "This is a demonstration shop: use the sample card above; nothing is charged." }
+                        }
+                        button.button.button-wide type="submit" { "Place order" }
+                    }
+                    aside.order-summary aria-labelledby="summary-title" {
+                        h2 #summary-title { "Order summary" }
+                        ul.summary-lines {
+                            @for line in &cart.items {
+                                li {
+                                    span { (line.product.name) " × " (line.quantity) }
+                                    span { (line_cost(&line.product.price_usd, line.quantity)) }
+                                }
+                            }
+                        }
+                        @if let Some(totals) = totals { (totals_box(totals)) }
+                    }
+                }
+            }
+        }
+    };
+    layout(chrome, "Checkout", false, content)
+}
+
+fn field(name: &str, label: &str, kind: &str, value: &str, autocomplete: &str) -> Markup {
+    html! {
+        div.field {
+            label for=(name) { (label) }
+            input #(name) name=(name) type=(kind) value=(value) autocomplete=(autocomplete) required;
+        }
+    }
+}
+
+/// `GET /orders/{orderId}`. `names` gives the product names the order's
+/// lines only know by id.
+pub fn order(chrome: &Chrome<'_>, order: &Order, names: &dyn Fn(&ProductId) -> Option<String>) -> Markup {
+    let status = order.status.as_deref().unwrap_or("PLACED");
+    let settled = matches!(status, "CONFIRMED" | "FAILED" | "SHIPPED" | "CANCELLED");
+    let content = html! {
+        div.wrap.narrow {
+            h1 { "Thank you for your order" }
+            p.order-id { "Order " code { (order.order_id) } }
+            p { "Status: " span.status data-status=(status) { (status) }
+                @if !settled { span.muted { " · this page updates by itself" } } }
+            @if let Some(tracking) = &order.shipping_tracking_id {
+                p { "Tracking number: " code { (tracking) } }
+            }
+            @if !order.items.is_empty() {
+                ul.summary-lines {
+                    @for line in &order.items {
+                        li {
+                            span {
+                                (names(&line.item.product_id).unwrap_or_else(|| line.item.product_id.to_string()))
+                                " × " (line.item.quantity)
+                            }
+                            @if let Some(cost) = &line.cost { span { (format_money(cost)) } }
+                        }
+                    }
+                }
+            }
+            dl.totals {
+                @if let Some(shipping) = &order.shipping_cost {
+                    div { dt { "Shipping" } dd { (format_money(shipping)) } }
+                }
+                @if let Some(total) = &order.total {
+                    div.total { dt { "Total" } dd { (format_money(total)) } }
+                }
+            }
+            @if let Some(address) = &order.shipping_address { (address_block(address)) }
+            a.button href="/" { "Continue shopping" }
+        }
+    };
+    layout(chrome, "Your order", !settled, content)
+}
+
+fn address_block(address: &Address) -> Markup {
+    html! {
+        section.address {
+            h2 { "Shipping to" }
+            address {
+                (address.street_address) br;
+                (address.city) ", " (address.state) " " (address.zip_code) br;
+                (address.country)
+            }
+        }
+    }
+}
+
+/// A page that explains what went wrong and where to go next.
+pub fn message(chrome: &Chrome<'_>, title: &str, text: &str) -> Markup {
+    let content = html! {
+        div.wrap.narrow.message-page {
+            h1 { (title) }
+            p { (text) }
+            a.button href="/" { "Back to the shop" }
+        }
+    };
+    layout(chrome, title, false, content)
+}
+
+fn product_url(id: &ProductId) -> String {
+    format!("/product/{id}")
+}
+
+fn picture_url(picture: &str) -> String {
+    format!("/images/products/{picture}")
+}
+
+const LOGO: &str = r##"<svg class="logo" viewBox="0 0 32 32" width="32" height="32" aria-hidden="true"><circle cx="16" cy="16" r="9" fill="#fbbf24"/><ellipse cx="16" cy="16" rx="15" ry="5" fill="none" stroke="#c7d2fe" stroke-width="2" transform="rotate(-20 16 16)"/><circle cx="26" cy="6" r="1.5" fill="#fff"/></svg>"##;
+
+const CART_ICON: &str = r##"<svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><circle cx="9" cy="20" r="1.5"/><circle cx="18" cy="20" r="1.5"/><path d="M2 3h3l2.7 12.4a2 2 0 0 0 2 1.6h8.6a2 2 0 0 0 2-1.5L22 7H6"/></svg>"##;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd(units: i64) -> Money {
+        Money::new(CurrencyCode::usd(), units, 0).unwrap()
+    }
+
+    fn product(id: &str, name: &str) -> Product {
+        Product {
+            id: ProductId::parse(id).unwrap(),
+            name: name.into(),
+            description: "<script>alert(1)</script>".into(),
+            picture: "RedFlashlight.jpg".into(),
+            price_usd: usd(57),
+            categories: vec!["accessories".into()],
+        }
+    }
+
+    fn render(content: impl Fn(&Chrome<'_>) -> Markup) -> String {
+        let usd = CurrencyCode::usd();
+        let currencies = [CurrencyCode::parse("EUR").unwrap(), CurrencyCode::usd()];
+        let chrome = Chrome {
+            currency: &usd,
+            currencies: &currencies,
+            cart_count: Some(3),
+            path: "/",
+        };
+        content(&chrome).into_string()
+    }
+
+    #[test]
+    fn the_home_page_lists_cards_with_pictures_prices_and_add_buttons() {
+        let page = render(|chrome| {
+            home(
+                chrome,
+                &[product("A1", "Red Flashlight"), product("B2", "Lens Kit")],
+                None,
+            )
+        });
+        assert_eq!(page.matches("class=\"product-card\"").count(), 2);
+        assert!(page.contains(r#"<img src="/images/products/RedFlashlight.jpg" alt="Red Flashlight""#));
+        assert!(page.contains("$57.00"));
+        assert!(page.contains(r#"action="/cart""#));
+        assert!(
+            page.contains(r#"<option value="USD" selected>USD</option>"#),
+            "{page}"
+        );
+        assert!(page.contains(r#"data-cart-count="3""#));
+    }
+
+    #[test]
+    fn text_from_the_catalogue_is_escaped_never_markup() {
+        let mut sneaky = product("A1", "<img src=x onerror=alert(1)>");
+        sneaky.categories = vec!["\"><script>".into()];
+        let page = render(|chrome| super::product(chrome, &sneaky, &[], None));
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("<img src=x"), "{page}");
+        assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    }
+
+    #[test]
+    fn ads_only_link_into_the_shop_or_to_web_pages() {
+        let ad = |url: &str| Ad {
+            redirect_url: url.into(),
+            text: "Binoculars 20% off".into(),
+        };
+        let page = render(|chrome| home(chrome, &[], Some(&ad("/product/2ZYFJ3GM2N"))));
+        assert!(page.contains(r#"<a href="/product/2ZYFJ3GM2N">Binoculars 20% off</a>"#));
+        let page = render(|chrome| home(chrome, &[], Some(&ad("javascript:alert(1)"))));
+        assert!(!page.contains("javascript:"), "{page}");
+        assert!(page.contains("Binoculars 20% off"));
+    }
+
+    #[test]
+    fn the_cart_shows_line_costs_and_totals() {
+        let cart: Cart = serde_json::from_value(serde_json::json!({
+            "userId": "u",
+            "items": [{"productId": "A1", "quantity": 2, "product": {
+                "id": "A1", "name": "Red Flashlight", "description": "d", "picture": "RedFlashlight.jpg",
+                "priceUsd": {"currencyCode": "USD", "units": 57, "nanos": 80_000_000}, "categories": []}}]
+        }))
+        .unwrap();
+        let totals = Totals {
+            subtotal: Money::new(CurrencyCode::usd(), 114, 160_000_000).unwrap(),
+            shipping: Some(Money::new(CurrencyCode::usd(), 17, 980_000_000).unwrap()),
+            total: Money::new(CurrencyCode::usd(), 132, 140_000_000).unwrap(),
+        };
+        let page = render(|chrome| super::cart(chrome, &cart, Some(&totals)));
+        for text in [
+            "$57.08 each",
+            "$114.16",
+            "$17.98",
+            "$132.14",
+            r#"action="/cart/remove""#,
+        ] {
+            assert!(page.contains(text), "{text} missing");
+        }
+    }
+
+    #[test]
+    fn an_empty_cart_invites_browsing() {
+        let page = render(|chrome| super::cart(chrome, &Cart { items: vec![] }, None));
+        assert!(page.contains("Your cart is empty."));
+        assert!(!page.contains("/checkout"));
+    }
+
+    #[test]
+    fn a_pending_order_page_refreshes_itself_and_a_confirmed_one_does_not() {
+        let mut order: Order =
+            serde_json::from_value(serde_json::json!({"orderId": "o-1", "status": "PENDING"})).unwrap();
+        let page = render(|chrome| super::order(chrome, &order, &|_| None));
+        assert!(page.contains(r#"http-equiv="refresh""#));
+        order.status = Some("CONFIRMED".into());
+        let page = render(|chrome| super::order(chrome, &order, &|_| None));
+        assert!(!page.contains(r#"http-equiv="refresh""#));
+    }
+}
