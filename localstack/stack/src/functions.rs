@@ -135,6 +135,70 @@ pub fn invoke_url(port: u16, function: &str) -> String {
     format!("http://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations")
 }
 
+/// Calls functions through the Invoke API, as every trigger does.
+#[derive(Debug, Clone)]
+pub struct Invoker {
+    http: reqwest::Client,
+    port: u16,
+}
+
+/// Why an invocation gave no answer: the function returned an error (or
+/// panicked), or could not be reached.
+#[derive(Debug, thiserror::Error)]
+#[error("{function}: {detail}")]
+pub struct InvokeError {
+    pub function: String,
+    pub detail: String,
+}
+
+impl Invoker {
+    pub fn new(port: u16) -> Self {
+        Self {
+            // A cold function is built and started on its first call.
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(300))
+                .build()
+                .expect("a client with a timeout builds"),
+            port,
+        }
+    }
+
+    /// Invokes `function` with `event` and gives its answer.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        event: &serde_json::Value,
+    ) -> Result<bytes::Bytes, InvokeError> {
+        let failed = |detail: String| InvokeError {
+            function: function.to_owned(),
+            detail,
+        };
+        let answer = self
+            .http
+            .post(invoke_url(self.port, function))
+            .json(event)
+            .send()
+            .await
+            .map_err(|e| failed(format!("invoking: {e}")))?;
+        let status = answer.status();
+        let payload = answer
+            .bytes()
+            .await
+            .map_err(|e| failed(format!("reading the answer: {e}")))?;
+        // The runtime reports a handler's error as `{"errorType", "errorMessage"}`.
+        let is_function_error = serde_json::from_slice::<serde_json::Value>(&payload)
+            .map(|v| v.get("errorType").is_some() && v.get("statusCode").is_none())
+            .unwrap_or(false);
+        if !status.is_success() || is_function_error {
+            return Err(failed(format!(
+                "failed ({status}): {}",
+                String::from_utf8_lossy(&payload)
+            )));
+        }
+        Ok(payload)
+    }
+}
+
 /// A free loopback port, for a server that needs its port chosen up front.
 pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())

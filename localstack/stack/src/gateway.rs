@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::apigw::{self, HttpRequest, Invocation};
-use crate::functions::invoke_url;
+use crate::functions::Invoker;
 use crate::routes::{RouteTable, Selection};
 
 /// API Gateway's payload limit.
@@ -26,24 +26,18 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 
 pub struct Gateway {
     routes: RouteTable,
-    invoke_port: u16,
+    invoker: Invoker,
     account_id: String,
     log_requests: bool,
-    http: reqwest::Client,
 }
 
 impl Gateway {
-    pub fn new(routes: RouteTable, invoke_port: u16, account_id: String, log_requests: bool) -> Self {
+    pub fn new(routes: RouteTable, invoker: Invoker, account_id: String, log_requests: bool) -> Self {
         Self {
             routes,
-            invoke_port,
+            invoker,
             account_id,
             log_requests,
-            // A function's first invocation may wait for it to be rebuilt.
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(300))
-                .build()
-                .expect("a client with a timeout builds"),
         }
     }
 
@@ -176,30 +170,10 @@ impl Gateway {
                 &[],
             )
         };
-        let answer = match self
-            .http
-            .post(invoke_url(self.invoke_port, function))
-            .json(event)
-            .send()
-            .await
-        {
-            Ok(answer) => answer,
-            Err(e) => return failed(format!("invoking {function}: {e}")),
-        };
-        let status = answer.status();
-        let payload = match answer.bytes().await {
+        let payload = match self.invoker.invoke(function, event).await {
             Ok(payload) => payload,
-            Err(e) => return failed(format!("reading {function}'s answer: {e}")),
+            Err(e) => return failed(e.to_string()),
         };
-        let is_function_error = serde_json::from_slice::<serde_json::Value>(&payload)
-            .map(|v| v.get("errorType").is_some() && v.get("statusCode").is_none())
-            .unwrap_or(false);
-        if !status.is_success() || is_function_error {
-            return failed(format!(
-                "{function} failed ({status}): {}",
-                String::from_utf8_lossy(&payload)
-            ));
-        }
         match apigw::response(&payload) {
             Ok(converted) => {
                 let mut builder = Response::builder().status(converted.status);

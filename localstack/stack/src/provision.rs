@@ -221,7 +221,10 @@ pub async fn run_setup_resources(resolver: &mut Resolver<'_>, config: &aws_confi
             environment.get(name).cloned()
         })
         .with_context(|| format!("{id}: the seeder {function}"))?;
-        targets.seed().await.with_context(|| format!("seeding for {id}"))?;
+        targets
+            .seed()
+            .await
+            .with_context(|| format!("seeding for {id}"))?;
     }
     let ssm = aws_sdk_ssm::Client::new(config);
     let keys: Vec<(String, Value)> = template

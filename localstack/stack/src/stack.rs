@@ -8,10 +8,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::emulator::Emulator;
-use crate::functions::{self, Functions, Output};
+use crate::functions::{self, Functions, Invoker, Output};
 use crate::gateway::Gateway;
 use crate::provision;
 use crate::resolve::{Names, Resolver};
@@ -62,6 +62,7 @@ pub struct Stack {
     functions: Functions,
     shutdown: watch::Sender<bool>,
     gateway: JoinHandle<()>,
+    sources: JoinSet<()>,
 }
 
 struct Steps {
@@ -92,7 +93,7 @@ impl Stack {
         std::fs::create_dir_all(&options.work_dir)?;
         let mut steps = Steps {
             show: options.show_progress,
-            total: 6,
+            total: 7,
             done: 0,
             started: Instant::now(),
         };
@@ -139,15 +140,21 @@ impl Stack {
         .await?;
         steps.end(&format!("Invoke API on 127.0.0.1:{invoke_port}"));
 
+        steps.begin("starting the event sources (streams, queues, schedules)");
+        let (shutdown, stopped) = watch::channel(false);
+        let invoker = Invoker::new(functions.invoke_port());
+        let mut sources = JoinSet::new();
+        let started = crate::sources::start(&resolver, &config, &invoker, &stopped, &mut sources)?;
+        steps.end(&started.to_string());
+
         steps.begin("serving the HTTP API");
         let listener = TcpListener::bind(("127.0.0.1", options.port))
             .await
             .with_context(|| format!("binding port {}", options.port))?;
         let base_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
-        let (shutdown, stopped) = watch::channel(false);
         let gateway = Arc::new(Gateway::new(
             routes,
-            functions.invoke_port(),
+            invoker,
             LOCAL_ACCOUNT.to_owned(),
             options.log_requests,
         ));
@@ -160,6 +167,7 @@ impl Stack {
             functions,
             shutdown,
             gateway,
+            sources,
         })
     }
 
@@ -193,9 +201,11 @@ impl Stack {
     }
 
     /// Stops the gateway, the functions and the emulator.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         let _ = self.gateway.await;
+        // A poller may be waiting on an invocation; the functions stop next anyway.
+        self.sources.shutdown().await;
         self.functions.stop().await;
         self.emulator.stop().await;
     }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Map, Value};
@@ -33,6 +34,42 @@ pub struct Function {
     /// Environment variables, intrinsics unresolved.
     pub environment: BTreeMap<String, Value>,
     pub routes: Vec<HttpRoute>,
+    /// The non-HTTP triggers: queues, streams and schedules.
+    pub sources: Vec<EventSource>,
+}
+
+/// A trigger Lambda polls or runs for the function (an event source mapping
+/// or a schedule), as the template's `Events` declare it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSource {
+    /// The event's name in the template.
+    pub name: String,
+    pub kind: SourceKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceKind {
+    /// `Type: SQS`: `queue` is the queue's ARN, intrinsics unresolved.
+    Sqs { queue: Value, polling: Polling },
+    /// `Type: DynamoDB`: `stream` is the stream's ARN, intrinsics unresolved.
+    DynamoDb {
+        stream: Value,
+        from_start: bool,
+        polling: Polling,
+        /// `None` retries until the record expires, as Lambda does.
+        max_retries: Option<u32>,
+    },
+    /// `Type: Schedule` with a `rate(...)` expression.
+    Schedule { every: Duration, enabled: bool },
+}
+
+/// How an event source mapping batches records and reads the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Polling {
+    pub batch_size: usize,
+    pub batching_window: Duration,
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`.
+    pub reports_item_failures: bool,
 }
 
 /// An `HttpApi` event: a route of the HTTP API.
@@ -126,8 +163,15 @@ fn parse_function(id: &str, resource: &Resource, globals: &Value) -> Result<Func
         }
     }
     let mut routes = Vec::new();
+    let mut sources = Vec::new();
     if let Some(Value::Object(events)) = properties.get("Events") {
         for (name, event) in events {
+            if let Some(kind) = event_source(event).with_context(|| format!("function {id}, event {name}"))? {
+                sources.push(EventSource {
+                    name: name.clone(),
+                    kind,
+                });
+            }
             if event.get("Type").and_then(Value::as_str) == Some("HttpApi") {
                 let field = |key: &str| {
                     event
@@ -147,7 +191,92 @@ fn parse_function(id: &str, resource: &Resource, globals: &Value) -> Result<Func
         binary,
         environment,
         routes,
+        sources,
     })
+}
+
+/// The trigger an `Events` entry declares, if it is one Lambda polls or runs.
+fn event_source(event: &Value) -> Result<Option<SourceKind>> {
+    let properties = event.get("Properties").cloned().unwrap_or(Value::Null);
+    let number = |key: &str, default: u64| -> Result<u64> {
+        match properties.get(key) {
+            None => Ok(default),
+            Some(value) => value
+                .as_u64()
+                .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+                .ok_or_else(|| anyhow!("{key} is not a whole number: {value}")),
+        }
+    };
+    let polling = |default_batch: u64| -> Result<Polling> {
+        Ok(Polling {
+            batch_size: usize::try_from(number("BatchSize", default_batch)?)?,
+            batching_window: Duration::from_secs(number("MaximumBatchingWindowInSeconds", 0)?),
+            reports_item_failures: properties
+                .get("FunctionResponseTypes")
+                .and_then(Value::as_array)
+                .is_some_and(|types| types.iter().any(|t| t == "ReportBatchItemFailures")),
+        })
+    };
+    let required = |key: &str| {
+        properties
+            .get(key)
+            .cloned()
+            .ok_or_else(|| anyhow!("{key} is required"))
+    };
+    Ok(Some(match event.get("Type").and_then(Value::as_str) {
+        Some("SQS") => SourceKind::Sqs {
+            queue: required("Queue")?,
+            polling: polling(10)?,
+        },
+        Some("DynamoDB") => SourceKind::DynamoDb {
+            stream: required("Stream")?,
+            from_start: match properties.get("StartingPosition").and_then(Value::as_str) {
+                Some("TRIM_HORIZON") => true,
+                Some("LATEST") => false,
+                other => bail!("StartingPosition {other:?} is not TRIM_HORIZON or LATEST"),
+            },
+            polling: polling(100)?,
+            // -1, Lambda's default, is "until the record expires".
+            max_retries: match properties.get("MaximumRetryAttempts").and_then(Value::as_i64) {
+                None | Some(-1) => None,
+                Some(n) => Some(u32::try_from(n)?),
+            },
+        },
+        Some("Schedule") => {
+            let expression = required("Schedule")?;
+            let expression = expression
+                .as_str()
+                .ok_or_else(|| anyhow!("Schedule is not a string"))?;
+            SourceKind::Schedule {
+                every: rate(expression)?,
+                enabled: properties.get("Enabled") != Some(&Value::Bool(false)),
+            }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// The period of an EventBridge `rate(N unit)` expression.
+fn rate(expression: &str) -> Result<Duration> {
+    let inner = expression
+        .strip_prefix("rate(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .ok_or_else(|| anyhow!("{expression:?}: the local stack runs rate(...) schedules only"))?;
+    let (count, unit) = inner
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| anyhow!("{expression:?} is not rate(<number> <unit>)"))?;
+    let count: u64 = count.parse().with_context(|| format!("{expression:?}"))?;
+    let seconds = match unit.trim() {
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 3600,
+        "day" | "days" => 86400,
+        other => bail!("{expression:?}: unknown unit {other:?}"),
+    };
+    if count == 0 {
+        bail!("{expression:?}: the rate must be positive");
+    }
+    Ok(Duration::from_secs(count * seconds))
 }
 
 /// YAML to JSON, turning the short forms of intrinsic functions (`!Ref X`,
@@ -228,6 +357,19 @@ Resources:
         Other:
           Type: Schedule
           Properties: {Schedule: rate(1 minute)}
+        Changes:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Things.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 25
+            MaximumRetryAttempts: 3
+            FunctionResponseTypes: [ReportBatchItemFailures]
+        Work:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt WorkQueue.Arn
+            MaximumBatchingWindowInSeconds: 1
 "#;
 
     #[test]
@@ -251,6 +393,58 @@ Resources:
             function.environment["THINGS_ARN"],
             serde_json::json!({"Fn::GetAtt": ["Things", "Arn"]})
         );
+    }
+
+    #[test]
+    fn queues_streams_and_schedules_are_event_sources_with_lambdas_defaults() {
+        let template = Template::parse(TEMPLATE).unwrap();
+        let sources = &template.function("ListThings").unwrap().sources;
+        let source = |name: &str| &sources.iter().find(|s| s.name == name).unwrap().kind;
+        assert_eq!(
+            *source("Changes"),
+            SourceKind::DynamoDb {
+                stream: serde_json::json!({"Fn::GetAtt": ["Things", "StreamArn"]}),
+                from_start: true,
+                polling: Polling {
+                    batch_size: 25,
+                    batching_window: Duration::ZERO,
+                    reports_item_failures: true
+                },
+                max_retries: Some(3),
+            }
+        );
+        assert_eq!(
+            *source("Work"),
+            SourceKind::Sqs {
+                queue: serde_json::json!({"Fn::GetAtt": ["WorkQueue", "Arn"]}),
+                polling: Polling {
+                    batch_size: 10,
+                    batching_window: Duration::from_secs(1),
+                    reports_item_failures: false
+                },
+            }
+        );
+        assert_eq!(
+            *source("Other"),
+            SourceKind::Schedule {
+                every: Duration::from_secs(60),
+                enabled: true
+            }
+        );
+    }
+
+    #[test]
+    fn schedules_other_than_rates_are_refused() {
+        assert_eq!(rate("rate(5 minutes)").unwrap(), Duration::from_secs(300));
+        assert_eq!(rate("rate(1 day)").unwrap(), Duration::from_secs(86400));
+        for bad in [
+            "cron(0 12 * * ? *)",
+            "rate(0 minutes)",
+            "rate(five minutes)",
+            "rate(1 fortnight)",
+        ] {
+            assert!(rate(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
