@@ -2,9 +2,23 @@
 //! charges, converted to the shopper's currency in one exact step. Checkout
 //! prices an order's shipping with the same function the quote endpoint uses.
 
+use serde::{Deserialize, Serialize};
+
 use crate::cart::Quantity;
 use crate::currency::{ConversionError, CurrencyCode, RateTable};
 use crate::money::{Money, MoneyError};
+
+/// Where an order goes, in the demo's JSON shape (`zipCode` is text, as
+/// the demo's storefront sends it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    pub street_address: String,
+    pub city: String,
+    pub state: String,
+    pub country: String,
+    pub zip_code: String,
+}
 
 /// What shipping one item costs, in US dollars.
 pub fn cost_per_item_usd() -> Money {

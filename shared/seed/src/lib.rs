@@ -1,6 +1,6 @@
-//! The shop's seed data, compiled in (the OpenTelemetry demo's catalogue and
-//! euro reference rates, see `data/LICENSE`), and the one routine that loads it
-//! into DynamoDB: the local stack and the deploy-time seeder both call it.
+//! The shop's seed data, compiled in (the OpenTelemetry demo's catalogue,
+//! euro reference rates and ads, see `data/LICENSE`), and the one routine that
+//! loads it into DynamoDB: the local stack and the deploy-time seeder both call it.
 //! Also the shop's admin key, created in SSM Parameter Store on deploy.
 
 mod admin_key;
@@ -10,11 +10,12 @@ pub use admin_key::{AdminKeyError, delete_admin_key, ensure_admin_key};
 use std::collections::BTreeMap;
 
 use astroshop_domain::{CurrencyCode, Product, Rate, RateTable};
-use astroshop_store::{MissingSetting, ProductTable, RateTableStore, StoreError};
+use astroshop_store::{Ad, AdTable, MissingSetting, ProductTable, RateTableStore, StoreError};
 use serde::Deserialize;
 
 const PRODUCTS_JSON: &str = include_str!("../data/products.json");
 const RATES_JSON: &str = include_str!("../data/currency_rates.json");
+const ADS_JSON: &str = include_str!("../data/ads.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -33,6 +34,11 @@ struct ProductsFile {
 struct RatesFile {
     base: CurrencyCode,
     rates: BTreeMap<CurrencyCode, serde_json::Number>,
+}
+
+#[derive(Deserialize)]
+struct AdsFile {
+    ads: BTreeMap<String, Vec<Ad>>,
 }
 
 /// The catalogue's products.
@@ -65,6 +71,16 @@ pub fn rates() -> Result<(CurrencyCode, RateTable), SeedError> {
     Ok((file.base, RateTable::new(rates)))
 }
 
+/// The ads of each category; a category may have none.
+pub fn ads() -> Result<BTreeMap<String, Vec<Ad>>, SeedError> {
+    serde_json::from_str::<AdsFile>(ADS_JSON)
+        .map(|file| file.ads)
+        .map_err(|e| SeedError::Invalid {
+            file: "ads.json",
+            message: e.to_string(),
+        })
+}
+
 /// The tables the seed data goes to. Built from settings by the names the
 /// template gives the seeder function, so the deploy-time seeder (reading its
 /// environment) and the local stack (reading the template) seed the same
@@ -72,6 +88,7 @@ pub fn rates() -> Result<(CurrencyCode, RateTable), SeedError> {
 pub struct SeedTargets {
     products: ProductTable,
     rates: RateTableStore,
+    ads: AdTable,
 }
 
 impl SeedTargets {
@@ -81,10 +98,15 @@ impl SeedTargets {
         dynamodb: aws_sdk_dynamodb::Client,
         setting: impl Fn(&'static str) -> Option<String>,
     ) -> Result<Self, MissingSetting> {
-        let table = |name| setting(name).filter(|v| !v.is_empty()).ok_or(MissingSetting(name));
+        let table = |name| {
+            setting(name)
+                .filter(|v| !v.is_empty())
+                .ok_or(MissingSetting(name))
+        };
         Ok(Self {
             products: ProductTable::new(dynamodb.clone(), table("PRODUCTS_TABLE")?),
-            rates: RateTableStore::new(dynamodb, table("CURRENCY_RATES_TABLE")?),
+            rates: RateTableStore::new(dynamodb.clone(), table("CURRENCY_RATES_TABLE")?),
+            ads: AdTable::new(dynamodb, table("ADS_TABLE")?),
         })
     }
 
@@ -96,6 +118,11 @@ impl SeedTargets {
         }
         let (base, table) = rates()?;
         self.rates.put_rates(&base, &table).await?;
+        for (category, ads) in ads()? {
+            for ad in &ads {
+                self.ads.put_ad(&category, ad).await?;
+            }
+        }
         Ok(())
     }
 }
@@ -122,5 +149,23 @@ mod tests {
         assert_eq!(table.codes().count(), 33);
         let usd = table.rates().find(|(code, _)| code.as_str() == "USD").unwrap().1;
         assert_eq!(usd.to_string(), "1.1305");
+    }
+
+    #[test]
+    fn every_ad_leads_to_a_product_of_its_category() {
+        let products = products().unwrap();
+        let ads = ads().unwrap();
+        assert_eq!(ads.values().map(Vec::len).sum::<usize>(), 7);
+        assert!(
+            ads["books"].is_empty(),
+            "books has no ads, so it gets random ones"
+        );
+        for (category, ads) in &ads {
+            for ad in ads {
+                let id = ad.redirect_url.strip_prefix("/product/").unwrap();
+                let product = products.iter().find(|p| p.id.as_str() == id).unwrap();
+                assert!(product.categories.contains(category), "{id} is not in {category}");
+            }
+        }
     }
 }

@@ -5,9 +5,13 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB`) points every function at an emulator without a
 //! line of code changing.
 
+pub mod ads;
+pub mod carts;
 pub mod products;
 pub mod rates;
 
+pub use ads::{Ad, AdCatalog, AdTable};
+pub use carts::{CartStore, CartTable, LineUpdate};
 pub use products::{ProductCatalog, ProductTable};
 pub use rates::{CachedRates, RateSource, RateTableStore};
 

@@ -1,0 +1,11 @@
+//! Lambda: `DELETE /api/cart`.
+
+use astroshop_cart::empty_cart;
+use astroshop_store::CartTable;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let dynamodb = astroshop_store::dynamodb(&astroshop_store::aws_config().await);
+    let carts = CartTable::from_env(dynamodb)?;
+    astroshop_edge::serve(|request| empty_cart(&carts, request)).await
+}

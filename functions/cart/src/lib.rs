@@ -1,0 +1,188 @@
+//! Cart service: a shopper's cart as the demo's storefront reads and changes
+//! it. Lines are added to atomically in the store; every answer shows the
+//! cart with each product priced in the currency the shopper asked for.
+
+use astroshop_domain::{CartLine, CurrencyCode, Product, ProductId, Quantity, RateTable, UserId};
+use astroshop_edge::{ApiError, currency_param, json_body, ok, path_param, query, required_query};
+use astroshop_store::{CartStore, LineUpdate, ProductCatalog, RateSource};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+
+/// A cart as the storefront shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CartView {
+    user_id: String,
+    items: Vec<CartItemView>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CartItemView {
+    product_id: ProductId,
+    quantity: Quantity,
+    product: Product,
+}
+
+/// `POST /api/cart` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddItemBody {
+    user_id: UserId,
+    item: CartLine,
+}
+
+/// `DELETE /api/cart` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EmptyCartBody {
+    user_id: UserId,
+}
+
+/// `GET /api/cart?sessionId=&currencyCode=`: no session is an empty cart.
+pub async fn get_cart(
+    carts: &impl CartStore,
+    catalog: &impl ProductCatalog,
+    rates: &impl RateSource,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    let currency = currency_param(&request)?;
+    let rates = supported_rates(rates, &currency).await?;
+    let Some(session) = query(&request, "sessionId") else {
+        return Ok(ok(&CartView {
+            user_id: String::new(),
+            items: Vec::new(),
+        }));
+    };
+    let user = parse_user(session)?;
+    Ok(ok(&cart_view(carts, catalog, &rates, &currency, &user).await?))
+}
+
+/// `POST /api/cart?currencyCode=` with `{"userId", "item": {"productId", "quantity"}}`:
+/// adds to the line and answers with the whole cart.
+pub async fn add_item(
+    carts: &impl CartStore,
+    catalog: &impl ProductCatalog,
+    rates: &impl RateSource,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    let AddItemBody { user_id, item } = json_body(&request)?;
+    let currency = currency_param(&request)?;
+    let rates = supported_rates(rates, &currency).await?;
+    let product = catalog
+        .get_product(&item.product_id)
+        .await
+        .map_err(ApiError::internal)?;
+    if product.is_none() {
+        return Err(product_not_found(&item.product_id));
+    }
+    let update = carts
+        .add_to_line(&user_id, &item.product_id, item.quantity)
+        .await
+        .map_err(ApiError::internal)?;
+    if update == LineUpdate::WouldExceedCap {
+        return Err(ApiError::Conflict {
+            code: "quantity_limit_exceeded",
+            message: format!(
+                "a cart holds at most {} of a product; adding {} more of {} would pass that",
+                Quantity::MAX,
+                item.quantity,
+                item.product_id
+            ),
+        });
+    }
+    Ok(ok(&cart_view(carts, catalog, &rates, &currency, &user_id).await?))
+}
+
+/// `DELETE /api/cart` with `{"userId"}`: every line goes; 204 even if there were none.
+pub async fn empty_cart(carts: &impl CartStore, request: Request) -> Result<Response<Body>, ApiError> {
+    let EmptyCartBody { user_id } = json_body(&request)?;
+    carts.empty_cart(&user_id).await.map_err(ApiError::internal)?;
+    Ok(no_content())
+}
+
+/// `DELETE /api/cart/items/{productId}?sessionId=`: 404 when the cart has no such line.
+pub async fn remove_item(carts: &impl CartStore, request: Request) -> Result<Response<Body>, ApiError> {
+    let product = ProductId::parse(path_param(&request, "productId")?)
+        .map_err(|e| ApiError::bad_request("invalid_product_id", e.to_string()))?;
+    let user = parse_user(required_query(&request, "sessionId")?)?;
+    let removed = carts
+        .remove_line(&user, &product)
+        .await
+        .map_err(ApiError::internal)?;
+    if removed {
+        Ok(no_content())
+    } else {
+        Err(ApiError::not_found(
+            "cart_line_not_found",
+            format!("the cart has no line for product {product}"),
+        ))
+    }
+}
+
+fn parse_user(session: &str) -> Result<UserId, ApiError> {
+    UserId::parse(session).map_err(|e| ApiError::bad_request("invalid_session_id", e.to_string()))
+}
+
+fn product_not_found(id: &ProductId) -> ApiError {
+    ApiError::not_found("product_not_found", format!("no product with id {id}"))
+}
+
+fn no_content() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(Body::Empty)
+        .expect("a status alone always builds a response")
+}
+
+/// The rates, once `currency` is known to be one of them.
+async fn supported_rates(
+    rates: &impl RateSource,
+    currency: &CurrencyCode,
+) -> Result<std::sync::Arc<RateTable>, ApiError> {
+    let rates = rates.rate_table().await.map_err(ApiError::internal)?;
+    if rates.supports(currency) {
+        Ok(rates)
+    } else {
+        Err(ApiError::bad_request(
+            "unsupported_currency",
+            format!("currency {currency} is not supported; GET /api/currency lists those that are"),
+        ))
+    }
+}
+
+/// The cart's lines with their products priced in `currency`. A line whose
+/// product has left the catalogue is not shown: it can no longer be bought.
+async fn cart_view(
+    carts: &impl CartStore,
+    catalog: &impl ProductCatalog,
+    rates: &RateTable,
+    currency: &CurrencyCode,
+    user: &UserId,
+) -> Result<CartView, ApiError> {
+    let lines = carts.cart_lines(user).await.map_err(ApiError::internal)?;
+    let products =
+        futures::future::try_join_all(lines.iter().map(|line| catalog.get_product(&line.product_id)))
+            .await
+            .map_err(ApiError::internal)?;
+    let mut items = Vec::with_capacity(lines.len());
+    for (line, product) in lines.into_iter().zip(products) {
+        let Some(mut product) = product else {
+            continue;
+        };
+        // The currency was checked before, so any failure here is bad stored data.
+        product.price_usd = rates
+            .convert(&product.price_usd, currency)
+            .map_err(|error| ApiError::internal(format!("pricing product {}: {error}", product.id)))?;
+        items.push(CartItemView {
+            product_id: line.product_id,
+            quantity: line.quantity,
+            product,
+        });
+    }
+    Ok(CartView {
+        user_id: user.to_string(),
+        items,
+    })
+}

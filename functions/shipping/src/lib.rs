@@ -1,0 +1,53 @@
+//! Shipping service: the quote the storefront shows before checkout. The
+//! demo's storefront sends the items and the address as JSON inside query
+//! parameters; each is parsed into domain types, and a malformed one is a 400
+//! that names the parameter.
+
+use astroshop_domain::shipping::{self, Address};
+use astroshop_domain::{CartLine, ConversionError};
+use astroshop_edge::{ApiError, currency_param, ok, required_query};
+use astroshop_store::RateSource;
+use lambda_http::{Body, Request, Response};
+use serde::de::DeserializeOwned;
+
+/// More lines than any cart could sensibly hold is a malformed request.
+pub const MAX_LINES: usize = 100;
+
+/// `GET /api/shipping?itemList=<json>&currencyCode=&address=<json>`
+pub async fn quote_shipping(rates: &impl RateSource, request: Request) -> Result<Response<Body>, ApiError> {
+    let items: Vec<CartLine> = json_param(&request, "itemList")?;
+    if items.len() > MAX_LINES {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!(
+                "query parameter \"itemList\" has {} lines; at most {MAX_LINES} are quoted",
+                items.len()
+            ),
+        ));
+    }
+    // Required and checked so a bad address is caught at the quote, not at checkout.
+    let _: Address = json_param(&request, "address")?;
+    let currency = currency_param(&request)?;
+    let rates = rates.rate_table().await.map_err(ApiError::internal)?;
+    let cost =
+        shipping::quote(items.iter().map(|item| item.quantity), &rates, &currency).map_err(|error| {
+            match error {
+                ConversionError::UnsupportedCurrency(code) => ApiError::bad_request(
+                    "unsupported_currency",
+                    format!("currency {code} is not supported; GET /api/currency lists those that are"),
+                ),
+                other => ApiError::internal(format!("quoting shipping: {other}")),
+            }
+        })?;
+    Ok(ok(&cost))
+}
+
+/// A query parameter holding JSON, parsed as `T`.
+fn json_param<T: DeserializeOwned>(request: &Request, name: &str) -> Result<T, ApiError> {
+    serde_json::from_str(required_query(request, name)?).map_err(|error| {
+        ApiError::bad_request(
+            "invalid_parameter",
+            format!("query parameter {name:?} is not valid: {error}"),
+        )
+    })
+}

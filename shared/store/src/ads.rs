@@ -1,0 +1,144 @@
+//! The `Ads` table: one item per ad, pk `category`, sk `redirectUrl` (an ad
+//! sends the shopper to one product page), so a category's ads are one
+//! `Query`. Random ads need every ad; that read is a `Scan` of a handful of
+//! items, cached per warm instance so it is not paid on every request.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+use tokio::sync::RwLock;
+
+use crate::StoreError;
+
+/// An ad as the demo's storefront shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ad {
+    pub redirect_url: String,
+    pub text: String,
+}
+
+/// Reading ads.
+pub trait AdCatalog {
+    /// The ads of one category, none for a category nobody advertises in.
+    fn ads_in(&self, category: &str) -> impl Future<Output = Result<Vec<Ad>, StoreError>> + Send;
+    /// Every ad, to pick random ones from.
+    fn all_ads(&self) -> impl Future<Output = Result<Arc<Vec<Ad>>, StoreError>> + Send;
+}
+
+#[derive(Debug)]
+pub struct AdTable {
+    client: Client,
+    table: String,
+    every_ad: RwLock<Option<(Instant, Arc<Vec<Ad>>)>>,
+}
+
+/// A stored ad: its category beside the ad's fields.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdItem {
+    category: String,
+    #[serde(flatten)]
+    ad: Ad,
+}
+
+impl AdTable {
+    /// How long a warm instance keeps the list of every ad; ads change with
+    /// a deploy, not by the minute.
+    pub const EVERY_AD_TTL: Duration = Duration::from_secs(300);
+
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            every_ad: RwLock::new(None),
+        }
+    }
+
+    /// The table named by `ADS_TABLE`.
+    pub fn from_env(client: Client) -> Result<Self, crate::MissingSetting> {
+        Ok(Self::new(client, crate::setting("ADS_TABLE")?))
+    }
+
+    pub async fn put_ad(&self, category: &str, ad: &Ad) -> Result<(), StoreError> {
+        let item = AdItem {
+            category: category.to_owned(),
+            ad: ad.clone(),
+        };
+        let item = serde_dynamo::to_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    async fn scan_ads(&self) -> Result<Vec<Ad>, StoreError> {
+        let mut ads = Vec::new();
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await?;
+            for item in page.items() {
+                ads.push(ad(item.clone())?);
+            }
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(ads);
+            }
+        }
+    }
+}
+
+fn ad(item: std::collections::HashMap<String, AttributeValue>) -> Result<Ad, StoreError> {
+    serde_dynamo::from_item::<_, AdItem>(item)
+        .map(|stored| stored.ad)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl AdCatalog for AdTable {
+    async fn ads_in(&self, category: &str) -> Result<Vec<Ad>, StoreError> {
+        let mut ads = Vec::new();
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("category = :category")
+                .expression_attribute_values(":category", AttributeValue::S(category.to_owned()))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await?;
+            for item in page.items() {
+                ads.push(ad(item.clone())?);
+            }
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(ads);
+            }
+        }
+    }
+
+    async fn all_ads(&self) -> Result<Arc<Vec<Ad>>, StoreError> {
+        if let Some((read_at, ads)) = self.every_ad.read().await.as_ref()
+            && read_at.elapsed() < Self::EVERY_AD_TTL
+        {
+            return Ok(ads.clone());
+        }
+        let ads = Arc::new(self.scan_ads().await?);
+        *self.every_ad.write().await = Some((Instant::now(), ads.clone()));
+        Ok(ads)
+    }
+}
