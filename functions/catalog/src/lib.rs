@@ -1,5 +1,12 @@
 //! Catalog service: the product list and the product page, each price
-//! converted to the currency the shopper asked for (USD when none).
+//! converted to the currency the shopper asked for (USD when none); search
+//! and categories, served from a read model the indexer builds from the
+//! `Products` stream; and the admin API that writes the catalogue.
+
+pub mod admin;
+pub mod indexer;
+pub mod search;
+pub mod terms;
 
 use astroshop_domain::{CurrencyCode, Product, ProductId, RateTable};
 use astroshop_edge::{ApiError, currency_param, ok, path_param};

@@ -5,15 +5,13 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB`) points every function at an emulator without a
 //! line of code changing.
 
-pub mod ads;
-pub mod carts;
 pub mod products;
 pub mod rates;
+pub mod search;
 
-pub use ads::{Ad, AdCatalog, AdTable};
-pub use carts::{CartStore, CartTable, LineUpdate};
-pub use products::{ProductCatalog, ProductTable};
+pub use products::{Changed, Created, ProductCatalog, ProductEditor, ProductTable};
 pub use rates::{CachedRates, RateSource, RateTableStore};
+pub use search::{Entry, ProductSearchTable, SearchIndex, SearchIndexWriter};
 
 /// What can go wrong talking to a store.
 #[derive(Debug, thiserror::Error)]

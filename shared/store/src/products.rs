@@ -1,5 +1,5 @@
 //! The `Products` table: the write model of the catalogue, one item per
-//! product in the demo's JSON shape.
+//! product in the demo's JSON shape. Its stream feeds the search read model.
 
 use std::future::Future;
 
@@ -45,6 +45,100 @@ impl ProductTable {
             .send()
             .await?;
         Ok(())
+    }
+}
+
+/// What a create found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    Created,
+    /// The id is in use; nothing was written.
+    IdTaken,
+}
+
+/// What a replace or delete found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    Changed,
+    /// No product has the id; nothing was written.
+    NoSuchProduct,
+}
+
+/// Changing the catalogue. Each write is one conditional request, never a
+/// read then a write, so racing admins cannot overwrite each other unseen.
+pub trait ProductEditor {
+    /// Adds a product whose id is not in use.
+    fn create_product(&self, product: &Product) -> impl Future<Output = Result<Created, StoreError>> + Send;
+    /// Replaces an existing product whole.
+    fn replace_product(&self, product: &Product) -> impl Future<Output = Result<Changed, StoreError>> + Send;
+    fn delete_product(&self, id: &ProductId) -> impl Future<Output = Result<Changed, StoreError>> + Send;
+}
+
+impl ProductTable {
+    /// Puts `product` if `condition` holds; `Ok(false)` when it does not.
+    async fn put_if(&self, product: &Product, condition: &str) -> Result<bool, StoreError> {
+        let item = serde_dynamo::to_item(product).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+impl ProductEditor for ProductTable {
+    async fn create_product(&self, product: &Product) -> Result<Created, StoreError> {
+        let created = self.put_if(product, "attribute_not_exists(id)").await?;
+        Ok(if created {
+            Created::Created
+        } else {
+            Created::IdTaken
+        })
+    }
+
+    async fn replace_product(&self, product: &Product) -> Result<Changed, StoreError> {
+        let replaced = self.put_if(product, "attribute_exists(id)").await?;
+        Ok(if replaced {
+            Changed::Changed
+        } else {
+            Changed::NoSuchProduct
+        })
+    }
+
+    async fn delete_product(&self, id: &ProductId) -> Result<Changed, StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .condition_expression("attribute_exists(id)")
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(Changed::Changed),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Changed::NoSuchProduct)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 }
 

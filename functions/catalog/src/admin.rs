@@ -1,0 +1,307 @@
+//! The catalogue's admin API: create, replace and delete products in the
+//! `Products` table (the write model), behind a bearer key kept in SSM
+//! Parameter Store. Search catches up through the table's stream.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use astroshop_domain::{CurrencyCode, Money, Product, ProductId};
+use astroshop_edge::{ApiError, json, json_body, path_param};
+use astroshop_store::{Changed, Created, MissingSetting, ProductEditor};
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use rand::Rng;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use tokio::sync::RwLock;
+
+/// The admin key, read from its SecureString parameter on first use and
+/// kept for a while by a warm instance: one SSM call per instance every few
+/// minutes, and a rotated key is honoured within [`AdminKey::TTL`].
+pub struct AdminKey {
+    ssm: aws_sdk_ssm::Client,
+    parameter: String,
+    ttl: Duration,
+    cached: RwLock<Option<(Instant, Arc<Vec<u8>>)>>,
+}
+
+impl AdminKey {
+    pub const TTL: Duration = Duration::from_secs(300);
+
+    pub fn new(ssm: aws_sdk_ssm::Client, parameter: impl Into<String>, ttl: Duration) -> Self {
+        Self {
+            ssm,
+            parameter: parameter.into(),
+            ttl,
+            cached: RwLock::new(None),
+        }
+    }
+
+    /// The parameter named by `ADMIN_KEY_PARAMETER`, cached for [`Self::TTL`].
+    pub fn from_env(ssm: aws_sdk_ssm::Client) -> Result<Self, MissingSetting> {
+        Ok(Self::new(
+            ssm,
+            astroshop_store::setting("ADMIN_KEY_PARAMETER")?,
+            Self::TTL,
+        ))
+    }
+
+    async fn current(&self) -> Result<Arc<Vec<u8>>, ApiError> {
+        if let Some((read_at, key)) = self.cached.read().await.as_ref()
+            && read_at.elapsed() < self.ttl
+        {
+            return Ok(key.clone());
+        }
+        let output = self
+            .ssm
+            .get_parameter()
+            .name(&self.parameter)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|error| {
+                let error = aws_sdk_ssm::Error::from(error);
+                ApiError::internal(format!("reading admin key parameter {}: {error}", self.parameter))
+            })?;
+        let value = output
+            .parameter
+            .and_then(|parameter| parameter.value)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| ApiError::internal(format!("admin key parameter {} is empty", self.parameter)))?;
+        let key = Arc::new(value.into_bytes());
+        *self.cached.write().await = Some((Instant::now(), key.clone()));
+        Ok(key)
+    }
+
+    /// Lets the request through when it carries `Authorization: Bearer <key>`:
+    /// no bearer token is a 401 that asks for one, a wrong one a 403.
+    pub async fn authorize(&self, request: &Request) -> Result<(), ApiError> {
+        let token = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| ApiError::Unauthorized {
+                code: "unauthorized",
+                message: "the admin API needs an Authorization: Bearer <admin key> header".to_owned(),
+            })?;
+        let key = self.current().await?;
+        // Constant time, so response times do not reveal how much of a guess was right.
+        if bool::from(token.as_bytes().ct_eq(key.as_slice())) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden {
+                code: "forbidden",
+                message: "the admin key is not valid".to_owned(),
+            })
+        }
+    }
+}
+
+/// A product as an admin sends it, in the demo's JSON shape.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductDraft {
+    #[serde(default)]
+    id: Option<String>,
+    name: String,
+    #[serde(default)]
+    description: String,
+    picture: String,
+    price_usd: PriceDraft,
+    categories: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PriceDraft {
+    currency_code: String,
+    units: i64,
+    #[serde(default)]
+    nanos: i64,
+}
+
+const MAX_NAME_CHARS: usize = 100;
+const MAX_DESCRIPTION_CHARS: usize = 5_000;
+const MAX_PICTURE_CHARS: usize = 100;
+const MAX_CATEGORIES: usize = 10;
+const MAX_CATEGORY_CHARS: usize = 30;
+
+fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(code, message)
+}
+
+impl ProductDraft {
+    /// The product this draft describes, under `id`; every rule broken is a
+    /// 400 naming the field.
+    pub fn into_product(self, id: ProductId) -> Result<Product, ApiError> {
+        let name = self.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return Err(invalid(
+                "invalid_name",
+                format!("name must be 1 to {MAX_NAME_CHARS} characters"),
+            ));
+        }
+        if self.description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(invalid(
+                "invalid_description",
+                format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"),
+            ));
+        }
+        let plain_file_name = (1..=MAX_PICTURE_CHARS).contains(&self.picture.len())
+            && !self.picture.starts_with('.')
+            && self
+                .picture
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !plain_file_name {
+            return Err(invalid(
+                "invalid_picture",
+                format!(
+                    "picture must be a plain file name (letters, digits, '.', '-', '_'; at most {MAX_PICTURE_CHARS})"
+                ),
+            ));
+        }
+        let price = self.price_usd;
+        if price.currency_code != "USD" {
+            return Err(invalid("invalid_price", "priceUsd must be in USD"));
+        }
+        if price.units < 0 || price.nanos < 0 {
+            return Err(invalid("invalid_price", "priceUsd must not be negative"));
+        }
+        let price_usd = Money::new(CurrencyCode::usd(), price.units, price.nanos)
+            .map_err(|error| invalid("invalid_price", format!("priceUsd: {error}")))?;
+        let lower_case_word = |category: &String| {
+            (1..=MAX_CATEGORY_CHARS).contains(&category.len())
+                && category.bytes().all(|b| b.is_ascii_lowercase())
+        };
+        if self.categories.is_empty()
+            || self.categories.len() > MAX_CATEGORIES
+            || !self.categories.iter().all(lower_case_word)
+        {
+            return Err(invalid(
+                "invalid_categories",
+                format!(
+                    "categories must be 1 to {MAX_CATEGORIES} lower-case words (a-z, at most {MAX_CATEGORY_CHARS} letters)"
+                ),
+            ));
+        }
+        let mut categories = Vec::with_capacity(self.categories.len());
+        for category in self.categories {
+            if !categories.contains(&category) {
+                categories.push(category);
+            }
+        }
+        Ok(Product {
+            id,
+            name,
+            description: self.description,
+            picture: self.picture,
+            price_usd,
+            categories,
+        })
+    }
+
+    fn id(&self) -> Result<Option<ProductId>, ApiError> {
+        self.id
+            .as_deref()
+            .map(ProductId::parse)
+            .transpose()
+            .map_err(|error| invalid("invalid_product_id", format!("id: {error}")))
+    }
+}
+
+/// A fresh id in the demo's style: ten upper-case letters and digits.
+fn new_product_id() -> ProductId {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    let id: String = (0..10)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    ProductId::parse(&id).expect("ten letters and digits are a product id")
+}
+
+fn id_in_path(request: &Request) -> Result<ProductId, ApiError> {
+    ProductId::parse(path_param(request, "productId")?)
+        .map_err(|error| invalid("invalid_product_id", error.to_string()))
+}
+
+fn no_such_product(id: &ProductId) -> ApiError {
+    ApiError::not_found("product_not_found", format!("no product with id {id}"))
+}
+
+/// `POST /api/admin/products`: 201 with the product and its `Location`; an
+/// id already in use is a 409 and changes nothing.
+pub async fn create_product(
+    catalog: &impl ProductEditor,
+    key: &AdminKey,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    key.authorize(&request).await?;
+    let draft: ProductDraft = json_body(&request)?;
+    let id = draft.id()?.unwrap_or_else(new_product_id);
+    let product = draft.into_product(id)?;
+    match catalog
+        .create_product(&product)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Created::Created => {
+            let mut response = json(StatusCode::CREATED, &product);
+            let location =
+                HeaderValue::try_from(format!("/api/products/{}", product.id)).map_err(ApiError::internal)?;
+            response.headers_mut().insert(header::LOCATION, location);
+            Ok(response)
+        }
+        Created::IdTaken => Err(ApiError::Conflict {
+            code: "product_exists",
+            message: format!("a product with id {} already exists", product.id),
+        }),
+    }
+}
+
+/// `PUT /api/admin/products/{productId}`: replaces the product whole; an
+/// unknown id is a 404 and creates nothing.
+pub async fn replace_product(
+    catalog: &impl ProductEditor,
+    key: &AdminKey,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    key.authorize(&request).await?;
+    let id = id_in_path(&request)?;
+    let draft: ProductDraft = json_body(&request)?;
+    if draft.id()?.is_some_and(|in_body| in_body != id) {
+        return Err(invalid(
+            "invalid_product_id",
+            format!("id in the body differs from {id} in the path"),
+        ));
+    }
+    let product = draft.into_product(id)?;
+    match catalog
+        .replace_product(&product)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Changed::Changed => Ok(json(StatusCode::OK, &product)),
+        Changed::NoSuchProduct => Err(no_such_product(&product.id)),
+    }
+}
+
+/// `DELETE /api/admin/products/{productId}`: 204, or 404 for an unknown id.
+pub async fn delete_product(
+    catalog: &impl ProductEditor,
+    key: &AdminKey,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    key.authorize(&request).await?;
+    let id = id_in_path(&request)?;
+    match catalog.delete_product(&id).await.map_err(ApiError::internal)? {
+        Changed::Changed => Ok(Response::builder()
+            .status(StatusCode::NO_CONTENT)
+            .body(Body::Empty)
+            .map_err(ApiError::internal)?),
+        Changed::NoSuchProduct => Err(no_such_product(&id)),
+    }
+}

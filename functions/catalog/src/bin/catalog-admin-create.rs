@@ -1,0 +1,12 @@
+//! Lambda: `POST /api/admin/products`.
+
+use astroshop_catalog::admin::{AdminKey, create_product};
+use astroshop_store::ProductTable;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let config = astroshop_store::aws_config().await;
+    let catalog = ProductTable::from_env(astroshop_store::dynamodb(&config))?;
+    let key = AdminKey::from_env(aws_sdk_ssm::Client::new(&config))?;
+    astroshop_edge::serve(|request| create_product(&catalog, &key, request)).await
+}

@@ -1,0 +1,12 @@
+//! Lambda: `GET /api/products/search`.
+
+use astroshop_catalog::search::search_products;
+use astroshop_store::{CachedRates, ProductSearchTable};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let dynamodb = astroshop_store::dynamodb(&astroshop_store::aws_config().await);
+    let index = ProductSearchTable::from_env(dynamodb.clone())?;
+    let rates = CachedRates::from_env(dynamodb)?;
+    astroshop_edge::serve(|request| search_products(&index, &rates, request)).await
+}
