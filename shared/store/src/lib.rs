@@ -5,10 +5,14 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB`) points every function at an emulator without a
 //! line of code changing.
 
+pub mod ads;
+pub mod carts;
 pub mod products;
 pub mod rates;
 pub mod search;
 
+pub use ads::{Ad, AdCatalog, AdTable};
+pub use carts::{CartStore, CartTable, LineUpdate};
 pub use products::{Changed, Created, ProductCatalog, ProductEditor, ProductTable};
 pub use rates::{CachedRates, RateSource, RateTableStore};
 pub use search::{Entry, ProductSearchTable, SearchIndex, SearchIndexWriter};
