@@ -8,9 +8,11 @@ macro_rules! tests {
     };
 }
 
+mod browser;
 mod catalog;
 mod currency;
 mod gateway;
+mod storefront;
 
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ type Test = fn(&Shop) -> anyhow::Result<()>;
 
 fn main() {
     let arguments = Arguments::from_args();
-    let tests: Vec<(&str, Test)> = [catalog::TESTS, currency::TESTS, gateway::TESTS].concat();
+    let tests: Vec<(&str, Test)> = [catalog::TESTS, currency::TESTS, gateway::TESTS, storefront::TESTS, browser::TESTS].concat();
     if arguments.list {
         let trials = tests
             .iter()

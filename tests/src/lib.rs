@@ -3,6 +3,8 @@
 //! `ASTROSHOP_BASE_URL` set it tests that shop instead (LocalStack, a
 //! deployed stack), so one suite serves every mode.
 
+pub mod browser;
+
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
