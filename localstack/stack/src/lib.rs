@@ -17,6 +17,7 @@ pub mod functions;
 pub mod gateway;
 pub mod process;
 pub mod provision;
+pub mod queues;
 pub mod resolve;
 pub mod routes;
 pub mod sources;

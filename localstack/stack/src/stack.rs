@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
@@ -16,6 +16,7 @@ use crate::gateway::Gateway;
 use crate::provision;
 use crate::resolve::{Names, Resolver};
 use crate::routes::RouteTable;
+use crate::sources::Timing;
 use crate::template::Template;
 use crate::tools;
 
@@ -39,6 +40,8 @@ pub struct StackOptions {
     pub show_progress: bool,
     /// Print a line for every HTTP request served.
     pub log_requests: bool,
+    /// Retry and schedule timing.
+    pub timing: Timing,
 }
 
 impl StackOptions {
@@ -52,6 +55,13 @@ impl StackOptions {
             concurrency: 2,
             show_progress: false,
             log_requests: false,
+            // A failed message is retried after a second, not the queue's
+            // visibility timeout, so failures reach their dead-letter queue in
+            // seconds; schedules keep the template's rate.
+            timing: Timing {
+                retry_after: Some(Duration::from_secs(1)),
+                schedule_every: None,
+            },
         }
     }
 }
@@ -114,12 +124,9 @@ impl Stack {
         steps.begin("creating the template's resources and seeding data");
         let names = Names::local(&options.prefix);
         let config = provision::emulator_config(emulator.endpoint(), LOCAL_REGION);
-        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let mut resolver = Resolver::new(&template, names);
-        provision::create_tables(&mut resolver, &dynamodb).await?;
-        provision::run_setup_resources(&mut resolver, &config).await?;
-        let tables = template.resources_of("AWS::DynamoDB::Table").count();
-        steps.end(&format!("{tables} tables, catalogue and rates seeded"));
+        let provisioned = provision::everything(&mut resolver, &config).await?;
+        steps.end(&provisioned.to_string());
 
         steps.begin("building the functions (cargo build)");
         let output = options.function_output.clone();
@@ -144,7 +151,15 @@ impl Stack {
         let (shutdown, stopped) = watch::channel(false);
         let invoker = Invoker::new(functions.invoke_port());
         let mut sources = JoinSet::new();
-        let started = crate::sources::start(&resolver, &config, &invoker, &stopped, &mut sources)?;
+        let started = crate::sources::start(
+            &resolver,
+            &config,
+            &invoker,
+            options.timing,
+            &stopped,
+            &mut sources,
+        )
+        .await?;
         steps.end(&started.to_string());
 
         steps.begin("serving the HTTP API");

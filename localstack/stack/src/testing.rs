@@ -16,22 +16,20 @@ use crate::stack::{LOCAL_ACCOUNT, LOCAL_REGION};
 use crate::template::Template;
 use crate::tools;
 
-/// The template's tables, created and seeded for one test.
+/// The template's tables, queues, buses and rules, created and seeded for one test.
 pub struct TestTables {
     config: aws_config::SdkConfig,
     environment: BTreeMap<String, String>,
 }
 
 impl TestTables {
-    /// Creates every table as `<prefix>-<LogicalId>` and seeds them.
+    /// Creates every resource as `<prefix>-<LogicalId>` and seeds the tables.
     pub async fn provision(prefix: &str) -> Result<Self> {
         let template = Template::shop()?;
         let endpoint = emulator::shared_endpoint();
         let config = provision::emulator_config(endpoint, LOCAL_REGION);
-        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let mut resolver = Resolver::new(&template, Names::local(prefix));
-        provision::create_tables(&mut resolver, &dynamodb).await?;
-        provision::run_setup_resources(&mut resolver, &config).await?;
+        provision::everything(&mut resolver, &config).await?;
         let environment = provision::shared_environment(&resolver)?;
         Ok(Self { config, environment })
     }
