@@ -1,0 +1,180 @@
+//! Starts a poller for every non-HTTP trigger the template declares, as
+//! Lambda's event source mappings and EventBridge schedules would run them.
+
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::functions::Invoker;
+use crate::queues::{self, QueueSource};
+use crate::resolve::Resolver;
+use crate::streams::{self, StreamSource, pause};
+use crate::template::SourceKind;
+
+/// Local departures from the cloud's timing, so the shop can be watched (and
+/// tested) at human speed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    /// How soon a message a function failed is retried (`None`: the queue's
+    /// visibility timeout, as in the cloud).
+    pub retry_after: Option<Duration>,
+    /// Runs every schedule at this period instead of the template's rate.
+    pub schedule_every: Option<Duration>,
+}
+
+/// What was started, for the progress line.
+#[derive(Debug, Default)]
+pub struct Started {
+    pub streams: usize,
+    pub queues: usize,
+    pub schedules: usize,
+}
+
+impl fmt::Display for Started {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} stream mappings, {} queue mappings, {} schedules",
+            self.streams, self.queues, self.schedules
+        )
+    }
+}
+
+/// Spawns the pollers into `tasks`; they run until `stop` turns true.
+pub async fn start(
+    resolver: &Resolver<'_>,
+    config: &aws_config::SdkConfig,
+    invoker: &Invoker,
+    timing: Timing,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) -> Result<Started> {
+    let mut started = Started::default();
+    let streams_client = aws_sdk_dynamodbstreams::Client::new(config);
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let names = resolver.names();
+    for function in resolver.template().functions() {
+        for source in &function.sources {
+            let context = || format!("{}, event {}", function.logical_id, source.name);
+            match &source.kind {
+                SourceKind::DynamoDb {
+                    stream,
+                    from_start,
+                    polling,
+                    max_retries,
+                } => {
+                    let source = StreamSource {
+                        function: function.binary.clone(),
+                        stream_arn: resolver.resolve_string(stream).with_context(context)?,
+                        from_start: *from_start,
+                        polling: *polling,
+                        max_retries: *max_retries,
+                        region: names.region.clone(),
+                    };
+                    let (client, invoker, stop) = (streams_client.clone(), invoker.clone(), stop.clone());
+                    tasks.spawn(async move {
+                        let function = source.function.clone();
+                        if let Err(error) = streams::feed(source, client, invoker, stop).await {
+                            tracing::error!(%function, "the stream feeder stopped: {error:#}");
+                        }
+                    });
+                    started.streams += 1;
+                }
+                SourceKind::Sqs { queue, polling } => {
+                    let queue_arn = resolver.resolve_string(queue).with_context(context)?;
+                    let name = queue_arn.rsplit(':').next().unwrap_or_default();
+                    let queue_url = sqs
+                        .get_queue_url()
+                        .queue_name(name)
+                        .send()
+                        .await
+                        .with_context(|| format!("{}: finding queue {name}", context()))?
+                        .queue_url
+                        .unwrap_or_default();
+                    let source = QueueSource {
+                        function: function.binary.clone(),
+                        queue_arn,
+                        queue_url,
+                        polling: *polling,
+                        region: names.region.clone(),
+                        retry_after: timing.retry_after,
+                    };
+                    let (client, invoker, stop) = (sqs.clone(), invoker.clone(), stop.clone());
+                    tasks.spawn(async move {
+                        let function = source.function.clone();
+                        if let Err(error) = queues::feed(source, client, invoker, stop).await {
+                            tracing::error!(%function, "the queue feeder stopped: {error:#}");
+                        }
+                    });
+                    started.queues += 1;
+                }
+                SourceKind::Schedule { every, enabled } => {
+                    if !enabled {
+                        continue;
+                    }
+                    let every = timing.schedule_every.unwrap_or(*every);
+                    let rule = names.arn("events", &format!("rule/{}-{}", function.logical_id, source.name));
+                    let (function, account, region) = (
+                        function.binary.clone(),
+                        names.account.clone(),
+                        names.region.clone(),
+                    );
+                    let (invoker, mut stop) = (invoker.clone(), stop.clone());
+                    tasks.spawn(async move {
+                        loop {
+                            pause(every, &mut stop).await;
+                            if *stop.borrow() {
+                                return;
+                            }
+                            let event = scheduled_event(&rule, &account, &region);
+                            if let Err(error) = invoker.invoke(&function, &event).await {
+                                tracing::warn!("scheduled run failed: {error}");
+                            }
+                        }
+                    });
+                    started.schedules += 1;
+                }
+            }
+        }
+    }
+    Ok(started)
+}
+
+/// The event EventBridge sends a function on a schedule.
+fn scheduled_event(rule_arn: &str, account: &str, region: &str) -> serde_json::Value {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    serde_json::json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "region": region,
+        "resources": [rule_arn],
+        "detail": {},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduled_events_parse_as_eventbridge_events() {
+        let event = scheduled_event(
+            "arn:aws:events:us-east-1:123456789012:rule/r",
+            "123456789012",
+            "us-east-1",
+        );
+        let parsed: aws_lambda_events::event::eventbridge::EventBridgeEvent =
+            serde_json::from_value(event).unwrap();
+        assert_eq!(parsed.detail_type, "Scheduled Event");
+        assert_eq!(parsed.source, "aws.events");
+    }
+}

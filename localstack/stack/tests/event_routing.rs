@@ -1,0 +1,216 @@
+//! Events through the emulator to a function, as the saga's events travel:
+//! a rule on a bus routes them to a queue, the queue feeder delivers batches
+//! to the function's Invoke endpoint, and a message the function keeps
+//! failing ends in the queue's dead-letter queue while its batch-mates are
+//! done. The function here is a small Invoke API of the test's own that
+//! records what it was sent.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use local_stack::emulator;
+use local_stack::functions::Invoker;
+use local_stack::provision;
+use local_stack::resolve::{Names, Resolver};
+use local_stack::sources::{self, Timing};
+use local_stack::stack::LOCAL_REGION;
+use local_stack::template::Template;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+const TEMPLATE: &str = r#"
+Resources:
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties:
+      Name: !Sub "${AWS::StackName}-bus"
+  WorkDeadLetters:
+    Type: AWS::SQS::Queue
+  WorkQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 30
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt WorkDeadLetters.Arn
+        maxReceiveCount: 3
+  WorkRule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern:
+        source: [astroshop.test]
+        detail-type: [Work.v1]
+      Targets:
+        - Id: work
+          Arn: !GetAtt WorkQueue.Arn
+  Worker:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: worker
+    Properties:
+      Events:
+        Work:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt WorkQueue.Arn
+            BatchSize: 10
+            MaximumBatchingWindowInSeconds: 1
+            FunctionResponseTypes: [ReportBatchItemFailures]
+"#;
+
+/// The bodies of the SQS records each invocation carried.
+type Calls = Arc<Mutex<Vec<Vec<Value>>>>;
+
+/// A stand-in Invoke API: records each batch and reports every message whose
+/// event says `"poison": true` as failed.
+async fn worker() -> (u16, Calls) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let calls: Calls = Arc::default();
+    let recorded = calls.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let recorded = recorded.clone();
+            tokio::spawn(async move {
+                let mut received = Vec::new();
+                let mut buffer = [0u8; 8192];
+                let event: Value = loop {
+                    let read = stream.read(&mut buffer).await.unwrap();
+                    received.extend_from_slice(&buffer[..read]);
+                    let text = String::from_utf8_lossy(&received).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break serde_json::from_str(&body[..length]).unwrap();
+                        }
+                    }
+                };
+                let records = event["Records"].as_array().unwrap();
+                let bodies: Vec<Value> = records
+                    .iter()
+                    .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
+                    .collect();
+                let failures: Vec<Value> = records
+                    .iter()
+                    .zip(&bodies)
+                    .filter(|(_, body)| body["detail"]["poison"] == true)
+                    .map(|(record, _)| json!({"itemIdentifier": record["messageId"]}))
+                    .collect();
+                recorded.lock().unwrap().push(bodies);
+                let answer = json!({"batchItemFailures": failures}).to_string();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+                stream.write_all(response.as_bytes()).await.unwrap();
+            });
+        }
+    });
+    (port, calls)
+}
+
+#[tokio::test]
+async fn a_poison_message_ends_in_the_dead_letter_queue_and_its_batch_mates_are_done() {
+    let template = Template::parse(TEMPLATE).unwrap();
+    let config = provision::emulator_config(emulator::shared_endpoint(), LOCAL_REGION);
+    let mut resolver = Resolver::new(&template, Names::local("routing-poison"));
+    let provisioned = provision::everything(&mut resolver, &config).await.unwrap();
+    assert_eq!(
+        (provisioned.queues, provisioned.buses, provisioned.rules),
+        (2, 1, 1)
+    );
+
+    let (port, calls) = worker().await;
+    let (stop_sender, stop) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let timing = Timing {
+        retry_after: Some(Duration::from_secs(1)),
+        schedule_every: None,
+    };
+    let started = sources::start(&resolver, &config, &Invoker::new(port), timing, &stop, &mut tasks)
+        .await
+        .unwrap();
+    assert_eq!(started.queues, 1);
+
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let bus = "routing-poison-bus";
+    let mut entries = Vec::new();
+    for (n, poison) in [(1, false), (2, true), (3, false)] {
+        entries.push(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name(bus)
+                .source("astroshop.test")
+                .detail_type("Work.v1")
+                .detail(json!({"n": n, "poison": poison}).to_string())
+                .build(),
+        );
+    }
+    // An event no rule matches goes nowhere.
+    entries.push(
+        aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(bus)
+            .source("astroshop.other")
+            .detail_type("Work.v1")
+            .detail(json!({"n": 4, "poison": false}).to_string())
+            .build(),
+    );
+    let put = events
+        .put_events()
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.failed_entry_count(), 0);
+
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let dead_letters = resolver
+        .resolve_string(&json!({"Ref": "WorkDeadLetters"}))
+        .unwrap();
+    let mut parked = Vec::new();
+    for _ in 0..60 {
+        let received = sqs
+            .receive_message()
+            .queue_url(&dead_letters)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        parked.extend(received.messages.unwrap_or_default());
+        if !parked.is_empty() {
+            break;
+        }
+    }
+    let _ = stop_sender.send(true);
+    tasks.shutdown().await;
+
+    assert_eq!(parked.len(), 1, "one message is parked");
+    let parked: Value = serde_json::from_str(parked[0].body().unwrap()).unwrap();
+    assert_eq!(parked["detail"]["n"], 2);
+    let calls = calls.lock().unwrap();
+    let deliveries = |n: i64| {
+        calls
+            .iter()
+            .flatten()
+            .filter(|body| body["detail"]["n"] == n)
+            .count()
+    };
+    assert_eq!(deliveries(1), 1, "a message handled once is deleted: {calls:?}");
+    assert_eq!(deliveries(3), 1, "a message handled once is deleted: {calls:?}");
+    assert_eq!(
+        deliveries(2),
+        3,
+        "the poison message is tried maxReceiveCount times: {calls:?}"
+    );
+    assert_eq!(deliveries(4), 0, "an unmatched event is not delivered");
+}
