@@ -8,10 +8,15 @@ macro_rules! tests {
     };
 }
 
+mod ads;
 mod browser;
+mod cart;
 mod catalog;
 mod currency;
 mod gateway;
+mod loadgen;
+mod recommendations;
+mod shipping;
 mod storefront;
 
 use std::sync::Arc;
@@ -23,7 +28,19 @@ type Test = fn(&Shop) -> anyhow::Result<()>;
 
 fn main() {
     let arguments = Arguments::from_args();
-    let tests: Vec<(&str, Test)> = [catalog::TESTS, currency::TESTS, gateway::TESTS, storefront::TESTS, browser::TESTS].concat();
+    let tests: Vec<(&str, Test)> = [
+        catalog::TESTS,
+        currency::TESTS,
+        gateway::TESTS,
+        cart::TESTS,
+        shipping::TESTS,
+        ads::TESTS,
+        recommendations::TESTS,
+        loadgen::TESTS,
+        storefront::TESTS,
+        browser::TESTS,
+    ]
+    .concat();
     if arguments.list {
         let trials = tests
             .iter()
