@@ -62,7 +62,11 @@ async fn up(port: u16, prefix: String) -> Result<()> {
     let (emulator_pid, functions_pid) = stack.pids();
     eprintln!();
     eprintln!("astroshop is running at {}", stack.base_url());
+    eprintln!("  storefront: {}/", stack.base_url());
     eprintln!("  try: curl '{}/api/products?currencyCode=EUR'", stack.base_url());
+    if let Some((parameter, key)) = stack.admin_key().await? {
+        eprintln!("  admin API key (SSM parameter {parameter}): Authorization: Bearer {key}");
+    }
     eprintln!(
         "  AWS emulator: {} (pid {emulator_pid}); functions: cargo lambda watch (pid {functions_pid})",
         stack.emulator_endpoint()

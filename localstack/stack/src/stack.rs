@@ -73,6 +73,9 @@ pub struct Stack {
     shutdown: watch::Sender<bool>,
     gateway: JoinHandle<()>,
     sources: JoinSet<()>,
+    config: aws_config::SdkConfig,
+    /// The SSM parameter holding the admin API key, when the template has one.
+    admin_key_parameter: Option<String>,
 }
 
 struct Steps {
@@ -126,6 +129,11 @@ impl Stack {
         let config = provision::emulator_config(emulator.endpoint(), LOCAL_REGION);
         let mut resolver = Resolver::new(&template, names);
         let provisioned = provision::everything(&mut resolver, &config).await?;
+        let admin_key_parameter = template
+            .resources_of("Custom::AdminKey")
+            .next()
+            .map(|(id, _)| resolver.resolve_string(&serde_json::json!({ "Ref": id })))
+            .transpose()?;
         steps.end(&provisioned.to_string());
 
         steps.begin("building the functions (cargo build)");
@@ -183,6 +191,8 @@ impl Stack {
             shutdown,
             gateway,
             sources,
+            config,
+            admin_key_parameter,
         })
     }
 
@@ -192,6 +202,26 @@ impl Stack {
 
     pub fn emulator_endpoint(&self) -> &str {
         self.emulator.endpoint()
+    }
+
+    /// The admin API key and the SSM parameter it is kept in, read from the
+    /// emulator as an operator reads it from SSM.
+    pub async fn admin_key(&self) -> Result<Option<(String, String)>> {
+        let Some(name) = &self.admin_key_parameter else {
+            return Ok(None);
+        };
+        let output = aws_sdk_ssm::Client::new(&self.config)
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await
+            .with_context(|| format!("reading the admin key parameter {name}"))?;
+        let key = output
+            .parameter
+            .and_then(|p| p.value)
+            .with_context(|| format!("the admin key parameter {name} has no value"))?;
+        Ok(Some((name.clone(), key)))
     }
 
     /// Process ids of what the stack started, for a reader of `ps`.
