@@ -8,6 +8,7 @@ macro_rules! tests {
     };
 }
 
+mod admin;
 mod ads;
 mod browser;
 mod cart;
@@ -16,6 +17,7 @@ mod currency;
 mod gateway;
 mod loadgen;
 mod recommendations;
+mod search;
 mod shipping;
 mod storefront;
 
@@ -30,6 +32,8 @@ fn main() {
     let arguments = Arguments::from_args();
     let tests: Vec<(&str, Test)> = [
         catalog::TESTS,
+        search::TESTS,
+        admin::TESTS,
         currency::TESTS,
         gateway::TESTS,
         cart::TESTS,

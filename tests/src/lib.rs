@@ -16,6 +16,8 @@ pub struct Shop {
     http: reqwest::Client,
     runtime: tokio::runtime::Runtime,
     stack: Option<Stack>,
+    prefix: String,
+    admin_key: std::sync::OnceLock<String>,
 }
 
 /// A response as a test reads it.
@@ -29,11 +31,11 @@ pub struct Reply {
 impl Shop {
     pub fn start() -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        // Two runs at once (two checkouts of the work) need their own names.
+        let prefix = std::env::var("ASTROSHOP_STACK_PREFIX").unwrap_or_else(|_| "e2e".to_owned());
         let (base_url, stack) = match std::env::var("ASTROSHOP_BASE_URL") {
             Ok(url) => (url.trim_end_matches('/').to_owned(), None),
             Err(_) => {
-                // Two runs at once (two checkouts of the work) need their own names.
-                let prefix = std::env::var("ASTROSHOP_STACK_PREFIX").unwrap_or_else(|_| "e2e".to_owned());
                 let mut options = StackOptions::new(&prefix);
                 options.show_progress = true;
                 let stack = runtime
@@ -50,6 +52,8 @@ impl Shop {
             http,
             runtime,
             stack,
+            prefix,
+            admin_key: std::sync::OnceLock::new(),
         })
     }
 
@@ -59,8 +63,22 @@ impl Shop {
 
     /// Sends a request and reads the JSON answer (`Value::Null` for none).
     pub fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply> {
+        self.send_with_headers(method, path, &[], body)
+    }
+
+    /// Sends a request with extra headers (`Authorization`, say).
+    pub fn send_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Reply> {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
         let mut request = self.http.request(method, format!("{}{path}", self.base_url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -92,6 +110,49 @@ impl Shop {
 
     pub fn get(&self, path: &str) -> Result<Reply> {
         self.send("GET", path, None)
+    }
+
+    /// The admin API key, read as an operator reads it: the SecureString
+    /// parameter the template's `AdminKey` names, from SSM (the emulator's,
+    /// for the local stack). `ASTROSHOP_ADMIN_KEY` gives it for a deployed shop.
+    pub fn admin_key(&self) -> Result<String> {
+        if let Some(key) = self.admin_key.get() {
+            return Ok(key.clone());
+        }
+        let key = match (std::env::var("ASTROSHOP_ADMIN_KEY"), &self.stack) {
+            (Ok(key), _) => key,
+            (Err(_), None) => bail!(
+                "set ASTROSHOP_ADMIN_KEY to test the admin API of {}",
+                self.base_url
+            ),
+            (Err(_), Some(stack)) => self.runtime.block_on(self.read_admin_key(stack))?,
+        };
+        Ok(self.admin_key.get_or_init(|| key).clone())
+    }
+
+    async fn read_admin_key(&self, stack: &Stack) -> Result<String> {
+        use local_stack::resolve::{Names, Resolver};
+        let template = local_stack::template::Template::shop()?;
+        let resource = template
+            .resource("AdminKey")
+            .context("the template declares no AdminKey")?;
+        let name = Resolver::new(&template, Names::local(&self.prefix))
+            .resolve_string(&resource.properties["ParameterName"])?;
+        let config = local_stack::provision::emulator_config(
+            stack.emulator_endpoint(),
+            local_stack::stack::LOCAL_REGION,
+        );
+        let parameter = aws_sdk_ssm::Client::new(&config)
+            .get_parameter()
+            .name(&name)
+            .with_decryption(true)
+            .send()
+            .await
+            .with_context(|| format!("reading the admin key parameter {name}"))?;
+        parameter
+            .parameter
+            .and_then(|p| p.value)
+            .with_context(|| format!("the admin key parameter {name} has no value"))
     }
 
     /// Tears the local stack down (when this harness started it) and checks
