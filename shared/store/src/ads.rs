@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
-use crate::StoreError;
+use crate::{StoreError, dynamo};
 
 /// An ad as the demo's storefront shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,9 +80,7 @@ impl AdTable {
     }
 
     async fn scan_ads(&self) -> Result<Vec<Ad>, StoreError> {
-        let mut ads = Vec::new();
-        let mut start_key = None;
-        loop {
+        let items = dynamo::all_pages(|start_key| async {
             let page = self
                 .client
                 .scan()
@@ -90,14 +88,10 @@ impl AdTable {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
-            for item in page.items() {
-                ads.push(ad(item.clone())?);
-            }
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(ads);
-            }
-        }
+            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
+        })
+        .await?;
+        items.into_iter().map(ad).collect()
     }
 }
 
@@ -109,9 +103,7 @@ fn ad(item: std::collections::HashMap<String, AttributeValue>) -> Result<Ad, Sto
 
 impl AdCatalog for AdTable {
     async fn ads_in(&self, category: &str) -> Result<Vec<Ad>, StoreError> {
-        let mut ads = Vec::new();
-        let mut start_key = None;
-        loop {
+        let items = dynamo::all_pages(|start_key| async {
             let page = self
                 .client
                 .query()
@@ -121,14 +113,10 @@ impl AdCatalog for AdTable {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
-            for item in page.items() {
-                ads.push(ad(item.clone())?);
-            }
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(ads);
-            }
-        }
+            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
+        })
+        .await?;
+        items.into_iter().map(ad).collect()
     }
 
     async fn all_ads(&self) -> Result<Arc<Vec<Ad>>, StoreError> {

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
 
-use crate::StoreError;
+use crate::{StoreError, dynamo};
 
 /// How long an untouched cart line is kept.
 pub const CART_LINE_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -57,10 +57,6 @@ pub struct CartTable {
 }
 
 impl CartTable {
-    /// BatchWriteItem takes at most 25 requests.
-    const BATCH: usize = 25;
-    /// Unprocessed deletes are retried this many times before giving up.
-    const BATCH_ATTEMPTS: u32 = 5;
     /// Adds racing with an expired line's replacement are retried this often.
     const ADD_ATTEMPTS: u32 = 3;
 
@@ -85,9 +81,7 @@ impl CartTable {
 
     /// Every line item of the cart, expired or not.
     async fn stored_lines(&self, user: &UserId) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
-        let mut items = Vec::new();
-        let mut start_key = None;
-        loop {
+        dynamo::all_pages(|start_key| async {
             let page = self
                 .client
                 .query()
@@ -98,12 +92,9 @@ impl CartTable {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
-            items.extend(page.items.unwrap_or_default());
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(items);
-            }
-        }
+            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
+        })
+        .await
     }
 
     /// One atomic add to a live line (or a new one), capped at [`Quantity::MAX`].
@@ -175,43 +166,7 @@ impl CartTable {
             .expression_attribute_values(":now", seconds(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    async fn delete_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        for attempt in 0..Self::BATCH_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-            }
-            let output = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, requests)
-                .send()
-                .await?;
-            requests = output
-                .unprocessed_items
-                .and_then(|mut left| left.remove(&self.table))
-                .unwrap_or_default();
-            if requests.is_empty() {
-                return Ok(());
-            }
-        }
-        Err(StoreError::Missing(format!(
-            "{} cart lines were still unprocessed after {} attempts",
-            requests.len(),
-            Self::BATCH_ATTEMPTS
-        )))
+        dynamo::condition_held(result)
     }
 }
 
@@ -301,10 +256,7 @@ impl CartStore for CartTable {
                 Ok(WriteRequest::builder().delete_request(delete).build())
             })
             .collect::<Result<_, StoreError>>()?;
-        for batch in deletes.chunks(Self::BATCH) {
-            self.delete_batch(batch.to_vec()).await?;
-        }
-        Ok(())
+        dynamo::write_batches(&self.client, &self.table, deletes).await
     }
 
     async fn remove_line(&self, user: &UserId, product: &ProductId) -> Result<bool, StoreError> {
@@ -319,16 +271,6 @@ impl CartStore for CartTable {
             .expression_attribute_values(":now", seconds(SystemTime::now()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(error.into()),
-        }
+        dynamo::condition_held(result)
     }
 }

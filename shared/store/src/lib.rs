@@ -7,6 +7,7 @@
 
 pub mod ads;
 pub mod carts;
+mod dynamo;
 pub mod products;
 pub mod rates;
 pub mod search;

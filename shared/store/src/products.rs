@@ -7,7 +7,7 @@ use astroshop_domain::{Product, ProductId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::StoreError;
+use crate::{StoreError, dynamo};
 
 /// Reading the catalogue.
 pub trait ProductCatalog {
@@ -86,17 +86,7 @@ impl ProductTable {
             .condition_expression(condition)
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(error.into()),
-        }
+        dynamo::condition_held(written)
     }
 }
 
@@ -128,25 +118,17 @@ impl ProductEditor for ProductTable {
             .condition_expression("attribute_exists(id)")
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(Changed::Changed),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Changed::NoSuchProduct)
-            }
-            Err(error) => Err(error.into()),
-        }
+        Ok(if dynamo::condition_held(deleted)? {
+            Changed::Changed
+        } else {
+            Changed::NoSuchProduct
+        })
     }
 }
 
 impl ProductCatalog for ProductTable {
     async fn list_products(&self) -> Result<Vec<Product>, StoreError> {
-        let mut products = Vec::new();
-        let mut start_key = None;
-        loop {
+        let items = dynamo::all_pages(|start_key| async {
             let page = self
                 .client
                 .scan()
@@ -154,16 +136,13 @@ impl ProductCatalog for ProductTable {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
-            for item in page.items() {
-                products.push(
-                    serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                );
-            }
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                break;
-            }
-        }
+            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
+        })
+        .await?;
+        let mut products = items
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect::<Result<Vec<Product>, _>>()?;
         products.sort_by(|a: &Product, b| a.name.cmp(&b.name));
         Ok(products)
     }

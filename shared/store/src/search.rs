@@ -10,13 +10,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::time::Duration;
 
 use astroshop_domain::{Product, ProductId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 
-use crate::StoreError;
+use crate::{StoreError, dynamo};
 
 /// The partition holding category memberships. Words never contain `#`, so
 /// it cannot collide with a term.
@@ -75,12 +74,6 @@ pub struct ProductSearchTable {
 }
 
 impl ProductSearchTable {
-    /// `BatchWriteItem` takes at most 25 requests.
-    const BATCH: usize = 25;
-    /// Rounds of retrying what DynamoDB left unprocessed (throttling) before
-    /// giving up and letting the caller's retry take over.
-    const UNPROCESSED_ROUNDS: u32 = 8;
-
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -94,34 +87,7 @@ impl ProductSearchTable {
     }
 
     async fn write_all(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        for chunk in requests.chunks(Self::BATCH) {
-            let mut pending = chunk.to_vec();
-            let mut round = 0;
-            while !pending.is_empty() {
-                if round == Self::UNPROCESSED_ROUNDS {
-                    return Err(StoreError::Missing(format!(
-                        "{} writes to {} stayed unprocessed",
-                        pending.len(),
-                        self.table
-                    )));
-                }
-                if round > 0 {
-                    tokio::time::sleep(Duration::from_millis(50 << round)).await;
-                }
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await?;
-                pending = output
-                    .unprocessed_items
-                    .and_then(|mut left| left.remove(&self.table))
-                    .unwrap_or_default();
-                round += 1;
-            }
-        }
-        Ok(())
+        dynamo::write_batches(&self.client, &self.table, requests).await
     }
 
     /// Every item under `term`, with only the `attribute` it is read for.
@@ -130,9 +96,7 @@ impl ProductSearchTable {
         term: &str,
         attribute: &str,
     ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
-        let mut items = Vec::new();
-        let mut start_key = None;
-        loop {
+        dynamo::all_pages(|start_key| async {
             let page = self
                 .client
                 .query()
@@ -146,12 +110,9 @@ impl ProductSearchTable {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
-            items.extend(page.items.unwrap_or_default());
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(items);
-            }
-        }
+            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
+        })
+        .await
     }
 }
 
