@@ -2,8 +2,8 @@
 //! it. Lines are added to atomically in the store; every answer shows the
 //! cart with each product priced in the currency the shopper asked for.
 
-use astroshop_domain::{CartLine, CurrencyCode, Product, ProductId, Quantity, RateTable, UserId};
-use astroshop_edge::{ApiError, currency_param, json_body, ok, path_param, query, required_query};
+use astroshop_domain::{CartLine, Product, ProductId, Quantity, UserId};
+use astroshop_edge::{ApiError, Pricing, json_body, ok, path_param, query, required_query};
 use astroshop_store::{CartStore, LineUpdate, ProductCatalog, RateSource};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -47,8 +47,7 @@ pub async fn get_cart(
     rates: &impl RateSource,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let currency = currency_param(&request)?;
-    let rates = supported_rates(rates, &currency).await?;
+    let pricing = Pricing::for_request(&request, rates).await?;
     let Some(session) = query(&request, "sessionId") else {
         return Ok(ok(&CartView {
             user_id: String::new(),
@@ -56,7 +55,7 @@ pub async fn get_cart(
         }));
     };
     let user = parse_user(session)?;
-    Ok(ok(&cart_view(carts, catalog, &rates, &currency, &user).await?))
+    Ok(ok(&cart_view(carts, catalog, &pricing, &user).await?))
 }
 
 /// `POST /api/cart?currencyCode=` with `{"userId", "item": {"productId", "quantity"}}`:
@@ -68,8 +67,7 @@ pub async fn add_item(
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let AddItemBody { user_id, item } = json_body(&request)?;
-    let currency = currency_param(&request)?;
-    let rates = supported_rates(rates, &currency).await?;
+    let pricing = Pricing::for_request(&request, rates).await?;
     let product = catalog
         .get_product(&item.product_id)
         .await
@@ -92,7 +90,7 @@ pub async fn add_item(
             ),
         });
     }
-    Ok(ok(&cart_view(carts, catalog, &rates, &currency, &user_id).await?))
+    Ok(ok(&cart_view(carts, catalog, &pricing, &user_id).await?))
 }
 
 /// `DELETE /api/cart` with `{"userId"}`: every line goes; 204 even if there were none.
@@ -136,29 +134,12 @@ fn no_content() -> Response<Body> {
         .expect("a status alone always builds a response")
 }
 
-/// The rates, once `currency` is known to be one of them.
-async fn supported_rates(
-    rates: &impl RateSource,
-    currency: &CurrencyCode,
-) -> Result<std::sync::Arc<RateTable>, ApiError> {
-    let rates = rates.rate_table().await.map_err(ApiError::internal)?;
-    if rates.supports(currency) {
-        Ok(rates)
-    } else {
-        Err(ApiError::bad_request(
-            "unsupported_currency",
-            format!("currency {currency} is not supported; GET /api/currency lists those that are"),
-        ))
-    }
-}
-
 /// The cart's lines with their products priced in `currency`. A line whose
 /// product has left the catalogue is not shown: it can no longer be bought.
 async fn cart_view(
     carts: &impl CartStore,
     catalog: &impl ProductCatalog,
-    rates: &RateTable,
-    currency: &CurrencyCode,
+    pricing: &Pricing,
     user: &UserId,
 ) -> Result<CartView, ApiError> {
     let lines = carts.cart_lines(user).await.map_err(ApiError::internal)?;
@@ -168,17 +149,13 @@ async fn cart_view(
             .map_err(ApiError::internal)?;
     let mut items = Vec::with_capacity(lines.len());
     for (line, product) in lines.into_iter().zip(products) {
-        let Some(mut product) = product else {
+        let Some(product) = product else {
             continue;
         };
-        // The currency was checked before, so any failure here is bad stored data.
-        product.price_usd = rates
-            .convert(&product.price_usd, currency)
-            .map_err(|error| ApiError::internal(format!("pricing product {}: {error}", product.id)))?;
         items.push(CartItemView {
             product_id: line.product_id,
             quantity: line.quantity,
-            product,
+            product: pricing.price(product)?,
         });
     }
     Ok(CartView {

@@ -4,13 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use astroshop_domain::{Product, ProductId};
-use astroshop_edge::{ApiError, currency_param, ok, required_query};
+use astroshop_edge::{ApiError, Pricing, ok, required_query};
 use astroshop_store::{RateSource, SearchIndex};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::terms::words;
-use crate::{ensure_supported, price_in};
 
 /// Each word costs one query; a handful is plenty for a shop's search box.
 const MAX_QUERY_WORDS: usize = 8;
@@ -36,9 +35,7 @@ pub async fn search_products(
             format!("query parameter \"q\" has more than {MAX_QUERY_WORDS} words"),
         ));
     }
-    let currency = currency_param(&request)?;
-    let rates = rates.rate_table().await.map_err(ApiError::internal)?;
-    ensure_supported(&rates, &currency)?;
+    let pricing = Pricing::for_request(&request, rates).await?;
 
     let mut found: Option<BTreeMap<ProductId, Product>> = None;
     for term in &terms {
@@ -60,11 +57,7 @@ pub async fn search_products(
     }
     let mut products: Vec<Product> = found.unwrap_or_default().into_values().collect();
     products.sort_by(|a, b| a.name.cmp(&b.name));
-    let priced = products
-        .into_iter()
-        .map(|product| price_in(product, &rates, &currency))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ok(&priced))
+    Ok(ok(&pricing.price_all(products)?))
 }
 
 #[derive(Debug, Serialize)]

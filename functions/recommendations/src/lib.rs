@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use astroshop_domain::Product;
-use astroshop_edge::{ApiError, currency_param, ok};
+use astroshop_edge::{ApiError, Pricing, ok};
 use astroshop_store::{ProductCatalog, RateSource};
 use lambda_http::{Body, Request, RequestExt, Response};
 use rand::seq::SliceRandom;
@@ -19,14 +19,7 @@ pub async fn list_recommendations(
     rates: &impl RateSource,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let currency = currency_param(&request)?;
-    let rates = rates.rate_table().await.map_err(ApiError::internal)?;
-    if !rates.supports(&currency) {
-        return Err(ApiError::bad_request(
-            "unsupported_currency",
-            format!("currency {currency} is not supported; GET /api/currency lists those that are"),
-        ));
-    }
+    let pricing = Pricing::for_request(&request, rates).await?;
     // Ids are only compared, never looked up, so an unknown or malformed one
     // simply matches nothing.
     let shown: BTreeSet<&str> = request
@@ -46,11 +39,5 @@ pub async fn list_recommendations(
         .collect();
     others.shuffle(&mut rand::rng());
     others.truncate(MAX_RECOMMENDATIONS);
-    for product in &mut others {
-        // The currency was checked above, so any failure here is bad stored data.
-        product.price_usd = rates
-            .convert(&product.price_usd, &currency)
-            .map_err(|error| ApiError::internal(format!("pricing product {}: {error}", product.id)))?;
-    }
-    Ok(ok(&others))
+    Ok(ok(&pricing.price_all(others)?))
 }

@@ -3,9 +3,9 @@
 //! parameters; each is parsed into domain types, and a malformed one is a 400
 //! that names the parameter.
 
+use astroshop_domain::CartLine;
 use astroshop_domain::shipping::{self, Address};
-use astroshop_domain::{CartLine, ConversionError};
-use astroshop_edge::{ApiError, currency_param, ok, required_query};
+use astroshop_edge::{ApiError, Pricing, ok, required_query};
 use astroshop_store::RateSource;
 use lambda_http::{Body, Request, Response};
 use serde::de::DeserializeOwned;
@@ -27,18 +27,13 @@ pub async fn quote_shipping(rates: &impl RateSource, request: Request) -> Result
     }
     // Required and checked so a bad address is caught at the quote, not at checkout.
     let _: Address = json_param(&request, "address")?;
-    let currency = currency_param(&request)?;
-    let rates = rates.rate_table().await.map_err(ApiError::internal)?;
-    let cost =
-        shipping::quote(items.iter().map(|item| item.quantity), &rates, &currency).map_err(|error| {
-            match error {
-                ConversionError::UnsupportedCurrency(code) => ApiError::bad_request(
-                    "unsupported_currency",
-                    format!("currency {code} is not supported; GET /api/currency lists those that are"),
-                ),
-                other => ApiError::internal(format!("quoting shipping: {other}")),
-            }
-        })?;
+    let pricing = Pricing::for_request(&request, rates).await?;
+    let cost = shipping::quote(
+        items.iter().map(|item| item.quantity),
+        pricing.rates(),
+        pricing.currency(),
+    )
+    .map_err(|error| ApiError::internal(format!("quoting shipping: {error}")))?;
     Ok(ok(&cost))
 }
 

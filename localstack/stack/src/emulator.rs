@@ -54,13 +54,15 @@ fn spawn(log: &Path) -> Result<Supervised> {
         std::fs::create_dir_all(dir)?;
     }
     let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let mut command = Command::new(tools::tool("moto_server"));
+    // moto's server, with DynamoDB writes made atomic as in the cloud (see the script).
+    let mut command = Command::new(tools::tool("python3"));
     command
+        .arg(tools::repo_root().join("localstack/emulator.py"))
         .args(["-H", "127.0.0.1", "-p", "0"])
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out);
-    Supervised::spawn("the emulator (moto_server)", command)
+    Supervised::spawn("the emulator (moto server)", command)
 }
 
 /// moto prints ` * Running on http://127.0.0.1:PORT` once it listens.

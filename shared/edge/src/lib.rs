@@ -3,8 +3,10 @@
 //! the parsing of query and path parameters into domain types.
 
 use std::future::Future;
+use std::sync::Arc;
 
-use astroshop_domain::CurrencyCode;
+use astroshop_domain::{CurrencyCode, Product, RateTable};
+use astroshop_store::RateSource;
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
@@ -178,6 +180,50 @@ pub fn currency_param(request: &Request) -> Result<CurrencyCode, ApiError> {
         None => Ok(CurrencyCode::usd()),
         Some(code) => CurrencyCode::parse(code)
             .map_err(|error| ApiError::bad_request("invalid_currency", error.to_string())),
+    }
+}
+
+/// The shopper's currency (`currencyCode`, USD when absent) and the rates to
+/// price in it: an unsupported currency is a 400 before any work is done.
+pub struct Pricing {
+    rates: Arc<RateTable>,
+    currency: CurrencyCode,
+}
+
+impl Pricing {
+    pub async fn for_request(request: &Request, rates: &impl RateSource) -> Result<Self, ApiError> {
+        let currency = currency_param(request)?;
+        let rates = rates.rate_table().await.map_err(ApiError::internal)?;
+        if !rates.supports(&currency) {
+            return Err(ApiError::bad_request(
+                "unsupported_currency",
+                format!("currency {currency} is not supported; GET /api/currency lists those that are"),
+            ));
+        }
+        Ok(Self { rates, currency })
+    }
+
+    pub fn currency(&self) -> &CurrencyCode {
+        &self.currency
+    }
+
+    pub fn rates(&self) -> &RateTable {
+        &self.rates
+    }
+
+    /// The product with its price in the shopper's currency.
+    pub fn price(&self, mut product: Product) -> Result<Product, ApiError> {
+        // The currency is supported, so a failure here is bad stored data.
+        product.price_usd = self
+            .rates
+            .convert(&product.price_usd, &self.currency)
+            .map_err(|error| ApiError::internal(format!("pricing product {}: {error}", product.id)))?;
+        Ok(product)
+    }
+
+    /// Every product priced in the shopper's currency.
+    pub fn price_all(&self, products: impl IntoIterator<Item = Product>) -> Result<Vec<Product>, ApiError> {
+        products.into_iter().map(|product| self.price(product)).collect()
     }
 }
 
