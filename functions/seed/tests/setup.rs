@@ -6,9 +6,9 @@ use astroshop_seed::SeedTargets;
 use astroshop_seed_function::{CustomResourceRequest, Setup};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_ssm::types::ParameterType;
-use local_stack::testing::TestTables;
+use local_stack::testing::{TestTables, read_request};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 /// Sends `request` (ResponseURL filled in) and gives the body CloudFormation
@@ -19,32 +19,13 @@ async fn run(setup: &Setup, mut request: Value) -> Value {
     let request: CustomResourceRequest = serde_json::from_value(request).unwrap();
     let receive = tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.unwrap();
-        let mut received = Vec::new();
-        let mut buffer = [0u8; 4096];
-        // Headers, then as many body bytes as Content-Length says.
-        loop {
-            let read = stream.read(&mut buffer).await.unwrap();
-            received.extend_from_slice(&buffer[..read]);
-            let text = String::from_utf8_lossy(&received).to_string();
-            if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse().unwrap())
-                    })
-                    .unwrap_or(0);
-                if body.len() >= length {
-                    assert!(head.starts_with("PUT /response"), "{head}");
-                    stream
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                        .await
-                        .unwrap();
-                    return serde_json::from_str::<Value>(&body[..length]).unwrap();
-                }
-            }
-        }
+        let (head, body) = read_request(&mut stream).await.unwrap();
+        assert!(head.starts_with("PUT /response"), "{head}");
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        serde_json::from_slice::<Value>(&body).unwrap()
     });
     setup.handle(request).await.expect("the answer is delivered");
     receive.await.unwrap()

@@ -114,3 +114,34 @@ pub fn sample_request(relative: &str) -> Result<lambda_http::Request> {
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     lambda_http::request::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
+
+/// Reads one HTTP/1.1 request from `stream` (a test's stand-in for an
+/// endpoint the code under test calls) and gives its head and body.
+pub async fn read_request(stream: &mut tokio::net::TcpStream) -> Result<(String, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        let read = stream.read(&mut buffer).await?;
+        if read == 0 {
+            return Err(anyhow!("the connection closed before the request was whole"));
+        }
+        received.extend_from_slice(&buffer[..read]);
+        let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&received[..end]).into_owned();
+        let length: usize = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        let body = &received[end + 4..];
+        if body.len() >= length {
+            return Ok((head, body[..length].to_vec()));
+        }
+    }
+}

@@ -15,8 +15,9 @@ use local_stack::resolve::{Names, Resolver};
 use local_stack::sources::{self, Timing};
 use local_stack::stack::LOCAL_REGION;
 use local_stack::template::Template;
+use local_stack::testing::read_request;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -76,26 +77,8 @@ async fn worker() -> (u16, Calls) {
             let (mut stream, _) = listener.accept().await.unwrap();
             let recorded = recorded.clone();
             tokio::spawn(async move {
-                let mut received = Vec::new();
-                let mut buffer = [0u8; 8192];
-                let event: Value = loop {
-                    let read = stream.read(&mut buffer).await.unwrap();
-                    received.extend_from_slice(&buffer[..read]);
-                    let text = String::from_utf8_lossy(&received).to_string();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let length: usize = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= length {
-                            break serde_json::from_str(&body[..length]).unwrap();
-                        }
-                    }
-                };
+                let (_, body) = read_request(&mut stream).await.unwrap();
+                let event: Value = serde_json::from_slice(&body).unwrap();
                 let records = event["Records"].as_array().unwrap();
                 let bodies: Vec<Value> = records
                     .iter()
