@@ -145,3 +145,34 @@ pub async fn read_request(stream: &mut tokio::net::TcpStream) -> Result<(String,
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each sample in `events/http` is named after the function its route
+    /// reaches, and parses as the request that function gets.
+    #[test]
+    fn every_http_sample_reaches_the_function_it_is_named_after() {
+        let routes = RouteTable::from_template(&Template::shop().unwrap());
+        let dir = tools::repo_root().join("events/http");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let function = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let event: Value = serde_json::from_str(&text).unwrap();
+            let route_key = event["routeKey"].as_str().unwrap();
+            let route = routes.routes().iter().find(|r| r.route_key == route_key);
+            assert_eq!(
+                route.map(|r| r.function.as_str()),
+                Some(function.as_str()),
+                "{}: route {route_key}",
+                path.display()
+            );
+            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            checked += 1;
+        }
+        assert!(checked >= 14, "only {checked} samples in {}", dir.display());
+    }
+}
