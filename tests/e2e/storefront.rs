@@ -90,10 +90,19 @@ impl<'s> Shopper<'s> {
         })
     }
 
+    /// A page; a server error fails the test.
     fn get(&self, path: &str) -> Result<Page> {
-        self.send(self.http.get(self.url(path)), path)
+        let page = self.send(self.http.get(self.url(path)), path)?;
+        ensure_that!(
+            page.status < 500,
+            "{path} answered {}: {}",
+            page.status,
+            page.text()
+        );
+        Ok(page)
     }
 
+    /// Posts a form and gives whatever it answered (the caller checks the status).
     fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Page> {
         self.send(self.http.post(self.url(path)).form(form), path)
     }
@@ -155,12 +164,6 @@ impl<'s> Shopper<'s> {
                 jar.push((name.to_owned(), value.to_owned()));
             }
         }
-        ensure_that!(
-            page.status < 500,
-            "{path} answered {}: {}",
-            page.status,
-            page.text()
-        );
         Ok(page)
     }
 }
