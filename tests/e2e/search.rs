@@ -35,7 +35,11 @@ pub fn eventually<T>(
     let started = Instant::now();
     loop {
         match check()? {
-            Ok(found) => return Ok(found),
+            Ok(found) => {
+                // How long the read model took to catch up, for a reader of the run.
+                eprintln!("{what}: after {} ms", started.elapsed().as_millis());
+                return Ok(found);
+            }
             Err(reason) if started.elapsed() > deadline => {
                 anyhow::bail!("{what} did not happen within {deadline:?}: {reason}")
             }
