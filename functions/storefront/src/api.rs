@@ -73,28 +73,17 @@ pub struct Ad {
     pub text: String,
 }
 
-/// A postal address, in the API's shape.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Address {
-    pub street_address: String,
-    pub city: String,
-    pub state: String,
-    pub country: String,
-    pub zip_code: String,
-}
+pub use astroshop_domain::shipping::Address;
 
-impl Address {
-    /// Where quotes are computed to before the shopper has said where they
-    /// live: the address the demo's checkout form starts with.
-    pub fn quote_default() -> Self {
-        Self {
-            street_address: "1600 Amphitheatre Parkway".into(),
-            city: "Mountain View".into(),
-            state: "CA".into(),
-            country: "United States".into(),
-            zip_code: "94043".into(),
-        }
+/// Where quotes are computed to before the shopper has said where they live:
+/// the address the demo's checkout form starts with.
+pub fn quote_address() -> Address {
+    Address {
+        street_address: "1600 Amphitheatre Parkway".into(),
+        city: "Mountain View".into(),
+        state: "CA".into(),
+        country: "United States".into(),
+        zip_code: "94043".into(),
     }
 }
 

@@ -130,7 +130,7 @@ pub struct CheckoutDetails {
 /// The checkout form's fields as typed, to show them again next to the
 /// problems found. A security code typed by the shopper is never sent back
 /// in a page; only the sample card's is filled in.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckoutFields {
     pub email: String,
     pub address: Address,
@@ -147,7 +147,7 @@ impl CheckoutFields {
     pub fn sample() -> Self {
         Self {
             email: "someone@example.com".into(),
-            address: Address::quote_default(),
+            address: crate::api::quote_address(),
             card_number: "4432-8015-6152-0454".into(),
             expiration_month: "1".into(),
             expiration_year: "2030".into(),

@@ -316,7 +316,7 @@ async fn totals(api: &ShopApi<'_>, visit: &Visit, cart: &Cart) -> Result<Option<
         })
         .map_err(|error: MoneyError| Failure::internal(format!("adding up the cart: {error}")))?;
     let shipping = match api
-        .shipping_quote(cart, &visit.currency, &api::Address::quote_default())
+        .shipping_quote(cart, &visit.currency, &api::quote_address())
         .await
     {
         Ok(quote) => Some(quote),
