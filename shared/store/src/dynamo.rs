@@ -1,0 +1,110 @@
+//! DynamoDB mechanics every table adapter needs the same way: reading every
+//! page of a query or scan, batch writes with DynamoDB's leftovers retried,
+//! and a failed write condition read as an answer rather than an error.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
+
+use crate::StoreError;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// `BatchWriteItem` takes at most 25 requests.
+const BATCH: usize = 25;
+/// Rounds of retrying what DynamoDB left unprocessed (throttling) before
+/// giving up and letting the caller's retry take over.
+const UNPROCESSED_ROUNDS: u32 = 8;
+
+/// Every item of a paged read: `page` sends the request from a start key and
+/// gives the page's items and the key to go on from.
+pub(crate) async fn all_pages<F, P>(mut page: F) -> Result<Vec<Item>, StoreError>
+where
+    F: FnMut(Option<Item>) -> P,
+    P: Future<Output = Result<(Vec<Item>, Option<Item>), StoreError>>,
+{
+    let mut items = Vec::new();
+    let mut start_key = None;
+    loop {
+        let (page_items, next) = page(start_key).await?;
+        items.extend(page_items);
+        start_key = next;
+        if start_key.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
+/// Writes `requests` to `table` in batches, retrying what DynamoDB leaves
+/// unprocessed with a growing pause.
+pub(crate) async fn write_batches(
+    client: &Client,
+    table: &str,
+    requests: Vec<WriteRequest>,
+) -> Result<(), StoreError> {
+    for chunk in requests.chunks(BATCH) {
+        let mut pending = chunk.to_vec();
+        let mut round = 0;
+        while !pending.is_empty() {
+            if round == UNPROCESSED_ROUNDS {
+                return Err(StoreError::Missing(format!(
+                    "{} writes to {table} stayed unprocessed",
+                    pending.len()
+                )));
+            }
+            if round > 0 {
+                tokio::time::sleep(Duration::from_millis(50 << round)).await;
+            }
+            let output = client
+                .batch_write_item()
+                .request_items(table, pending)
+                .send()
+                .await?;
+            pending = output
+                .unprocessed_items
+                .and_then(|mut left| left.remove(table))
+                .unwrap_or_default();
+            round += 1;
+        }
+    }
+    Ok(())
+}
+
+/// A conditional write's outcome: true when written, false when its condition
+/// did not hold; any other failure is an error.
+pub(crate) fn condition_held<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ConditionalFailure,
+    StoreError: From<SdkError<E, R>>,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if error.as_service_error().is_some_and(E::is_condition_failure) => Ok(false),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The operations whose failure can be a condition that did not hold.
+pub(crate) trait ConditionalFailure {
+    fn is_condition_failure(&self) -> bool;
+}
+
+macro_rules! conditional_failure {
+    ($($error:ty),*) => {$(
+        impl ConditionalFailure for $error {
+            fn is_condition_failure(&self) -> bool {
+                self.is_conditional_check_failed_exception()
+            }
+        }
+    )*};
+}
+
+conditional_failure!(
+    aws_sdk_dynamodb::operation::put_item::PutItemError,
+    aws_sdk_dynamodb::operation::delete_item::DeleteItemError,
+    aws_sdk_dynamodb::operation::update_item::UpdateItemError
+);
