@@ -16,7 +16,6 @@ pub struct Shop {
     http: reqwest::Client,
     runtime: tokio::runtime::Runtime,
     stack: Option<Stack>,
-    prefix: String,
     admin_key: std::sync::OnceLock<String>,
 }
 
@@ -31,11 +30,11 @@ pub struct Reply {
 impl Shop {
     pub fn start() -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        // Two runs at once (two checkouts of the work) need their own names.
-        let prefix = std::env::var("ASTROSHOP_STACK_PREFIX").unwrap_or_else(|_| "e2e".to_owned());
         let (base_url, stack) = match std::env::var("ASTROSHOP_BASE_URL") {
             Ok(url) => (url.trim_end_matches('/').to_owned(), None),
             Err(_) => {
+                // Two runs at once (two checkouts of the work) need their own names.
+                let prefix = std::env::var("ASTROSHOP_STACK_PREFIX").unwrap_or_else(|_| "e2e".to_owned());
                 let mut options = StackOptions::new(&prefix);
                 options.show_progress = true;
                 let stack = runtime
@@ -52,7 +51,6 @@ impl Shop {
             http,
             runtime,
             stack,
-            prefix,
             admin_key: std::sync::OnceLock::new(),
         })
     }
@@ -125,34 +123,15 @@ impl Shop {
                 "set ASTROSHOP_ADMIN_KEY to test the admin API of {}",
                 self.base_url
             ),
-            (Err(_), Some(stack)) => self.runtime.block_on(self.read_admin_key(stack))?,
+            (Err(_), Some(stack)) => {
+                let (_, key) = self
+                    .runtime
+                    .block_on(stack.admin_key())?
+                    .context("the template declares no AdminKey")?;
+                key
+            }
         };
         Ok(self.admin_key.get_or_init(|| key).clone())
-    }
-
-    async fn read_admin_key(&self, stack: &Stack) -> Result<String> {
-        use local_stack::resolve::{Names, Resolver};
-        let template = local_stack::template::Template::shop()?;
-        let resource = template
-            .resource("AdminKey")
-            .context("the template declares no AdminKey")?;
-        let name = Resolver::new(&template, Names::local(&self.prefix))
-            .resolve_string(&resource.properties["ParameterName"])?;
-        let config = local_stack::provision::emulator_config(
-            stack.emulator_endpoint(),
-            local_stack::stack::LOCAL_REGION,
-        );
-        let parameter = aws_sdk_ssm::Client::new(&config)
-            .get_parameter()
-            .name(&name)
-            .with_decryption(true)
-            .send()
-            .await
-            .with_context(|| format!("reading the admin key parameter {name}"))?;
-        parameter
-            .parameter
-            .and_then(|p| p.value)
-            .with_context(|| format!("the admin key parameter {name} has no value"))
     }
 
     /// Tears the local stack down (when this harness started it) and checks
