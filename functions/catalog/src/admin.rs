@@ -3,17 +3,16 @@
 //! Parameter Store. Search catches up through the table's stream.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use astroshop_domain::{CurrencyCode, Money, Product, ProductId};
 use astroshop_edge::{ApiError, json, json_body, path_param};
-use astroshop_store::{Changed, Created, MissingSetting, ProductEditor};
+use astroshop_store::{Changed, Created, Kept, MissingSetting, ProductEditor};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use rand::Rng;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
-use tokio::sync::RwLock;
 
 /// The admin key, read from its SecureString parameter on first use and
 /// kept for a while by a warm instance: one SSM call per instance every few
@@ -21,8 +20,7 @@ use tokio::sync::RwLock;
 pub struct AdminKey {
     ssm: aws_sdk_ssm::Client,
     parameter: String,
-    ttl: Duration,
-    cached: RwLock<Option<(Instant, Arc<Vec<u8>>)>>,
+    kept: Kept<Vec<u8>>,
 }
 
 impl AdminKey {
@@ -32,8 +30,7 @@ impl AdminKey {
         Self {
             ssm,
             parameter: parameter.into(),
-            ttl,
-            cached: RwLock::new(None),
+            kept: Kept::new(ttl),
         }
     }
 
@@ -47,11 +44,10 @@ impl AdminKey {
     }
 
     async fn current(&self) -> Result<Arc<Vec<u8>>, ApiError> {
-        if let Some((read_at, key)) = self.cached.read().await.as_ref()
-            && read_at.elapsed() < self.ttl
-        {
-            return Ok(key.clone());
-        }
+        self.kept.get_or_read(|| self.read()).await
+    }
+
+    async fn read(&self) -> Result<Arc<Vec<u8>>, ApiError> {
         let output = self
             .ssm
             .get_parameter()
@@ -68,9 +64,7 @@ impl AdminKey {
             .and_then(|parameter| parameter.value)
             .filter(|value| !value.is_empty())
             .ok_or_else(|| ApiError::internal(format!("admin key parameter {} is empty", self.parameter)))?;
-        let key = Arc::new(value.into_bytes());
-        *self.cached.write().await = Some((Instant::now(), key.clone()));
-        Ok(key)
+        Ok(Arc::new(value.into_bytes()))
     }
 
     /// Lets the request through when it carries `Authorization: Bearer <key>`:

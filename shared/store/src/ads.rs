@@ -5,14 +5,13 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
-use tokio::sync::RwLock;
 
-use crate::{StoreError, dynamo};
+use crate::{Kept, StoreError, dynamo};
 
 /// An ad as the demo's storefront shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +33,7 @@ pub trait AdCatalog {
 pub struct AdTable {
     client: Client,
     table: String,
-    every_ad: RwLock<Option<(Instant, Arc<Vec<Ad>>)>>,
+    every_ad: Kept<Vec<Ad>>,
 }
 
 /// A stored ad: its category beside the ad's fields.
@@ -55,7 +54,7 @@ impl AdTable {
         Self {
             client,
             table: table.into(),
-            every_ad: RwLock::new(None),
+            every_ad: Kept::new(Self::EVERY_AD_TTL),
         }
     }
 
@@ -120,13 +119,8 @@ impl AdCatalog for AdTable {
     }
 
     async fn all_ads(&self) -> Result<Arc<Vec<Ad>>, StoreError> {
-        if let Some((read_at, ads)) = self.every_ad.read().await.as_ref()
-            && read_at.elapsed() < Self::EVERY_AD_TTL
-        {
-            return Ok(ads.clone());
-        }
-        let ads = Arc::new(self.scan_ads().await?);
-        *self.every_ad.write().await = Some((Instant::now(), ads.clone()));
-        Ok(ads)
+        self.every_ad
+            .get_or_read(|| async { Ok(Arc::new(self.scan_ads().await?)) })
+            .await
     }
 }

@@ -8,12 +8,14 @@
 pub mod ads;
 pub mod carts;
 mod dynamo;
+pub mod kept;
 pub mod products;
 pub mod rates;
 pub mod search;
 
 pub use ads::{Ad, AdCatalog, AdTable};
 pub use carts::{CartStore, CartTable, LineUpdate};
+pub use kept::Kept;
 pub use products::{Changed, Created, ProductCatalog, ProductEditor, ProductTable};
 pub use rates::{CachedRates, RateSource, RateTableStore};
 pub use search::{Entry, ProductSearchTable, SearchIndex, SearchIndexWriter};

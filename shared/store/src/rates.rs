@@ -5,14 +5,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use astroshop_domain::{CurrencyCode, Rate, RateTable};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use tokio::sync::RwLock;
 
-use crate::StoreError;
+use crate::{Kept, StoreError};
 
 const CURRENT: &str = "current";
 
@@ -90,16 +89,14 @@ impl RateSource for RateTableStore {
 /// daily, and a warm instance should not pay a round trip per request.
 pub struct CachedRates<S> {
     source: S,
-    ttl: Duration,
-    cached: RwLock<Option<(Instant, Arc<RateTable>)>>,
+    kept: Kept<RateTable>,
 }
 
 impl<S: RateSource + Sync> CachedRates<S> {
     pub fn new(source: S, ttl: Duration) -> Self {
         Self {
             source,
-            ttl,
-            cached: RwLock::new(None),
+            kept: Kept::new(ttl),
         }
     }
 }
@@ -116,13 +113,6 @@ impl CachedRates<RateTableStore> {
 
 impl<S: RateSource + Sync> RateSource for CachedRates<S> {
     async fn rate_table(&self) -> Result<Arc<RateTable>, StoreError> {
-        if let Some((read_at, table)) = self.cached.read().await.as_ref()
-            && read_at.elapsed() < self.ttl
-        {
-            return Ok(table.clone());
-        }
-        let table = self.source.rate_table().await?;
-        *self.cached.write().await = Some((Instant::now(), table.clone()));
-        Ok(table)
+        self.kept.get_or_read(|| self.source.rate_table()).await
     }
 }
