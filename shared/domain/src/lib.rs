@@ -1,13 +1,17 @@
 //! The shop's domain types. Everything here is plain data and pure functions:
 //! no AWS, no I/O, so every rule can be unit-tested in microseconds.
 
+pub mod card;
 pub mod cart;
 pub mod currency;
+pub mod events;
 pub mod money;
+pub mod order;
 pub mod product;
 pub mod shipping;
 
 pub use cart::{CartLine, Quantity, UserId};
 pub use currency::{ConversionError, CurrencyCode, Rate, RateTable};
 pub use money::{Money, MoneyError};
+pub use order::{Order, OrderId, OrderItem, OrderStatus};
 pub use product::{Product, ProductId};

@@ -1,0 +1,310 @@
+//! The saga's plumbing: publishing domain events to the shop's EventBridge
+//! bus, and consuming them from the SQS queues the bus's rules feed.
+//!
+//! A consumer handles each message of a batch on its own and reports the
+//! ones that failed (`ReportBatchItemFailures`): SQS retries only those, and
+//! after the queue's `maxReceiveCount` parks them in its dead-letter queue,
+//! while the rest of the batch is done and deleted. A message that cannot be
+//! read at all (a poison message) is a failure like any other, so it ends in
+//! the DLQ too, after its retries.
+
+use std::fmt::Display;
+use std::future::Future;
+
+use astroshop_domain::events::{DomainEvent, Envelope, Metadata};
+use astroshop_store::{MissingSetting, setting};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use lambda_runtime::LambdaEvent;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use tracing::Instrument;
+
+/// The current time, as every step stamps its events and records.
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+// ------------------------------------------------------------------ publishing
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("EventBridge: {0}")]
+    EventBridge(Box<aws_sdk_eventbridge::Error>),
+    #[error("EventBridge refused {failed} of {sent} events: {reasons}")]
+    Refused {
+        failed: i32,
+        sent: usize,
+        reasons: String,
+    },
+    #[error("event detail does not serialize: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// One event ready for the bus, its detail already JSON (the outbox keeps
+/// events in this form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub source: String,
+    pub detail_type: String,
+    pub detail: String,
+}
+
+impl Entry {
+    pub fn of<T: DomainEvent>(envelope: &Envelope<T>) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            source: T::SOURCE.to_owned(),
+            detail_type: T::DETAIL_TYPE.to_owned(),
+            detail: serde_json::to_string(envelope)?,
+        })
+    }
+}
+
+/// Puts events on the shop's bus (`EVENT_BUS_NAME`).
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    client: aws_sdk_eventbridge::Client,
+    bus: String,
+}
+
+impl Publisher {
+    /// PutEvents takes at most ten entries per call.
+    const MAX_ENTRIES: usize = 10;
+
+    pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
+        Self {
+            client,
+            bus: bus.into(),
+        }
+    }
+
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, MissingSetting> {
+        Ok(Self::new(
+            aws_sdk_eventbridge::Client::new(config),
+            setting("EVENT_BUS_NAME")?,
+        ))
+    }
+
+    pub async fn publish<T: DomainEvent>(&self, envelope: &Envelope<T>) -> Result<(), PublishError> {
+        self.publish_all(&[Entry::of(envelope)?]).await?;
+        tracing::info!(
+            event_id = envelope.metadata.event_id,
+            detail_type = T::DETAIL_TYPE,
+            "published"
+        );
+        Ok(())
+    }
+
+    /// Publishes every entry; any entry the bus refuses makes the whole call
+    /// an error (the caller retries, and consumers ignore the duplicates).
+    pub async fn publish_all(&self, entries: &[Entry]) -> Result<(), PublishError> {
+        for chunk in entries.chunks(Self::MAX_ENTRIES) {
+            let request = chunk.iter().map(|entry| {
+                PutEventsRequestEntry::builder()
+                    .event_bus_name(&self.bus)
+                    .source(&entry.source)
+                    .detail_type(&entry.detail_type)
+                    .detail(&entry.detail)
+                    .build()
+            });
+            let output = self
+                .client
+                .put_events()
+                .set_entries(Some(request.collect()))
+                .send()
+                .await
+                .map_err(|error| PublishError::EventBridge(Box::new(error.into())))?;
+            if output.failed_entry_count() > 0 {
+                let reasons = output
+                    .entries()
+                    .iter()
+                    .filter_map(|entry| entry.error_message())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Err(PublishError::Refused {
+                    failed: output.failed_entry_count(),
+                    sent: chunk.len(),
+                    reasons,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------- consuming
+
+/// One message from a rule's queue: the EventBridge event the rule delivered.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub message_id: String,
+    pub source: String,
+    pub detail_type: String,
+    pub envelope: Envelope<serde_json::Value>,
+}
+
+/// A message that is not a readable saga event.
+#[derive(Debug, thiserror::Error)]
+#[error("message {message_id} is not a saga event: {reason}")]
+pub struct Unreadable {
+    pub message_id: String,
+    pub reason: String,
+}
+
+/// The EventBridge event, as an SQS target receives it.
+#[derive(Deserialize)]
+struct BusEvent {
+    source: String,
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    detail: Envelope<serde_json::Value>,
+}
+
+impl Delivery {
+    pub fn read(message: &SqsMessage) -> Result<Self, Unreadable> {
+        let message_id = message.message_id.clone().unwrap_or_default();
+        let unreadable = |reason: String| Unreadable {
+            message_id: message_id.clone(),
+            reason,
+        };
+        let body = message
+            .body
+            .as_deref()
+            .ok_or_else(|| unreadable("it has no body".into()))?;
+        let event: BusEvent = serde_json::from_str(body).map_err(|error| unreadable(error.to_string()))?;
+        Ok(Self {
+            message_id: message_id.clone(),
+            source: event.source,
+            detail_type: event.detail_type,
+            envelope: event.detail,
+        })
+    }
+
+    pub fn metadata(&self) -> &Metadata {
+        &self.envelope.metadata
+    }
+
+    /// The event's data as the type its detail-type names.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Unreadable> {
+        serde_json::from_value(self.envelope.data.clone()).map_err(|error| Unreadable {
+            message_id: self.message_id.clone(),
+            reason: format!("{} data: {error}", self.detail_type),
+        })
+    }
+
+    /// Whether this is a `T`.
+    pub fn is<T: DomainEvent>(&self) -> bool {
+        self.detail_type == T::DETAIL_TYPE && self.source == T::SOURCE
+    }
+}
+
+/// Handles every message of the batch with `handler` and reports the ones
+/// that failed. Each runs in a span naming its order, event and trace, so
+/// every log line of one checkout can be found by its order id.
+pub async fn consume<H, F, E>(event: LambdaEvent<SqsEvent>, handler: H) -> SqsBatchResponse
+where
+    H: Fn(Delivery) -> F,
+    F: Future<Output = Result<(), E>>,
+    E: Display,
+{
+    let mut response = SqsBatchResponse::default();
+    for message in &event.payload.records {
+        let message_id = message.message_id.clone().unwrap_or_default();
+        let delivery = match Delivery::read(message) {
+            Ok(delivery) => delivery,
+            Err(error) => {
+                tracing::error!(%error, message_id, "unreadable message; left for its dead-letter queue");
+                response.add_failure(message_id);
+                continue;
+            }
+        };
+        let metadata = delivery.metadata().clone();
+        let span = tracing::info_span!(
+            "event",
+            order_id = metadata.correlation_id,
+            event_id = metadata.event_id,
+            detail_type = delivery.detail_type,
+            trace_id = trace_id(metadata.traceparent.as_deref()),
+        );
+        let outcome = handler(delivery).instrument(span.clone()).await;
+        if let Err(error) = outcome {
+            span.in_scope(|| tracing::error!(%error, message_id, "handling failed; the queue will retry it"));
+            response.add_failure(message_id);
+        }
+    }
+    response
+}
+
+/// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
+pub fn trace_id(traceparent: Option<&str>) -> &str {
+    traceparent
+        .and_then(|value| value.split('-').nth(1))
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn message(id: &str, body: &str) -> SqsMessage {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(id.into());
+        message.body = Some(body.into());
+        message.attributes = HashMap::new();
+        message
+    }
+
+    fn bus_event(order: &str) -> String {
+        serde_json::json!({
+            "version": "0", "id": "e1", "source": "astroshop.fraud",
+            "detail-type": "OrderFlagged.v1", "account": "000000000000",
+            "time": "2026-11-21T10:00:00Z", "region": "us-east-1", "resources": [],
+            "detail": {
+                "metadata": {"eventId": format!("{order}/OrderFlagged.v1"), "occurredAt": "2026-11-21T10:00:00Z",
+                             "correlationId": order, "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+                "data": {"orderId": order, "score": 70, "reasons": ["large order"]}
+            }
+        })
+        .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_poison_message_and_a_failing_one_are_reported_and_the_rest_handled() {
+        let order = "3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11";
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            message("good", &bus_event(order)),
+            message("poison", "{not json"),
+            message("refused", &bus_event("not-an-order")),
+        ];
+        let handled = std::sync::Mutex::new(Vec::new());
+        let response = consume(LambdaEvent::new(event, Default::default()), |delivery| {
+            let handled = &handled;
+            async move {
+                let flagged: astroshop_domain::events::OrderFlagged = delivery.parse()?;
+                handled.lock().unwrap().push(flagged.order_id.to_string());
+                Ok::<_, Unreadable>(())
+            }
+        })
+        .await;
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|failure| failure.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["poison", "refused"]);
+        assert_eq!(*handled.lock().unwrap(), [order]);
+    }
+
+    #[test]
+    fn the_trace_id_is_the_second_field_of_a_traceparent() {
+        assert_eq!(
+            trace_id(Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert_eq!(trace_id(None), "");
+    }
+}
