@@ -438,6 +438,53 @@ pub async fn create_event_routing(
     Ok((buses.len(), created))
 }
 
+/// KMS keys (`!Ref` is the key id the emulator gives) and SES e-mail
+/// identities (created verified, as the emulator has no inbox to confirm).
+async fn create_keys_and_mail_identities(
+    resolver: &mut Resolver<'_>,
+    config: &aws_config::SdkConfig,
+) -> Result<usize> {
+    let template = resolver.template();
+    let keys: Vec<(String, Value)> = template
+        .resources_of("AWS::KMS::Key")
+        .map(|(id, r)| (id.to_owned(), r.properties.clone()))
+        .collect();
+    let identities: Vec<(String, Value)> = template
+        .resources_of("AWS::SES::EmailIdentity")
+        .map(|(id, r)| (id.to_owned(), r.properties.clone()))
+        .collect();
+    let kms = aws_sdk_kms::Client::new(config);
+    for (id, properties) in &keys {
+        let mut request = kms.create_key();
+        if let Some(description) = properties.get("Description") {
+            request = request.description(resolver.resolve_string(description)?);
+        }
+        let created = request
+            .send()
+            .await
+            .with_context(|| format!("creating KMS key {id}"))?;
+        let metadata = created
+            .key_metadata()
+            .ok_or_else(|| anyhow!("the emulator created KMS key {id} without metadata"))?;
+        resolver.record(id, "Ref", metadata.key_id());
+        resolver.record(id, "KeyId", metadata.key_id());
+        resolver.record(id, "Arn", metadata.arn().unwrap_or_default());
+    }
+    let ses = aws_sdk_sesv2::Client::new(config);
+    for (id, properties) in &identities {
+        let identity = resolver
+            .resolve_string(properties.get("EmailIdentity").unwrap_or(&Value::Null))
+            .with_context(|| format!("{id}: EmailIdentity"))?;
+        ses.create_email_identity()
+            .email_identity(&identity)
+            .send()
+            .await
+            .with_context(|| format!("creating SES identity {id} ({identity})"))?;
+        resolver.record(id, "Ref", identity);
+    }
+    Ok(keys.len() + identities.len())
+}
+
 /// What `everything` created, for the progress line.
 #[derive(Debug, Default)]
 pub struct Provisioned {
@@ -445,14 +492,15 @@ pub struct Provisioned {
     pub queues: usize,
     pub buses: usize,
     pub rules: usize,
+    pub keys_and_identities: usize,
 }
 
 impl std::fmt::Display for Provisioned {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} tables, {} queues, {} event buses, {} rules; data seeded",
-            self.tables, self.queues, self.buses, self.rules
+            "{} tables, {} queues, {} event buses, {} rules, {} keys and mail identities; data seeded",
+            self.tables, self.queues, self.buses, self.rules, self.keys_and_identities
         )
     }
 }
@@ -460,6 +508,7 @@ impl std::fmt::Display for Provisioned {
 /// Creates everything of the template the emulator serves, in dependency
 /// order, and runs the deploy-time setup resources.
 pub async fn everything(resolver: &mut Resolver<'_>, config: &aws_config::SdkConfig) -> Result<Provisioned> {
+    let keys_and_identities = create_keys_and_mail_identities(resolver, config).await?;
     create_tables(resolver, &aws_sdk_dynamodb::Client::new(config)).await?;
     let queues = create_queues(resolver, &aws_sdk_sqs::Client::new(config)).await?;
     let (buses, rules) = create_event_routing(resolver, &aws_sdk_eventbridge::Client::new(config)).await?;
@@ -469,5 +518,6 @@ pub async fn everything(resolver: &mut Resolver<'_>, config: &aws_config::SdkCon
         queues,
         buses,
         rules,
+        keys_and_identities,
     })
 }

@@ -18,6 +18,7 @@ use crate::tools;
 
 /// The template's tables, queues, buses and rules, created and seeded for one test.
 pub struct TestTables {
+    prefix: String,
     config: aws_config::SdkConfig,
     environment: BTreeMap<String, String>,
 }
@@ -31,7 +32,16 @@ impl TestTables {
         let mut resolver = Resolver::new(&template, Names::local(prefix));
         provision::everything(&mut resolver, &config).await?;
         let environment = provision::shared_environment(&resolver)?;
-        Ok(Self { config, environment })
+        Ok(Self {
+            prefix: prefix.to_owned(),
+            config,
+            environment,
+        })
+    }
+
+    /// The prefix every resource name of this test starts with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// An SDK configuration for the emulator, for any service client.
@@ -49,6 +59,149 @@ impl TestTables {
             .get(name)
             .map(String::as_str)
             .unwrap_or_else(|| panic!("no function of the template is given {name}"))
+    }
+}
+
+/// The saga's event sources, as the rules of the template match them.
+const SAGA_SOURCES: [&str; 5] = [
+    "astroshop.orders",
+    "astroshop.inventory",
+    "astroshop.payment",
+    "astroshop.shipping",
+    "astroshop.fraud",
+];
+
+/// An EventBridge event as a rule's SQS target receives it (the message body).
+pub fn bus_event(source: &str, detail_type: &str, detail: &Value) -> String {
+    serde_json::json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": detail_type,
+        "source": source,
+        "account": LOCAL_ACCOUNT,
+        "time": "2026-01-01T00:00:00Z",
+        "region": LOCAL_REGION,
+        "resources": [],
+        "detail": detail,
+    })
+    .to_string()
+}
+
+/// The event Lambda hands an SQS consumer for a batch of message bodies
+/// (message ids `m0`, `m1`, ... in order).
+pub fn sqs_event(bodies: &[String]) -> lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent> {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(index, body)| {
+            serde_json::json!({
+                "messageId": format!("m{index}"),
+                "receiptHandle": format!("r{index}"),
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "awsRegion": LOCAL_REGION,
+            })
+        })
+        .collect();
+    let event = serde_json::from_value(serde_json::json!({ "Records": records }))
+        .expect("SQS records in Lambda's shape parse");
+    lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default())
+}
+
+/// A queue subscribed to every saga event on the test's bus: what the code
+/// under test published, as any consumer would receive it.
+pub struct EventTap {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    seen: std::sync::Mutex<Vec<(String, Value)>>,
+}
+
+impl EventTap {
+    pub async fn attach(tables: &TestTables) -> Result<Self> {
+        let sqs = aws_sdk_sqs::Client::new(&tables.config);
+        let events = aws_sdk_eventbridge::Client::new(&tables.config);
+        let name = format!("{}-tap-{}", tables.prefix, uuid::Uuid::new_v4().simple());
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await?
+            .queue_url()
+            .ok_or_else(|| anyhow!("the emulator gave no queue URL"))?
+            .to_owned();
+        let queue_arn = format!("arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{name}");
+        let bus = tables.setting("EVENT_BUS_NAME");
+        events
+            .put_rule()
+            .name(&name)
+            .event_bus_name(bus)
+            .event_pattern(serde_json::json!({ "source": SAGA_SOURCES }).to_string())
+            .send()
+            .await?;
+        events
+            .put_targets()
+            .rule(&name)
+            .event_bus_name(bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("tap")
+                    .arn(queue_arn)
+                    .build()?,
+            )
+            .send()
+            .await?;
+        Ok(Self {
+            sqs,
+            queue_url,
+            seen: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Every event published since the tap was attached, as
+    /// `(detail-type, detail)`, oldest first.
+    pub async fn events(&self) -> Result<Vec<(String, Value)>> {
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await?;
+            let messages = received.messages();
+            if messages.is_empty() {
+                break;
+            }
+            for message in messages {
+                let event: Value = serde_json::from_str(message.body().unwrap_or("null"))?;
+                let detail_type = event["detail-type"].as_str().unwrap_or_default().to_owned();
+                self.seen
+                    .lock()
+                    .expect("no test panics while holding the tap")
+                    .push((detail_type, event["detail"].clone()));
+                if let Some(handle) = message.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await?;
+                }
+            }
+        }
+        Ok(self
+            .seen
+            .lock()
+            .expect("no test panics while holding the tap")
+            .clone())
+    }
+
+    /// The detail-types published so far, in order.
+    pub async fn detail_types(&self) -> Result<Vec<String>> {
+        Ok(self.events().await?.into_iter().map(|(kind, _)| kind).collect())
     }
 }
 
