@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use crate::functions::Invoker;
+use crate::sources::Gate;
 use crate::streams::pause;
 use crate::template::Polling;
 
@@ -38,9 +39,11 @@ pub async fn feed(
     source: QueueSource,
     sqs: Client,
     invoker: Invoker,
+    mut gate: Gate,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     loop {
+        gate.wait_open(&mut stop).await;
         if *stop.borrow() {
             return Ok(());
         }

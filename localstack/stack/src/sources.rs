@@ -1,6 +1,7 @@
 //! Starts a poller for every non-HTTP trigger the template declares, as
 //! Lambda's event source mappings and EventBridge schedules would run them.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -25,12 +26,59 @@ pub struct Timing {
     pub schedule_every: Option<Duration>,
 }
 
-/// What was started, for the progress line.
+/// What was started, for the progress line, and the switch of each
+/// function's event sources.
 #[derive(Debug, Default)]
 pub struct Started {
     pub streams: usize,
     pub queues: usize,
     pub schedules: usize,
+    pub switches: Switches,
+}
+
+/// Turns a function's event sources off and on, as `UpdateEventSourceMapping
+/// --enabled false` does in the cloud: a disabled source leaves its queue or
+/// stream untouched (messages wait, records stay in the stream) until it is
+/// enabled again.
+#[derive(Debug, Default)]
+pub struct Switches(BTreeMap<String, watch::Sender<bool>>);
+
+impl Switches {
+    /// A gate for a new source of `function`, open to begin with.
+    fn gate(&mut self, function: &str) -> Gate {
+        Gate(
+            self.0
+                .entry(function.to_owned())
+                .or_insert_with(|| watch::channel(true).0)
+                .subscribe(),
+        )
+    }
+
+    /// Enables or disables every event source of the function `binary`.
+    pub fn set(&self, binary: &str, enabled: bool) -> Result<()> {
+        let switch = self
+            .0
+            .get(binary)
+            .ok_or_else(|| anyhow::anyhow!("{binary} has no event source"))?;
+        switch.send_replace(enabled);
+        Ok(())
+    }
+}
+
+/// What a feeder checks before it takes more work.
+#[derive(Debug, Clone)]
+pub struct Gate(watch::Receiver<bool>);
+
+impl Gate {
+    /// Returns at once when enabled; else waits until enabled or stopped.
+    pub async fn wait_open(&mut self, stop: &mut watch::Receiver<bool>) {
+        while !*self.0.borrow_and_update() && !*stop.borrow() {
+            tokio::select! {
+                changed = self.0.changed() => if changed.is_err() { return },
+                _ = stop.changed() => {}
+            }
+        }
+    }
 }
 
 impl fmt::Display for Started {
@@ -75,9 +123,10 @@ pub async fn start(
                         region: names.region.clone(),
                     };
                     let (client, invoker, stop) = (streams_client.clone(), invoker.clone(), stop.clone());
+                    let gate = started.switches.gate(&function.binary);
                     tasks.spawn(async move {
                         let function = source.function.clone();
-                        if let Err(error) = streams::feed(source, client, invoker, stop).await {
+                        if let Err(error) = streams::feed(source, client, invoker, gate, stop).await {
                             tracing::error!(%function, "the stream feeder stopped: {error:#}");
                         }
                     });
@@ -103,9 +152,10 @@ pub async fn start(
                         retry_after: timing.retry_after,
                     };
                     let (client, invoker, stop) = (sqs.clone(), invoker.clone(), stop.clone());
+                    let gate = started.switches.gate(&function.binary);
                     tasks.spawn(async move {
                         let function = source.function.clone();
-                        if let Err(error) = queues::feed(source, client, invoker, stop).await {
+                        if let Err(error) = queues::feed(source, client, invoker, gate, stop).await {
                             tracing::error!(%function, "the queue feeder stopped: {error:#}");
                         }
                     });
@@ -123,9 +173,11 @@ pub async fn start(
                         names.region.clone(),
                     );
                     let (invoker, mut stop) = (invoker.clone(), stop.clone());
+                    let mut gate = started.switches.gate(&function);
                     tasks.spawn(async move {
                         loop {
                             pause(every, &mut stop).await;
+                            gate.wait_open(&mut stop).await;
                             if *stop.borrow() {
                                 return;
                             }
@@ -164,6 +216,22 @@ fn scheduled_event(rule_arn: &str, account: &str, region: &str) -> serde_json::V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_disabled_source_waits_until_it_is_enabled_or_the_stack_stops() {
+        let mut switches = Switches::default();
+        let mut gate = switches.gate("worker");
+        let (_stop_sender, mut stop) = watch::channel(false);
+        gate.wait_open(&mut stop).await; // enabled from the start: returns at once
+        switches.set("worker", false).unwrap();
+        let waiting = tokio::time::timeout(Duration::from_millis(100), gate.wait_open(&mut stop)).await;
+        assert!(waiting.is_err(), "a disabled gate let the feeder through");
+        switches.set("worker", true).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), gate.wait_open(&mut stop))
+            .await
+            .expect("an enabled gate opens");
+        assert!(switches.set("nobody", false).is_err());
+    }
 
     #[test]
     fn scheduled_events_parse_as_eventbridge_events() {

@@ -76,6 +76,10 @@ pub struct Stack {
     config: aws_config::SdkConfig,
     /// The SSM parameter holding the admin API key, when the template has one.
     admin_key_parameter: Option<String>,
+    invoker: Invoker,
+    switches: crate::sources::Switches,
+    /// What the functions are given (table names, the bus, the emulator).
+    environment: std::collections::BTreeMap<String, String>,
 }
 
 struct Steps {
@@ -177,7 +181,7 @@ impl Stack {
         let base_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
         let gateway = Arc::new(Gateway::new(
             routes,
-            invoker,
+            invoker.clone(),
             LOCAL_ACCOUNT.to_owned(),
             options.log_requests,
         ));
@@ -193,7 +197,28 @@ impl Stack {
             sources,
             config,
             admin_key_parameter,
+            invoker,
+            switches: started.switches,
+            environment,
         })
+    }
+
+    /// A setting the functions get, such as `LEDGER_TABLE` or `EVENT_BUS_NAME`.
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.environment.get(name).map(String::as_str)
+    }
+
+    /// Turns the event sources of the function `binary` off or on (what
+    /// `aws lambda update-event-source-mapping --enabled` does in the cloud).
+    pub fn set_event_sources_enabled(&self, binary: &str, enabled: bool) -> Result<()> {
+        self.switches.set(binary, enabled)
+    }
+
+    /// Invokes the function `binary` with `payload` through the Invoke API,
+    /// as `aws lambda invoke` would, and gives its response.
+    pub async fn invoke(&self, binary: &str, payload: &serde_json::Value) -> Result<serde_json::Value> {
+        let response = self.invoker.invoke(binary, payload).await?;
+        Ok(serde_json::from_slice(&response)?)
     }
 
     pub fn base_url(&self) -> &str {

@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use crate::functions::Invoker;
+use crate::sources::Gate;
 use crate::template::Polling;
 
 /// How often an idle shard is read; Lambda reads four times a second.
@@ -36,6 +37,7 @@ pub async fn feed(
     source: StreamSource,
     streams: Client,
     invoker: Invoker,
+    gate: Gate,
     stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let description = streams
@@ -61,8 +63,8 @@ pub async fn feed(
             invoker: invoker.clone(),
             shard,
         };
-        let stop = stop.clone();
-        tasks.spawn(async move { reader.run(stop).await });
+        let (gate, stop) = (gate.clone(), stop.clone());
+        tasks.spawn(async move { reader.run(gate, stop).await });
     }
     while let Some(done) = tasks.join_next().await {
         done??;
@@ -78,7 +80,7 @@ struct ShardReader {
 }
 
 impl ShardReader {
-    async fn run(&mut self, mut stop: watch::Receiver<bool>) -> Result<()> {
+    async fn run(&mut self, mut gate: Gate, mut stop: watch::Receiver<bool>) -> Result<()> {
         let start = if self.source.from_start {
             ShardIteratorType::TrimHorizon
         } else {
@@ -90,6 +92,7 @@ impl ShardReader {
         let mut first_pending_at = Instant::now();
         let mut retries = 0u32;
         loop {
+            gate.wait_open(&mut stop).await;
             if *stop.borrow() {
                 return Ok(());
             }
