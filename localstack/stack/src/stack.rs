@@ -80,6 +80,7 @@ pub struct Stack {
     switches: crate::sources::Switches,
     /// What the functions are given (table names, the bus, the emulator).
     environment: std::collections::BTreeMap<String, String>,
+    prefix: String,
 }
 
 struct Steps {
@@ -200,7 +201,18 @@ impl Stack {
             invoker,
             switches: started.switches,
             environment,
+            prefix: options.prefix.clone(),
         })
+    }
+
+    /// An SDK configuration for the stack's emulator, for any service client.
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.config
+    }
+
+    /// The name the stack gave a resource the template leaves unnamed (a queue, say).
+    pub fn resource_name(&self, logical_id: &str) -> String {
+        Names::local(&self.prefix).physical(logical_id)
     }
 
     /// A setting the functions get, such as `LEDGER_TABLE` or `EVENT_BUS_NAME`.

@@ -115,14 +115,27 @@ pub fn sqs_event(bodies: &[String]) -> lambda_runtime::LambdaEvent<aws_lambda_ev
 pub struct EventTap {
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
-    seen: std::sync::Mutex<Vec<(String, Value)>>,
+    seen: std::sync::Mutex<Vec<Tapped>>,
+}
+
+/// One event the tap caught.
+#[derive(Debug, Clone)]
+pub struct Tapped {
+    pub source: String,
+    pub detail_type: String,
+    pub detail: Value,
 }
 
 impl EventTap {
     pub async fn attach(tables: &TestTables) -> Result<Self> {
-        let sqs = aws_sdk_sqs::Client::new(&tables.config);
-        let events = aws_sdk_eventbridge::Client::new(&tables.config);
-        let name = format!("{}-tap-{}", tables.prefix, uuid::Uuid::new_v4().simple());
+        Self::on_bus(&tables.config, &tables.prefix, tables.setting("EVENT_BUS_NAME")).await
+    }
+
+    /// A tap on `bus`, its queue and rule named after `prefix`.
+    pub async fn on_bus(config: &aws_config::SdkConfig, prefix: &str, bus: &str) -> Result<Self> {
+        let sqs = aws_sdk_sqs::Client::new(config);
+        let events = aws_sdk_eventbridge::Client::new(config);
+        let name = format!("{prefix}-tap-{}", uuid::Uuid::new_v4().simple());
         let queue_url = sqs
             .create_queue()
             .queue_name(&name)
@@ -132,7 +145,6 @@ impl EventTap {
             .ok_or_else(|| anyhow!("the emulator gave no queue URL"))?
             .to_owned();
         let queue_arn = format!("arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{name}");
-        let bus = tables.setting("EVENT_BUS_NAME");
         events
             .put_rule()
             .name(&name)
@@ -162,6 +174,16 @@ impl EventTap {
     /// Every event published since the tap was attached, as
     /// `(detail-type, detail)`, oldest first.
     pub async fn events(&self) -> Result<Vec<(String, Value)>> {
+        Ok(self
+            .caught()
+            .await?
+            .into_iter()
+            .map(|event| (event.detail_type, event.detail))
+            .collect())
+    }
+
+    /// Every event published since the tap was attached, oldest first.
+    pub async fn caught(&self) -> Result<Vec<Tapped>> {
         loop {
             let received = self
                 .sqs
@@ -177,11 +199,16 @@ impl EventTap {
             }
             for message in messages {
                 let event: Value = serde_json::from_str(message.body().unwrap_or("null"))?;
-                let detail_type = event["detail-type"].as_str().unwrap_or_default().to_owned();
+                let text = |field: &str| event[field].as_str().unwrap_or_default().to_owned();
+                let caught = Tapped {
+                    source: text("source"),
+                    detail_type: text("detail-type"),
+                    detail: event["detail"].clone(),
+                };
                 self.seen
                     .lock()
                     .expect("no test panics while holding the tap")
-                    .push((detail_type, event["detail"].clone()));
+                    .push(caught);
                 if let Some(handle) = message.receipt_handle() {
                     self.sqs
                         .delete_message()
