@@ -13,6 +13,7 @@ mod ads;
 mod browser;
 mod cart;
 mod catalog;
+mod checkout;
 mod currency;
 mod gateway;
 mod loadgen;
@@ -43,11 +44,14 @@ fn main() {
         loadgen::TESTS,
         storefront::TESTS,
         browser::TESTS,
+        checkout::TESTS,
     ]
     .concat();
+    let exclusive: Vec<(&str, Test)> = checkout::EXCLUSIVE.to_vec();
     if arguments.list {
         let trials = tests
             .iter()
+            .chain(&exclusive)
             .map(|(name, _)| Trial::test(*name, || Ok(())))
             .collect();
         libtest_mimic::run(&arguments, trials).exit();
@@ -60,20 +64,33 @@ fn main() {
         }
     };
     eprintln!("testing {}", shop.base_url());
-    let trials = tests
-        .into_iter()
-        .map(|(name, test)| {
-            let shop = shop.clone();
-            Trial::test(name, move || {
-                test(&shop).map_err(|e| Failed::from(format!("{e:#}")))
+    let trials = |tests: Vec<(&'static str, Test)>| -> Vec<Trial> {
+        tests
+            .into_iter()
+            .map(|(name, test)| {
+                let shop = shop.clone();
+                Trial::test(name, move || {
+                    test(&shop).map_err(|e| Failed::from(format!("{e:#}")))
+                })
             })
-        })
-        .collect();
-    let conclusion = libtest_mimic::run(&arguments, trials);
+            .collect()
+    };
+    let side_by_side = libtest_mimic::run(&arguments, trials(tests));
+    // Tests that stop a consumer or sweep every pending order run one at a
+    // time, once nothing else is in flight.
+    let alone = libtest_mimic::run(
+        &Arguments {
+            test_threads: Some(1),
+            ..arguments.clone()
+        },
+        trials(exclusive),
+    );
     let shop = Arc::into_inner(shop).expect("every test has finished with the shop");
     if let Err(error) = shop.stop() {
         eprintln!("tearing the stack down: {error:#}");
         std::process::exit(1);
     }
-    conclusion.exit();
+    if side_by_side.has_failed() || alone.has_failed() {
+        std::process::exit(101);
+    }
 }

@@ -19,6 +19,14 @@ pub struct Shop {
     admin_key: std::sync::OnceLock<String>,
 }
 
+/// An e-mail as SES sent it.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+}
+
 /// A response as a test reads it.
 #[derive(Debug)]
 pub struct Reply {
@@ -132,6 +140,78 @@ impl Shop {
             }
         };
         Ok(self.admin_key.get_or_init(|| key).clone())
+    }
+
+    /// The local stack, for the tests that look behind the API as an
+    /// operator would (tables, queues, mail) or stop a consumer.
+    fn local(&self) -> Result<&Stack> {
+        self.stack.as_ref().with_context(|| {
+            format!(
+                "this test inspects the stack's AWS resources, which needs the local stack, not {}",
+                self.base_url
+            )
+        })
+    }
+
+    /// Runs AWS SDK calls (or any future) on the harness's runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// An SDK configuration for the stack's AWS services.
+    pub fn aws(&self) -> Result<aws_config::SdkConfig> {
+        Ok(self.local()?.sdk_config().clone())
+    }
+
+    /// A setting the functions get, such as `LEDGER_TABLE` or `EVENT_BUS_NAME`.
+    pub fn setting(&self, name: &str) -> Result<String> {
+        let stack = self.local()?;
+        stack
+            .setting(name)
+            .map(str::to_owned)
+            .with_context(|| format!("no function is given {name}"))
+    }
+
+    /// The name of a resource the template leaves unnamed (a queue, say).
+    pub fn resource_name(&self, logical_id: &str) -> Result<String> {
+        Ok(self.local()?.resource_name(logical_id))
+    }
+
+    /// Stops or restarts the delivery of a function's queue, stream or schedule.
+    pub fn set_event_sources_enabled(&self, binary: &str, enabled: bool) -> Result<()> {
+        self.local()?.set_event_sources_enabled(binary, enabled)
+    }
+
+    /// Invokes a function directly, as `aws lambda invoke` does.
+    pub fn invoke(&self, binary: &str, payload: &Value) -> Result<Value> {
+        let stack = self.local()?;
+        self.runtime.block_on(stack.invoke(binary, payload))
+    }
+
+    /// Every e-mail the shop has sent through SES (the emulator keeps them).
+    pub fn sent_mail(&self) -> Result<Vec<Mail>> {
+        let endpoint = self.local()?.emulator_endpoint().to_owned();
+        let data: Value = self.runtime.block_on(async {
+            self.http
+                .get(format!("{endpoint}/moto-api/data.json"))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await
+        })?;
+        let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
+        Ok(messages
+            .iter()
+            .map(|message| Mail {
+                to: message["destinations"]["ToAddresses"]
+                    .as_array()
+                    .map(|to| to.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                subject: message["subject"].as_str().unwrap_or_default().to_owned(),
+                body: message["body"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect())
     }
 
     /// Tears the local stack down (when this harness started it) and checks
