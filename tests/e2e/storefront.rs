@@ -14,7 +14,7 @@ pub const TESTS: &[(&str, crate::Test)] = tests![
     remove_and_empty_clear_the_cart,
     an_unknown_product_page_is_a_404_page,
     bad_add_to_cart_input_is_an_error_page_not_a_500,
-    checkout_places_an_order_or_says_it_is_not_open_and_keeps_the_cart,
+    checkout_places_an_order_whose_page_follows_it_to_confirmed,
     pictures_are_revalidated_with_their_etag,
 ];
 
@@ -351,7 +351,7 @@ fn bad_add_to_cart_input_is_an_error_page_not_a_500(shop: &Shop) -> Result<()> {
     Ok(())
 }
 
-fn checkout_places_an_order_or_says_it_is_not_open_and_keeps_the_cart(shop: &Shop) -> Result<()> {
+fn checkout_places_an_order_whose_page_follows_it_to_confirmed(shop: &Shop) -> Result<()> {
     let shopper = Shopper::new(shop)?;
     shopper.submit("/cart", &[("productId", "2ZYFJ3GM2N"), ("quantity", "1")])?;
     let form_page = ensure_html(&shopper.get("/checkout")?, 200, "/checkout")?;
@@ -359,6 +359,9 @@ fn checkout_places_an_order_or_says_it_is_not_open_and_keeps_the_cart(shop: &Sho
         form_page.contains("Roof Binoculars"),
         "the summary lacks the binoculars"
     );
+    let invalid = shopper.post("/checkout", &[("email", "nobody")])?;
+    let html = ensure_html(&invalid, 422, "POST /checkout")?;
+    ensure_that!(html.contains("Enter an e-mail address"), "{html}");
     let key = form_page
         .split("name=\"idempotencyKey\" value=\"")
         .nth(1)
@@ -379,20 +382,55 @@ fn checkout_places_an_order_or_says_it_is_not_open_and_keeps_the_cart(shop: &Sho
         ("creditCardCvv", "672"),
     ];
     let placed = shopper.post("/checkout", &form)?;
-    if placed.status == 303 {
-        let location = placed.header(LOCATION.as_str()).to_owned();
-        ensure_that!(location.starts_with("/orders/"), "checkout led to {location}");
-        let order = ensure_html(&shopper.get(&location)?, 200, &location)?;
-        ensure_that!(order.contains("Thank you for your order"), "{order}");
-        return Ok(());
-    }
-    let html = ensure_html(&placed, 503, "POST /checkout")?;
-    ensure_that!(html.contains("Checkout is not open yet"), "{html}");
-    let cart = ensure_html(&shopper.get("/cart")?, 200, "/cart")?;
-    ensure_that!(cart.contains("Roof Binoculars"), "the cart was lost: {cart}");
-    let invalid = shopper.post("/checkout", &[("email", "nobody")])?;
-    let html = ensure_html(&invalid, 422, "POST /checkout")?;
-    ensure_that!(html.contains("Enter an e-mail address"), "{html}");
+    ensure_that!(placed.status == 303, "POST /checkout answered {}", placed.status);
+    let location = placed.header(LOCATION.as_str()).to_owned();
+    ensure_that!(location.starts_with("/orders/"), "checkout led to {location}");
+    // The form sent twice (a double click, a reload) is the same order.
+    let again = shopper.post("/checkout", &form)?;
+    ensure_that!(
+        again.status == 303 && again.header(LOCATION.as_str()) == location,
+        "the same form again led to {} {}",
+        again.status,
+        again.header(LOCATION.as_str())
+    );
+    let first = ensure_html(&shopper.get(&location)?, 200, &location)?;
+    ensure_that!(first.contains("Thank you for your order"), "{first}");
+    ensure_that!(
+        first.contains("data-step=\"OrderPlaced\""),
+        "no progress shown: {first}"
+    );
+    let confirmed = crate::search::eventually(
+        "the order page shows CONFIRMED",
+        crate::checkout::SAGA_DEADLINE,
+        || {
+            let page = ensure_html(&shopper.get(&location)?, 200, &location)?;
+            Ok(if page.contains("data-status=\"CONFIRMED\"") {
+                Ok(page)
+            } else {
+                Err("not yet".to_owned())
+            })
+        },
+    )?;
+    ensure_that!(
+        confirmed.contains("Tracking number"),
+        "no tracking number: {confirmed}"
+    );
+    ensure_that!(
+        confirmed.contains("class=\"done\" data-step=\"OrderShipped\""),
+        "{confirmed}"
+    );
+    ensure_that!(
+        !confirmed.contains("http-equiv=\"refresh\""),
+        "a settled order still refreshes"
+    );
+    crate::search::eventually("the cart emptied", crate::checkout::SAGA_DEADLINE, || {
+        let cart = ensure_html(&shopper.get("/cart")?, 200, "/cart")?;
+        Ok(if cart.contains("Roof Binoculars") {
+            Err("still in the cart".to_owned())
+        } else {
+            Ok(())
+        })
+    })?;
     Ok(())
 }
 

@@ -129,10 +129,24 @@ pub struct Order {
     pub shipping_cost: Option<Money>,
     #[serde(default)]
     pub shipping_address: Option<Address>,
-    #[serde(default)]
+    /// `trackingId` in this shop's API; `shippingTrackingId` in the demo's.
+    #[serde(default, alias = "trackingId")]
     pub shipping_tracking_id: Option<String>,
     #[serde(default)]
     pub total: Option<Money>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    /// The saga steps the order has been through, oldest first.
+    #[serde(default)]
+    pub history: Vec<Step>,
+}
+
+/// One step of an order's saga, as `GET /api/orders/{orderId}` lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Step {
+    pub step: String,
+    #[serde(default)]
+    pub at: Option<String>,
 }
 
 /// A line of an order: `{item: {productId, quantity}, cost}` as in the demo.

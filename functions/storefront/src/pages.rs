@@ -380,17 +380,46 @@ fn field(name: &str, label: &str, kind: &str, value: &str, autocomplete: &str) -
     }
 }
 
+/// The saga's steps as a shopper follows them: (step in the order's history, label).
+const PROGRESS: [(&str, &str); 4] = [
+    ("OrderPlaced", "Order received"),
+    ("InventoryReserved", "Items set aside"),
+    ("PaymentSucceeded", "Payment accepted"),
+    ("OrderShipped", "Shipped"),
+];
+
 /// `GET /orders/{orderId}`. `names` gives the product names the order's
-/// lines only know by id.
+/// lines only know by id. While the order is pending the page refreshes
+/// itself and shows how far the order has come.
 pub fn order(chrome: &Chrome<'_>, order: &Order, names: &dyn Fn(&ProductId) -> Option<String>) -> Markup {
     let status = order.status.as_deref().unwrap_or("PLACED");
     let settled = matches!(status, "CONFIRMED" | "FAILED" | "SHIPPED" | "CANCELLED");
+    let failed = status == "FAILED";
+    let reached = |step: &str| order.history.iter().any(|done| done.step == step);
     let content = html! {
         div.wrap.narrow {
-            h1 { "Thank you for your order" }
+            @if failed {
+                h1 { "We could not complete your order" }
+            } @else {
+                h1 { "Thank you for your order" }
+            }
             p.order-id { "Order " code { (order.order_id) } }
             p { "Status: " span.status data-status=(status) { (status) }
                 @if !settled { span.muted { " · this page updates by itself" } } }
+            @if let Some(reason) = &order.failure_reason {
+                p.notice.notice-error role="alert" {
+                    (reason) ". Nothing was charged (or the charge is refunded), and your cart is kept."
+                }
+            }
+            @if !failed {
+                ol.progress aria-label="Order progress" {
+                    @for (step, label) in PROGRESS {
+                        li class=[reached(step).then_some("done")] data-step=(step) {
+                            (label) @if reached(step) { span.visually-hidden { " (done)" } }
+                        }
+                    }
+                }
+            }
             @if let Some(tracking) = &order.shipping_tracking_id {
                 p { "Tracking number: " code { (tracking) } }
             }
@@ -564,6 +593,30 @@ mod tests {
         let page = render(|chrome| super::cart(chrome, &Cart { items: vec![] }, None));
         assert!(page.contains("Your cart is empty."));
         assert!(!page.contains("/checkout"));
+    }
+
+    #[test]
+    fn a_pending_order_shows_the_steps_done_and_a_failed_one_its_reason() {
+        let order: Order = serde_json::from_value(serde_json::json!({
+            "orderId": "o-2", "status": "PENDING",
+            "history": [{"step": "OrderPlaced", "at": "2026-11-21T10:00:00Z"}, {"step": "InventoryReserved"}]
+        }))
+        .unwrap();
+        let page = render(|chrome| super::order(chrome, &order, &|_| None));
+        assert!(
+            page.contains(r#"<li class="done" data-step="InventoryReserved">"#),
+            "{page}"
+        );
+        assert!(page.contains(r#"<li data-step="PaymentSucceeded">"#), "{page}");
+        let order: Order = serde_json::from_value(serde_json::json!({
+            "orderId": "o-3", "status": "FAILED", "failureReason": "the card expired in 01/2020",
+            "trackingId": null
+        }))
+        .unwrap();
+        let page = render(|chrome| super::order(chrome, &order, &|_| None));
+        assert!(page.contains("We could not complete your order"));
+        assert!(page.contains("the card expired in 01/2020"));
+        assert!(!page.contains("data-step"), "a failed order shows no progress");
     }
 
     #[test]
