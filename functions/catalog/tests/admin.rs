@@ -1,8 +1,9 @@
 //! The admin API's handlers against the template's tables and the admin key
 //! parameter in the emulator (created there as the deploy-time setup does).
 
-use astroshop_catalog::admin::{AdminKey, create_product, delete_product, replace_product};
+use astroshop_catalog::admin::{create_product, delete_product, replace_product};
 use astroshop_domain::ProductId;
+use astroshop_edge::AdminKey;
 use astroshop_store::{ProductCatalog, ProductTable};
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, Response};

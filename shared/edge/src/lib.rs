@@ -1,6 +1,11 @@
 //! The HTTP edge every API function shares: one error type mapped to a status
 //! and a `{"error":{"code","message"}}` body in one place, JSON responses, and
-//! the parsing of query and path parameters into domain types.
+//! the parsing of query and path parameters into domain types; and the admin
+//! API's key check.
+
+mod admin;
+
+pub use admin::AdminKey;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 
 use crate::StoreError;
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
+pub type Item = HashMap<String, AttributeValue>;
 
 /// `BatchWriteItem` takes at most 25 requests.
 const BATCH: usize = 25;
@@ -22,7 +22,7 @@ const UNPROCESSED_ROUNDS: u32 = 8;
 
 /// Every item of a paged read: `page` sends the request from a start key and
 /// gives the page's items and the key to go on from.
-pub(crate) async fn all_pages<F, P>(mut page: F) -> Result<Vec<Item>, StoreError>
+pub async fn all_pages<F, P>(mut page: F) -> Result<Vec<Item>, StoreError>
 where
     F: FnMut(Option<Item>) -> P,
     P: Future<Output = Result<(Vec<Item>, Option<Item>), StoreError>>,
@@ -41,7 +41,7 @@ where
 
 /// Writes `requests` to `table` in batches, retrying what DynamoDB leaves
 /// unprocessed with a growing pause.
-pub(crate) async fn write_batches(
+pub async fn write_batches(
     client: &Client,
     table: &str,
     requests: Vec<WriteRequest>,
@@ -76,7 +76,7 @@ pub(crate) async fn write_batches(
 
 /// A conditional write's outcome: true when written, false when its condition
 /// did not hold; any other failure is an error.
-pub(crate) fn condition_held<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+pub fn condition_held<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
 where
     E: ConditionalFailure,
     StoreError: From<SdkError<E, R>>,
@@ -89,7 +89,7 @@ where
 }
 
 /// The operations whose failure can be a condition that did not hold.
-pub(crate) trait ConditionalFailure {
+pub trait ConditionalFailure {
     fn is_condition_failure(&self) -> bool;
 }
 

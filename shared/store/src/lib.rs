@@ -7,7 +7,7 @@
 
 pub mod ads;
 pub mod carts;
-mod dynamo;
+pub mod dynamo;
 pub mod kept;
 pub mod products;
 pub mod rates;

@@ -1,6 +1,7 @@
 //! Lambda: `POST /api/admin/products`.
 
-use astroshop_catalog::admin::{AdminKey, create_product};
+use astroshop_catalog::admin::create_product;
+use astroshop_edge::AdminKey;
 use astroshop_store::ProductTable;
 
 #[tokio::main]

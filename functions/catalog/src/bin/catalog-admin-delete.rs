@@ -1,6 +1,7 @@
 //! Lambda: `DELETE /api/admin/products/{productId}`.
 
-use astroshop_catalog::admin::{AdminKey, delete_product};
+use astroshop_catalog::admin::delete_product;
+use astroshop_edge::AdminKey;
 use astroshop_store::ProductTable;
 
 #[tokio::main]

@@ -1,6 +1,7 @@
 //! Lambda: `PUT /api/admin/products/{productId}`.
 
-use astroshop_catalog::admin::{AdminKey, replace_product};
+use astroshop_catalog::admin::replace_product;
+use astroshop_edge::AdminKey;
 use astroshop_store::ProductTable;
 
 #[tokio::main]
