@@ -4,6 +4,7 @@
 //! deployed stack), so one suite serves every mode.
 
 pub mod browser;
+pub mod checkout;
 
 use std::time::Duration;
 

@@ -1,0 +1,140 @@
+//! How long a checkout takes on the local stack, from `POST /api/checkout`
+//! to the order reading CONFIRMED: 20 checkouts one after another, the
+//! median and the worst, and where the time goes (each saga step's median,
+//! from the order's history). The baseline, measured in the same run, is one
+//! API call through the same gateway and function runner (`POST /api/cart`),
+//! so the ratio says how many such calls a whole saga costs.
+//!
+//! `./shop bench` (brings up its own local stack; `ASTROSHOP_BASE_URL`
+//! measures another shop).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use astroshop_tests::Shop;
+use astroshop_tests::checkout::{GOOD_CARD, checkout_request, fresh_product};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const RUNS: usize = 20;
+
+fn main() -> Result<()> {
+    let shop = Shop::start()?;
+    let outcome = measure(&shop);
+    shop.stop()?;
+    outcome
+}
+
+fn measure(shop: &Shop) -> Result<()> {
+    let product = fresh_product(shop, "benchmark", 10, 1_000)?;
+    let run = format!("{}", std::process::id());
+    // Warm every function once, so cold starts are not what is measured.
+    checkout(shop, &product, &format!("bench-{run}-warm"))?;
+
+    let mut baseline = Vec::new();
+    for n in 0..RUNS {
+        let user = format!("bench-{run}-cart-{n}");
+        let started = Instant::now();
+        add_to_cart(shop, &product, &user)?;
+        baseline.push(started.elapsed());
+    }
+
+    let mut totals = Vec::new();
+    let mut steps: Vec<(String, Vec<Duration>)> = Vec::new();
+    for n in 0..RUNS {
+        let (elapsed, order) = checkout(shop, &product, &format!("bench-{run}-{n}"))?;
+        totals.push(elapsed);
+        for (step, took) in step_durations(&order)? {
+            match steps.iter_mut().find(|(name, _)| *name == step) {
+                Some((_, all)) => all.push(took),
+                None => steps.push((step, vec![took])),
+            }
+        }
+    }
+
+    let base = median(&mut baseline);
+    let total = median(&mut totals);
+    println!();
+    println!("checkout, POST /api/checkout to CONFIRMED, {RUNS} runs one after another (local stack)");
+    println!("{:<44} {:>10} {:>10} {:>8}", "measure", "median", "worst", "ratio");
+    row("baseline: POST /api/cart", base, worst(&baseline), 1.0);
+    row(
+        "checkout: POST to CONFIRMED",
+        total,
+        worst(&totals),
+        total.as_secs_f64() / base.as_secs_f64(),
+    );
+    for (step, mut all) in steps {
+        let typical = median(&mut all);
+        row(
+            &format!("  step: up to {step}"),
+            typical,
+            worst(&all),
+            typical.as_secs_f64() / base.as_secs_f64(),
+        );
+    }
+    Ok(())
+}
+
+fn row(name: &str, median: Duration, worst: Duration, ratio: f64) {
+    println!(
+        "{name:<44} {:>8} ms {:>7} ms {ratio:>7.1}x",
+        median.as_millis(),
+        worst.as_millis()
+    );
+}
+
+fn add_to_cart(shop: &Shop, product: &str, user: &str) -> Result<()> {
+    let item = json!({"userId": user, "item": {"productId": product, "quantity": 1}});
+    let reply = shop.send("POST", "/api/cart", Some(&item))?;
+    if reply.status != 200 {
+        bail!("adding to the cart: {} {}", reply.status, reply.body);
+    }
+    Ok(())
+}
+
+/// One checkout, timed from the POST to the first read of CONFIRMED.
+fn checkout(shop: &Shop, product: &str, user: &str) -> Result<(Duration, Value)> {
+    add_to_cart(shop, product, user)?;
+    let request = checkout_request(user, &format!("{user}@example.com"), "USD", (GOOD_CARD, 1, 2039));
+    let started = Instant::now();
+    let placed = shop.send("POST", "/api/checkout?currencyCode=USD", Some(&request))?;
+    if placed.status != 202 {
+        bail!("checkout: {} {}", placed.status, placed.body);
+    }
+    let id = placed.body["orderId"].as_str().context("no orderId")?.to_owned();
+    loop {
+        let order = shop.get(&format!("/api/orders/{id}"))?.body;
+        match order["status"].as_str() {
+            Some("CONFIRMED") => return Ok((started.elapsed(), order)),
+            Some("FAILED") => bail!("order {id} failed: {}", order["failureReason"]),
+            _ if started.elapsed() > Duration::from_secs(120) => bail!("order {id} still pending after 2 minutes"),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// How long after the order was placed each step of its history happened.
+fn step_durations(order: &Value) -> Result<Vec<(String, Duration)>> {
+    let at = |text: &str| OffsetDateTime::parse(text, &Rfc3339).with_context(|| format!("time {text:?}"));
+    let placed = at(order["placedAt"].as_str().context("no placedAt")?)?;
+    let mut steps = Vec::new();
+    for step in order["history"].as_array().into_iter().flatten() {
+        let (Some(name), Some(when)) = (step["step"].as_str(), step["at"].as_str()) else {
+            continue;
+        };
+        let after = at(when)? - placed;
+        steps.push((name.to_owned(), after.try_into().unwrap_or_default()));
+    }
+    Ok(steps)
+}
+
+fn median(values: &mut [Duration]) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn worst(values: &[Duration]) -> Duration {
+    values.iter().copied().max().unwrap_or_default()
+}

@@ -1,0 +1,94 @@
+//! Buying things, as the end-to-end tests and the checkout benchmark do:
+//! a product of the caller's own with its own stock, and the demo's checkout
+//! request.
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use crate::{Shop, ensure_that};
+
+/// A Visa number that passes the Luhn check (the demo's first shopper's).
+pub const GOOD_CARD: &str = "4432-8015-6152-0454";
+
+/// A product only this test buys, with `stock` units; its id.
+pub fn fresh_product(shop: &Shop, test: &str, units: i64, stock: i64) -> Result<String> {
+    let id = format!("E2E-{}", uuid::Uuid::new_v4().simple()).to_uppercase();
+    let bearer = format!("Bearer {}", shop.admin_key()?);
+    let product = json!({
+        "id": id,
+        "name": format!("Star chart for the {test} test"),
+        "description": "A chart of the northern sky, sold only to one end-to-end test.",
+        "picture": "StarsenseExplorer.jpg",
+        "priceUsd": {"currencyCode": "USD", "units": units, "nanos": 0},
+        "categories": ["charts"]
+    });
+    let created = shop.send_with_headers(
+        "POST",
+        "/api/admin/products",
+        &[("authorization", &bearer)],
+        Some(&product),
+    )?;
+    ensure_that!(
+        created.status == 201,
+        "creating {id}: {} {}",
+        created.status,
+        created.body
+    );
+    set_stock(shop, &id, stock)?;
+    Ok(id)
+}
+
+pub fn set_stock(shop: &Shop, product: &str, available: i64) -> Result<()> {
+    let bearer = format!("Bearer {}", shop.admin_key()?);
+    let reply = shop.send_with_headers(
+        "PUT",
+        &format!("/api/admin/inventory/{product}"),
+        &[("authorization", &bearer)],
+        Some(&json!({"available": available})),
+    )?;
+    ensure_that!(
+        reply.status == 200,
+        "restocking {product}: {} {}",
+        reply.status,
+        reply.body
+    );
+    Ok(())
+}
+
+/// The units of `product` available now.
+pub fn stock(shop: &Shop, product: &str) -> Result<i64> {
+    let reply = shop.get(&format!("/api/inventory/{product}"))?;
+    ensure_that!(
+        reply.status == 200,
+        "stock of {product}: {} {}",
+        reply.status,
+        reply.body
+    );
+    reply.body["available"]
+        .as_i64()
+        .with_context(|| format!("no available count in {}", reply.body))
+}
+
+/// The demo's checkout request for `user`, paying with `card`.
+pub fn checkout_request(user: &str, email: &str, currency: &str, card: (&str, i64, i64)) -> Value {
+    let (number, month, year) = card;
+    json!({
+        "userId": user,
+        "email": email,
+        "address": {
+            "streetAddress": "1600 Amphitheatre Parkway",
+            "city": "Mountain View",
+            "state": "CA",
+            "country": "United States",
+            "zipCode": "94043"
+        },
+        "userCurrency": currency,
+        "creditCard": {
+            "creditCardNumber": number,
+            "creditCardCvv": 672,
+            "creditCardExpirationMonth": month,
+            "creditCardExpirationYear": year
+        }
+    })
+}
+
