@@ -1,0 +1,146 @@
+//! Accounting service: the shop's takings, per currency per day. Each
+//! confirmed order is added to the total of its currency on the day it was
+//! placed (UTC), exactly once however often the event is delivered: the
+//! order's marker and the addition are written in one transaction, and the
+//! marker's condition turns a duplicate into a no-op.
+
+mod store;
+
+use astroshop_domain::events::OrderConfirmed;
+use astroshop_domain::{CurrencyCode, Order, OrderId};
+use astroshop_saga::{Delivery, Unreadable};
+use astroshop_store::StoreError;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime, UtcOffset};
+
+pub use store::{Counted, Ledger, LedgerTable};
+
+/// What one order adds to the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub order_id: OrderId,
+    pub currency: CurrencyCode,
+    /// The day (UTC) the order was placed, whose total it joins.
+    pub day: Date,
+    /// The order's total in billionths of its currency's unit: exact, and
+    /// summed by DynamoDB's `ADD` on an exact decimal number.
+    pub amount_nanos: i128,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("order {order_id} was placed at {placed_at:?}, which is not an RFC 3339 time")]
+pub struct UnreadablePlacedAt {
+    order_id: OrderId,
+    placed_at: String,
+}
+
+impl LedgerEntry {
+    pub fn of(order: &Order) -> Result<Self, UnreadablePlacedAt> {
+        let placed_at =
+            OffsetDateTime::parse(&order.placed_at, &Rfc3339).map_err(|_| UnreadablePlacedAt {
+                order_id: order.order_id.clone(),
+                placed_at: order.placed_at.clone(),
+            })?;
+        Ok(Self {
+            order_id: order.order_id.clone(),
+            currency: order.total.currency_code().clone(),
+            day: placed_at.to_offset(UtcOffset::UTC).date(),
+            amount_nanos: order.total.total_nanos(),
+        })
+    }
+
+    /// The key of the daily total this entry joins: `<currency>#<YYYY-MM-DD>`.
+    pub fn total_key(&self) -> String {
+        format!("{}#{}", self.currency, self.day)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountingError {
+    #[error("accounting counts OrderConfirmed events only, not {0}")]
+    UnexpectedEvent(String),
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+    #[error(transparent)]
+    PlacedAt(#[from] UnreadablePlacedAt),
+    #[error("ledger: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Adds a confirmed order to its currency's daily total, once.
+pub async fn count_confirmed_order(ledger: &impl Ledger, delivery: Delivery) -> Result<(), AccountingError> {
+    if !delivery.is::<OrderConfirmed>() {
+        return Err(AccountingError::UnexpectedEvent(delivery.detail_type));
+    }
+    let confirmed: OrderConfirmed = delivery.parse()?;
+    let entry = LedgerEntry::of(&confirmed.order)?;
+    match ledger.count(&entry).await? {
+        Counted::Added => tracing::info!(
+            total = entry.total_key(),
+            amount_nanos = %entry.amount_nanos,
+            "order added to the ledger"
+        ),
+        Counted::AlreadyCounted => tracing::info!("order already in the ledger; nothing added"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use astroshop_domain::Money;
+    use astroshop_domain::card::{CardSummary, CardType};
+    use astroshop_domain::shipping::Address;
+    use time::macros::date;
+
+    use super::*;
+
+    fn order(total: Money, placed_at: &str) -> Order {
+        Order {
+            order_id: OrderId::parse("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").unwrap(),
+            user_id: astroshop_domain::UserId::parse("larry").unwrap(),
+            email: "larry@example.com".into(),
+            currency_code: total.currency_code().clone(),
+            items: vec![],
+            shipping_cost: Money::zero(total.currency_code().clone()),
+            total,
+            shipping_address: Address {
+                street_address: "1600 Amphitheatre Parkway".into(),
+                city: "Mountain View".into(),
+                state: "CA".into(),
+                country: "United States".into(),
+                zip_code: "94043".into(),
+            },
+            card: CardSummary {
+                card_type: CardType::Visa,
+                last4: "0454".into(),
+            },
+            placed_at: placed_at.into(),
+        }
+    }
+
+    fn eur(units: i64, nanos: i64) -> Money {
+        Money::new(CurrencyCode::parse("EUR").unwrap(), units, nanos).unwrap()
+    }
+
+    #[test]
+    fn an_order_counts_its_exact_total_on_its_day() {
+        let entry = LedgerEntry::of(&order(eur(580, 840_000_001), "2026-11-21T10:00:00Z")).unwrap();
+        assert_eq!(entry.amount_nanos, 580_840_000_001);
+        assert_eq!(entry.day, date!(2026 - 11 - 21));
+        assert_eq!(entry.total_key(), "EUR#2026-11-21");
+    }
+
+    #[test]
+    fn the_day_is_the_utc_date_whatever_offset_the_time_was_written_with() {
+        let late_evening_in_new_york = order(eur(1, 0), "2026-11-21T21:30:00-05:00");
+        assert_eq!(
+            LedgerEntry::of(&late_evening_in_new_york).unwrap().day,
+            date!(2026 - 11 - 22)
+        );
+    }
+
+    #[test]
+    fn a_placed_at_that_is_not_a_time_is_refused() {
+        assert!(LedgerEntry::of(&order(eur(1, 0), "yesterday")).is_err());
+    }
+}
