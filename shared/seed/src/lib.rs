@@ -1,6 +1,7 @@
 //! The shop's seed data, compiled in (the OpenTelemetry demo's catalogue,
-//! euro reference rates and ads, see `data/LICENSE`), and the one routine that
-//! loads it into DynamoDB: the local stack and the deploy-time seeder both call it.
+//! euro reference rates and ads, see `data/LICENSE`, and each product's
+//! opening stock), and the one routine that loads it into DynamoDB: the local
+//! stack and the deploy-time seeder both call it.
 //! Also the shop's admin key, created in SSM Parameter Store on deploy.
 
 mod admin_key;
@@ -9,13 +10,15 @@ pub use admin_key::{AdminKeyError, delete_admin_key, ensure_admin_key};
 
 use std::collections::BTreeMap;
 
-use astroshop_domain::{CurrencyCode, Product, Rate, RateTable};
-use astroshop_store::{Ad, AdTable, MissingSetting, ProductTable, RateTableStore, StoreError};
+use astroshop_domain::{CurrencyCode, Product, ProductId, Rate, RateTable};
+use astroshop_store::{Ad, AdTable, MissingSetting, ProductTable, RateTableStore, StoreError, dynamo};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
 
 const PRODUCTS_JSON: &str = include_str!("../data/products.json");
 const RATES_JSON: &str = include_str!("../data/currency_rates.json");
 const ADS_JSON: &str = include_str!("../data/ads.json");
+const INVENTORY_JSON: &str = include_str!("../data/inventory.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -39,6 +42,11 @@ struct RatesFile {
 #[derive(Deserialize)]
 struct AdsFile {
     ads: BTreeMap<String, Vec<Ad>>,
+}
+
+#[derive(Deserialize)]
+struct InventoryFile {
+    stock: BTreeMap<ProductId, u64>,
 }
 
 /// The catalogue's products.
@@ -81,6 +89,16 @@ pub fn ads() -> Result<BTreeMap<String, Vec<Ad>>, SeedError> {
         })
 }
 
+/// Each product's opening stock.
+pub fn stock() -> Result<BTreeMap<ProductId, u64>, SeedError> {
+    serde_json::from_str::<InventoryFile>(INVENTORY_JSON)
+        .map(|file| file.stock)
+        .map_err(|e| SeedError::Invalid {
+            file: "inventory.json",
+            message: e.to_string(),
+        })
+}
+
 /// The tables the seed data goes to. Built from settings by the names the
 /// template gives the seeder function, so the deploy-time seeder (reading its
 /// environment) and the local stack (reading the template) seed the same
@@ -89,6 +107,8 @@ pub struct SeedTargets {
     products: ProductTable,
     rates: RateTableStore,
     ads: AdTable,
+    dynamodb: aws_sdk_dynamodb::Client,
+    inventory: String,
 }
 
 impl SeedTargets {
@@ -106,12 +126,15 @@ impl SeedTargets {
         Ok(Self {
             products: ProductTable::new(dynamodb.clone(), table("PRODUCTS_TABLE")?),
             rates: RateTableStore::new(dynamodb.clone(), table("CURRENCY_RATES_TABLE")?),
-            ads: AdTable::new(dynamodb, table("ADS_TABLE")?),
+            ads: AdTable::new(dynamodb.clone(), table("ADS_TABLE")?),
+            dynamodb,
+            inventory: table("INVENTORY_TABLE")?,
         })
     }
 
     /// Writes the seed data. Puts are idempotent, so seeding twice leaves the
-    /// same data.
+    /// same data; stock is written only for a product that has none, so a
+    /// redeploy never resets what was sold or restocked since.
     pub async fn seed(&self) -> Result<(), SeedError> {
         for product in products()? {
             self.products.put_product(&product).await?;
@@ -123,6 +146,25 @@ impl SeedTargets {
                 self.ads.put_ad(&category, ad).await?;
             }
         }
+        for (product, available) in stock()? {
+            self.open_stock(&product, available).await?;
+        }
+        Ok(())
+    }
+
+    /// The stock item `{productId, available}` the inventory service keeps,
+    /// unless the product has one already.
+    async fn open_stock(&self, product: &ProductId, available: u64) -> Result<(), StoreError> {
+        let result = self
+            .dynamodb
+            .put_item()
+            .table_name(&self.inventory)
+            .item("productId", AttributeValue::S(product.to_string()))
+            .item("available", AttributeValue::N(available.to_string()))
+            .condition_expression("attribute_not_exists(productId)")
+            .send()
+            .await;
+        dynamo::condition_held(result)?;
         Ok(())
     }
 }
@@ -149,6 +191,18 @@ mod tests {
         assert_eq!(table.codes().count(), 33);
         let usd = table.rates().find(|(code, _)| code.as_str() == "USD").unwrap().1;
         assert_eq!(usd.to_string(), "1.1305");
+    }
+
+    #[test]
+    fn every_product_and_only_those_have_opening_stock() {
+        let stock = stock().unwrap();
+        let mut ids: Vec<&ProductId> = stock.keys().collect();
+        let products = products().unwrap();
+        let mut catalogue: Vec<&ProductId> = products.iter().map(|p| &p.id).collect();
+        ids.sort();
+        catalogue.sort();
+        assert_eq!(ids, catalogue);
+        assert!(stock.values().all(|units| (100..=500).contains(units)));
     }
 
     #[test]
