@@ -1,6 +1,9 @@
 //! Cart service: a shopper's cart as the demo's storefront reads and changes
 //! it. Lines are added to atomically in the store; every answer shows the
-//! cart with each product priced in the currency the shopper asked for.
+//! cart with each product priced in the currency the shopper asked for. A
+//! confirmed order's products are cleared from the cart by [`clear`].
+
+pub mod clear;
 
 use astroshop_domain::{CartLine, Product, ProductId, Quantity, UserId};
 use astroshop_edge::{ApiError, Pricing, json_body, ok, path_param, query, required_query};

@@ -38,10 +38,10 @@ pub async fn check_order(
     let order = confirmed.order;
     // Thresholds are in dollars; one table of rates makes them mean the
     // same in every currency the shop sells in.
-    let total_usd = rates
-        .rate_table()
-        .await?
-        .convert(&order.total, &CurrencyCode::usd())?;
+    // Boxed: the cached read's future, inside the consumer's, nests past
+    // the compiler's limit for computing a future's layout.
+    let rate_table = Box::pin(rates.rate_table()).await?;
+    let total_usd = rate_table.convert(&order.total, &CurrencyCode::usd())?;
     let assessment = score::assess(&order, &total_usd);
     tracing::info!(score = assessment.score, reasons = ?assessment.reasons, "order scored");
     if assessment.is_suspicious() {

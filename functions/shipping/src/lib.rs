@@ -1,7 +1,13 @@
-//! Shipping service: the quote the storefront shows before checkout. The
-//! demo's storefront sends the items and the address as JSON inside query
-//! parameters; each is parsed into domain types, and a malformed one is a 400
-//! that names the parameter.
+//! Shipping service: the quote the storefront shows before checkout, and
+//! shipping a paid order in the saga ([`ship`]). The demo's storefront sends
+//! the quote's items and address as JSON inside query parameters; each is
+//! parsed into domain types, and a malformed one is a 400 that names the
+//! parameter.
+
+pub mod ship;
+mod store;
+
+pub use store::ShipmentTable;
 
 use astroshop_domain::CartLine;
 use astroshop_domain::shipping::{self, Address};

@@ -48,6 +48,14 @@ pub trait CartStore {
         user: &UserId,
         product: &ProductId,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Deletes the lines of an order's products, except a line that now
+    /// holds more than was ordered (the shopper added to it since); how
+    /// many lines were deleted. Doing it twice deletes nothing more.
+    fn remove_ordered_lines(
+        &self,
+        user: &UserId,
+        ordered: &[CartLine],
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
 #[derive(Clone, Debug)]
@@ -272,5 +280,26 @@ impl CartStore for CartTable {
             .send()
             .await;
         dynamo::condition_held(result)
+    }
+
+    async fn remove_ordered_lines(&self, user: &UserId, ordered: &[CartLine]) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for line in ordered {
+            let [user_key, product_key] = Self::key(user, &line.product_id);
+            let result = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key(user_key.0, user_key.1)
+                .key(product_key.0, product_key.1)
+                .condition_expression("attribute_exists(quantity) AND quantity <= :ordered")
+                .expression_attribute_values(":ordered", AttributeValue::N(line.quantity.to_string()))
+                .send()
+                .await;
+            if dynamo::condition_held(result)? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }

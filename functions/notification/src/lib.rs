@@ -1,0 +1,99 @@
+//! Notification service: the e-mail a shopper gets when their order is
+//! confirmed or fails, sent once per order and outcome however often the
+//! event is delivered, and `GET /api/notifications?email=`, the history of
+//! what was sent to an address.
+
+pub mod address;
+pub mod mail;
+mod ses;
+mod store;
+
+use astroshop_domain::MoneyError;
+use astroshop_domain::events::{OrderConfirmed, OrderFailed};
+use astroshop_edge::{ApiError, ok, required_query};
+use astroshop_saga::{Delivery, Unreadable};
+use astroshop_store::StoreError;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+pub use address::{EmailAddress, InvalidEmailAddress};
+pub use mail::{Kind, Mail};
+pub use ses::{MailError, Mailer, SesMailer};
+pub use store::{Claim, Notification, NotificationStore, NotificationTable};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    #[error("notification mails for OrderConfirmed and OrderFailed only, not {0}")]
+    UnexpectedEvent(String),
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+    #[error("the order's e-mail address: {0}")]
+    Address(#[from] InvalidEmailAddress),
+    #[error("the order's amounts: {0}")]
+    Amounts(#[from] MoneyError),
+    #[error("notifications: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+}
+
+/// Mails the shopper the outcome of their order, once: the mail is claimed
+/// in the table, sent, then marked sent.
+pub async fn mail_order_outcome(
+    notifications: &impl NotificationStore,
+    mailer: &impl Mailer,
+    delivery: Delivery,
+) -> Result<(), NotificationError> {
+    let (order, kind, mail) = if delivery.is::<OrderConfirmed>() {
+        let confirmed: OrderConfirmed = delivery.parse()?;
+        let mail = mail::confirmation(&confirmed.order, &confirmed.tracking_id)?;
+        (confirmed.order, Kind::Confirmation, mail)
+    } else if delivery.is::<OrderFailed>() {
+        let failed: OrderFailed = delivery.parse()?;
+        let mail = mail::failure(&failed.order, &failed.reason)?;
+        (failed.order, Kind::Failure, mail)
+    } else {
+        return Err(NotificationError::UnexpectedEvent(delivery.detail_type));
+    };
+    let to = EmailAddress::parse(&order.email)?;
+    let mail = match notifications.claim(&to, &order.order_id, kind, &mail).await? {
+        Claim::New => mail,
+        Claim::Unsent(claimed) => {
+            tracing::info!(
+                kind = kind.as_str(),
+                "an earlier attempt may not have sent this mail; sending it again"
+            );
+            claimed
+        }
+        Claim::AlreadySent => {
+            tracing::info!(kind = kind.as_str(), "mail already sent; nothing to do");
+            return Ok(());
+        }
+    };
+    let message_id = mailer.send(&to, &mail).await?;
+    notifications
+        .mark_sent(&to, &order.order_id, kind, &message_id)
+        .await?;
+    tracing::info!(kind = kind.as_str(), message_id, "mail sent");
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct History {
+    email: String,
+    notifications: Vec<Notification>,
+}
+
+/// `GET /api/notifications?email=`: what was mailed to the address, newest first.
+pub async fn list_notifications(
+    notifications: &impl NotificationStore,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    let email = EmailAddress::parse(required_query(&request, "email")?)
+        .map_err(|error| ApiError::bad_request("invalid_email", error.to_string()))?;
+    let sent = notifications.sent_to(&email).await.map_err(ApiError::internal)?;
+    Ok(ok(&History {
+        email: email.to_string(),
+        notifications: sent,
+    }))
+}

@@ -1,0 +1,82 @@
+//! Shipping a paid order (the `shipping` queue, PaymentSucceeded): the
+//! shipment is recorded with a new tracking id on the condition that the
+//! order has none yet, then OrderShipped is published. A redelivered event
+//! finds the shipment on record and publishes OrderShipped again with the
+//! same tracking id, so a crash between the write and the publish loses
+//! nothing and an order never gets two tracking ids.
+
+use std::future::Future;
+
+use astroshop_domain::OrderId;
+use astroshop_domain::events::{Envelope, OrderShipped, PaymentSucceeded, timestamp};
+use astroshop_domain::shipping::Address;
+use astroshop_saga::{Delivery, PublishError, Publisher, Unreadable, now};
+use astroshop_store::StoreError;
+use serde::{Deserialize, Serialize};
+
+/// An order on its way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shipment {
+    pub order_id: OrderId,
+    pub tracking_id: String,
+    /// RFC 3339, UTC.
+    pub shipped_at: String,
+    pub address: Address,
+}
+
+/// Where shipments are recorded.
+pub trait ShipmentStore {
+    /// Records `shipment` unless its order has one already; the shipment on
+    /// record either way.
+    fn record_shipment(
+        &self,
+        shipment: Shipment,
+    ) -> impl Future<Output = Result<Shipment, StoreError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    #[error("shipping ships on PaymentSucceeded events only, not {0}")]
+    UnexpectedEvent(String),
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+    #[error("shipments: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+}
+
+/// A tracking id: a random UUID, as the demo's shipping service issues.
+pub fn new_tracking_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Ships a paid order, once, and announces it.
+pub async fn ship_paid_order(
+    shipments: &impl ShipmentStore,
+    publisher: &Publisher,
+    delivery: Delivery,
+) -> Result<(), ShipError> {
+    if !delivery.is::<PaymentSucceeded>() {
+        return Err(ShipError::UnexpectedEvent(delivery.detail_type));
+    }
+    let paid: PaymentSucceeded = delivery.parse()?;
+    let shipment = shipments
+        .record_shipment(Shipment {
+            order_id: paid.order.order_id.clone(),
+            tracking_id: new_tracking_id(),
+            shipped_at: timestamp(now()),
+            address: paid.order.shipping_address.clone(),
+        })
+        .await?;
+    tracing::info!(tracking_id = shipment.tracking_id, "order shipped");
+    let shipped = OrderShipped {
+        order: paid.order,
+        tracking_id: shipment.tracking_id,
+    };
+    publisher
+        .publish(&Envelope::following(delivery.metadata(), shipped, now()))
+        .await?;
+    Ok(())
+}
