@@ -1,0 +1,19 @@
+//! Lambda: `POST /api/checkout`.
+
+use astroshop_checkout::Checkout;
+use astroshop_checkout::store::{CheckoutTables, KmsSealer};
+use astroshop_store::{CachedRates, CartTable, ProductTable};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let config = astroshop_store::aws_config().await;
+    let dynamodb = astroshop_store::dynamodb(&config);
+    let checkout = Checkout {
+        carts: CartTable::from_env(dynamodb.clone())?,
+        catalog: ProductTable::from_env(dynamodb.clone())?,
+        rates: CachedRates::from_env(dynamodb.clone())?,
+        sealer: KmsSealer::from_env(&config)?,
+        book: CheckoutTables::from_env(dynamodb)?,
+    };
+    astroshop_edge::serve(|request| checkout.place_order(request)).await
+}

@@ -1,0 +1,277 @@
+//! Checkout: `POST /api/checkout`. Validates the demo's request, prices the
+//! shopper's cart in their currency (each line's unit price, shipping as the
+//! quote endpoint gives it, the exact total), seals the card for payment,
+//! and places the order: the order (PENDING) and its `OrderPlaced` event in
+//! the outbox are one transaction, so the saga starts exactly when the order
+//! exists. The answer is 202: the order is accepted, and its link follows it
+//! through the saga. The cart is left as it is until the order is confirmed.
+//!
+//! With an `Idempotency-Key` header, the key is taken in the same
+//! transaction: the same request sent again answers the same order, and
+//! another request under the same key is refused (422).
+
+pub mod form;
+pub mod store;
+
+use astroshop_domain::events::{Envelope, OrderPlaced};
+use astroshop_domain::order::total_of;
+use astroshop_domain::shipping;
+use astroshop_domain::{CurrencyCode, Order, OrderId, OrderItem, OrderStatus};
+use astroshop_edge::{ApiError, json, query};
+use astroshop_orders::link_to;
+use astroshop_orders::store::instant;
+use astroshop_saga::{Entry, now};
+use astroshop_store::{CartStore, ProductCatalog, RateSource};
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+use crate::form::{CheckoutForm, MAX_BODY_BYTES};
+use crate::store::{CardSealer, Claim, OrderBook, Placed, Placement};
+
+/// The ports checkout works through.
+pub struct Checkout<Carts, Catalog, Rates, Sealer, Book> {
+    pub carts: Carts,
+    pub catalog: Catalog,
+    pub rates: Rates,
+    pub sealer: Sealer,
+    pub book: Book,
+}
+
+/// The answer: the placed order, where the saga has it, and where to follow it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PlacedOrder<'o> {
+    #[serde(flatten)]
+    order: &'o Order,
+    status: OrderStatus,
+    link: String,
+}
+
+impl<Carts, Catalog, Rates, Sealer, Book> Checkout<Carts, Catalog, Rates, Sealer, Book>
+where
+    Carts: CartStore + Sync,
+    Catalog: ProductCatalog + Sync,
+    Rates: RateSource + Sync,
+    Sealer: CardSealer + Sync,
+    Book: OrderBook + Sync,
+{
+    /// `POST /api/checkout?currencyCode=`
+    pub async fn place_order(&self, request: Request) -> Result<Response<Body>, ApiError> {
+        let body: &[u8] = match request.body() {
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => &[],
+        };
+        if body.len() > MAX_BODY_BYTES {
+            return Ok(too_large(body.len()));
+        }
+        let key = idempotency_key(&request)?;
+        let form = CheckoutForm::parse(body)?;
+        let currency = match query(&request, "currencyCode") {
+            Some(code) => CurrencyCode::parse(code)
+                .map_err(|e| ApiError::bad_request("invalid_currency", format!("\"currencyCode\": {e}")))?,
+            None => form.user_currency.clone().unwrap_or_else(CurrencyCode::usd),
+        };
+        let rates = self.rates.rate_table().await.map_err(ApiError::internal)?;
+        for code in std::iter::once(&currency).chain(&form.user_currency) {
+            if !rates.supports(code) {
+                return Err(ApiError::bad_request(
+                    "unsupported_currency",
+                    format!("currency {code} is not supported; GET /api/currency lists those that are"),
+                ));
+            }
+        }
+        let claim = key.map(|key| Claim {
+            key: format!("{}#{key}", form.user_id),
+            request_hash: form.request_hash(&currency),
+        });
+        if let Some(claim) = &claim
+            && let Some(answer) = self.answer_again(claim).await?
+        {
+            return Ok(answer);
+        }
+
+        let lines = self
+            .carts
+            .cart_lines(&form.user_id)
+            .await
+            .map_err(ApiError::internal)?;
+        if lines.is_empty() {
+            return Err(ApiError::Conflict {
+                code: "empty_cart",
+                message: format!("the cart of {} is empty; add something before checking out", form.user_id),
+            });
+        }
+        let mut items = Vec::with_capacity(lines.len());
+        for line in lines {
+            let product = self
+                .catalog
+                .get_product(&line.product_id)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::Conflict {
+                    code: "product_unavailable",
+                    message: format!(
+                        "product {} in the cart is no longer sold; remove it and check out again",
+                        line.product_id
+                    ),
+                })?;
+            let cost = rates
+                .convert(&product.price_usd, &currency)
+                .map_err(|e| ApiError::internal(format!("pricing {}: {e}", product.id)))?;
+            items.push(OrderItem { item: line, cost });
+        }
+        let shipping_cost = shipping::quote(items.iter().map(|line| line.item.quantity), &rates, &currency)
+            .map_err(|e| ApiError::internal(format!("quoting shipping: {e}")))?;
+        let total = total_of(&items, &shipping_cost).map_err(|e| ApiError::Unprocessable {
+            code: "order_too_large",
+            message: format!("the order's total cannot be computed: {e}"),
+        })?;
+
+        let order_id = OrderId::parse(&uuid::Uuid::new_v4().to_string()).map_err(ApiError::internal)?;
+        let placed_at = now();
+        let order = Order {
+            order_id: order_id.clone(),
+            user_id: form.user_id.clone(),
+            email: form.email.clone(),
+            currency_code: currency,
+            items,
+            shipping_cost,
+            total,
+            shipping_address: form.address.clone(),
+            card: form.card.number.summary(),
+            placed_at: instant(placed_at),
+        };
+        let sealed = self
+            .sealer
+            .seal(&form.card, &order_id)
+            .await
+            .map_err(ApiError::internal)?;
+        let traceparent = new_traceparent();
+        let order_placed = Entry::of(&Envelope::first(
+            OrderPlaced {
+                order: order.clone(),
+                card: sealed,
+            },
+            placed_at,
+            Some(traceparent.clone()),
+        ))
+        .map_err(ApiError::internal)?;
+        let placement = Placement {
+            order,
+            traceparent,
+            order_placed,
+            claim: claim.clone(),
+            now: placed_at,
+        };
+        match self.book.place(&placement).await.map_err(ApiError::internal)? {
+            Placed::Placed => {
+                tracing::info!(order_id = %order_id, total = %placement.order.total, "order placed");
+                Ok(accepted(&placement.order, OrderStatus::Pending))
+            }
+            // Another request with the same key got there first.
+            Placed::Refused => match &claim {
+                Some(claim) => self.answer_again(claim).await?.ok_or_else(|| ApiError::Conflict {
+                    code: "idempotency_key_in_use",
+                    message: "a request with this Idempotency-Key is being processed; retry shortly".into(),
+                }),
+                None => Err(ApiError::internal(format!("placing order {order_id} was refused"))),
+            },
+        }
+    }
+
+    /// The answer to a request whose key was taken before: the order it
+    /// placed, if it is the same request; 422 if it is another.
+    async fn answer_again(&self, claim: &Claim) -> Result<Option<Response<Body>>, ApiError> {
+        let Some(claimed) = self.book.claimed(&claim.key).await.map_err(ApiError::internal)? else {
+            return Ok(None);
+        };
+        if claimed.request_hash != claim.request_hash {
+            return Err(ApiError::Unprocessable {
+                code: "idempotency_key_reused",
+                message: "this Idempotency-Key was used for a different checkout request; use a new key".into(),
+            });
+        }
+        let record = self
+            .book
+            .order(&claimed.order_id)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(format!("key {} names a missing order", claim.key)))?;
+        tracing::info!(order_id = %claimed.order_id, "same request with the same Idempotency-Key; same order");
+        Ok(Some(accepted(&record.order, record.status)))
+    }
+}
+
+/// 202 with the order and its `Location`.
+fn accepted(order: &Order, status: OrderStatus) -> Response<Body> {
+    let link = link_to(&order.order_id);
+    let mut response = json(
+        StatusCode::ACCEPTED,
+        &PlacedOrder {
+            order,
+            status,
+            link: link.clone(),
+        },
+    );
+    if let Ok(location) = HeaderValue::from_str(&link) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// 413: the edge's error shape, for a status its error type has no variant for.
+fn too_large(size: usize) -> Response<Body> {
+    tracing::info!(size, "request rejected: body too large");
+    json(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &serde_json::json!({"error": {
+            "code": "payload_too_large",
+            "message": format!("the request body is {size} bytes; a checkout is at most {MAX_BODY_BYTES}"),
+        }}),
+    )
+}
+
+/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+fn idempotency_key(request: &Request) -> Result<Option<&str>, ApiError> {
+    let Some(value) = request.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "the Idempotency-Key header must be 1 to 255 visible ASCII characters",
+            )
+        })
+}
+
+/// A new W3C trace context (`00-<trace id>-<span id>-01`, sampled): the
+/// checkout starts the trace every step of its saga joins.
+fn new_traceparent() -> String {
+    // An all-zero id is invalid; the low bit set rules it out.
+    let trace_id = rand::random::<u128>() | 1;
+    let span_id = rand::random::<u64>() | 1;
+    format!("00-{trace_id:032x}-{span_id:016x}-01")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_traceparent_is_a_valid_sampled_w3c_context() {
+        let context = new_traceparent();
+        let parts: Vec<&str> = context.split('-').collect();
+        assert_eq!(parts.len(), 4);
+        assert_eq!((parts[0], parts[3]), ("00", "01"));
+        assert_eq!((parts[1].len(), parts[2].len()), (32, 16));
+        assert!(parts[1].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(new_traceparent(), context);
+    }
+}

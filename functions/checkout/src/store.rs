@@ -1,0 +1,234 @@
+//! Checkout's adapters: sealing the card with KMS, and placing an order in
+//! one DynamoDB transaction across the `Orders` table (the order and its
+//! first event, laid out by the orders service's own adapter) and the
+//! `Idempotency` table (the key, when the client sent one).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use astroshop_domain::OrderId;
+use astroshop_domain::card::CardDetails;
+use astroshop_domain::events::SealedCard;
+use astroshop_domain::order::Order;
+use astroshop_orders::store::{OrderRecord, OrderTable};
+use astroshop_saga::Entry;
+use astroshop_store::{MissingSetting, StoreError, setting};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use time::OffsetDateTime;
+
+/// How long an Idempotency-Key is remembered.
+pub const IDEMPOTENCY_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("KMS: {0}")]
+    Kms(Box<aws_sdk_kms::Error>),
+    #[error("KMS gave no ciphertext")]
+    NoCiphertext,
+    #[error("card details do not serialize: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// Encrypts the card so only payment can read it.
+pub trait CardSealer {
+    fn seal(
+        &self,
+        card: &CardDetails,
+        order: &OrderId,
+    ) -> impl Future<Output = Result<SealedCard, SealError>> + Send;
+}
+
+/// The card key (`CARD_KEY_ID`) in KMS. The order id is the encryption
+/// context: a ciphertext only opens for the order it was sealed for.
+#[derive(Clone, Debug)]
+pub struct KmsSealer {
+    client: aws_sdk_kms::Client,
+    key_id: String,
+}
+
+impl KmsSealer {
+    pub fn new(client: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
+        Self {
+            client,
+            key_id: key_id.into(),
+        }
+    }
+
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, MissingSetting> {
+        Ok(Self::new(aws_sdk_kms::Client::new(config), setting("CARD_KEY_ID")?))
+    }
+}
+
+impl CardSealer for KmsSealer {
+    async fn seal(&self, card: &CardDetails, order: &OrderId) -> Result<SealedCard, SealError> {
+        let plaintext = serde_json::to_vec(card)?;
+        let output = self
+            .client
+            .encrypt()
+            .key_id(&self.key_id)
+            .plaintext(aws_sdk_kms::primitives::Blob::new(plaintext))
+            .encryption_context("orderId", order.as_str())
+            .send()
+            .await
+            .map_err(|error| SealError::Kms(Box::new(error.into())))?;
+        let ciphertext = output.ciphertext_blob.ok_or(SealError::NoCiphertext)?;
+        Ok(SealedCard {
+            ciphertext: BASE64.encode(ciphertext.as_ref()),
+        })
+    }
+}
+
+/// A client's Idempotency-Key, taken for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// `<userId>#<Idempotency-Key>`.
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// An Idempotency-Key already taken, and the order it placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub request_hash: String,
+    pub order_id: OrderId,
+}
+
+/// Everything one checkout writes.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub order: Order,
+    pub traceparent: String,
+    pub order_placed: Entry,
+    pub claim: Option<Claim>,
+    pub now: OffsetDateTime,
+}
+
+/// What placing found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placed {
+    Placed,
+    /// Nothing was written: a condition refused it (the claim's key taken
+    /// meanwhile, or a concurrent request on it).
+    Refused,
+}
+
+/// Where orders are placed and found.
+pub trait OrderBook {
+    fn place(&self, placement: &Placement) -> impl Future<Output = Result<Placed, StoreError>> + Send;
+    fn claimed(&self, key: &str) -> impl Future<Output = Result<Option<Claimed>, StoreError>> + Send;
+    fn order(&self, id: &OrderId) -> impl Future<Output = Result<Option<OrderRecord>, StoreError>> + Send;
+}
+
+#[derive(Clone, Debug)]
+pub struct CheckoutTables {
+    client: Client,
+    orders: OrderTable,
+    idempotency_table: String,
+}
+
+impl CheckoutTables {
+    pub fn new(client: Client, orders_table: impl Into<String>, idempotency_table: impl Into<String>) -> Self {
+        Self {
+            orders: OrderTable::new(client.clone(), orders_table),
+            client,
+            idempotency_table: idempotency_table.into(),
+        }
+    }
+
+    /// The tables named by `ORDERS_TABLE` and `IDEMPOTENCY_TABLE`.
+    pub fn from_env(client: Client) -> Result<Self, MissingSetting> {
+        Ok(Self::new(
+            client,
+            setting("ORDERS_TABLE")?,
+            setting("IDEMPOTENCY_TABLE")?,
+        ))
+    }
+
+    fn claim_put(&self, claim: &Claim, order: &OrderId, now: OffsetDateTime) -> Result<Put, StoreError> {
+        let expires_at = (now + IDEMPOTENCY_LIFETIME).unix_timestamp();
+        Put::builder()
+            .table_name(&self.idempotency_table)
+            .item("key", AttributeValue::S(claim.key.clone()))
+            .item("requestHash", AttributeValue::S(claim.request_hash.clone()))
+            .item("orderId", AttributeValue::S(order.to_string()))
+            .item("expiresAt", AttributeValue::N(expires_at.to_string()))
+            // A record past its expiry may still be stored (TTL deletes lazily); it holds nothing.
+            .condition_expression("attribute_not_exists(#key) OR expiresAt <= :now")
+            .expression_attribute_names("#key", "key")
+            .expression_attribute_values(":now", AttributeValue::N(now.unix_timestamp().to_string()))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+impl OrderBook for CheckoutTables {
+    async fn place(&self, placement: &Placement) -> Result<Placed, StoreError> {
+        let order_id = &placement.order.order_id;
+        let mut writes: Vec<TransactWriteItem> = self
+            .orders
+            .placement(
+                &placement.order,
+                &placement.traceparent,
+                &placement.order_placed,
+                placement.now,
+            )?
+            .into();
+        if let Some(claim) = &placement.claim {
+            let put = self.claim_put(claim, order_id, placement.now)?;
+            writes.push(TransactWriteItem::builder().put(put).build());
+        }
+        let written = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(Placed::Placed),
+            Err(error) => match error.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(_) => Ok(Placed::Refused),
+                other => Err(other.into()),
+            },
+        }
+    }
+
+    async fn claimed(&self, key: &str) -> Result<Option<Claimed>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.idempotency_table)
+            .key("key", AttributeValue::S(key.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let text = |item: &HashMap<String, AttributeValue>, name: &str| match item.get(name) {
+            Some(AttributeValue::S(value)) => Ok(value.clone()),
+            _ => Err(StoreError::Corrupt(format!("idempotency record {key} has no {name}"))),
+        };
+        let expired = match item.get("expiresAt") {
+            Some(AttributeValue::N(at)) => at
+                .parse::<i64>()
+                .is_ok_and(|at| at <= OffsetDateTime::now_utc().unix_timestamp()),
+            _ => false,
+        };
+        if expired {
+            return Ok(None);
+        }
+        Ok(Some(Claimed {
+            request_hash: text(&item, "requestHash")?,
+            order_id: OrderId::parse(&text(&item, "orderId")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        }))
+    }
+
+    async fn order(&self, id: &OrderId) -> Result<Option<OrderRecord>, StoreError> {
+        self.orders.order(id).await
+    }
+}

@@ -1,0 +1,419 @@
+//! The `Orders` table. One partition per order (pk `orderId`) holds:
+//! - `ORDER`: the order in the demo's shape plus `status`, `updatedAt`,
+//!   `traceparent`, and once it ends `trackingId` or `failureReason`
+//!   (`flagged` when fraud checks flag it); `pending` = "PENDING" only while
+//!   pending, which keeps the sweeper's `pending` index to the orders it may fail;
+//! - `EVENT#<detail-type>`: one history line per saga step (`at`, `detailType`,
+//!   `summary`), written at most once because each step happens once per order;
+//! - `OUTBOX#<eventId>`: an event waiting for the stream to carry it to the
+//!   bus, kept a day.
+//!
+//! Every change is one transaction guarded by conditions, never a read then
+//! a write: a step is recorded once, and only a pending order ends.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use astroshop_domain::{Order, OrderId, OrderStatus, UserId};
+use astroshop_saga::Entry;
+use astroshop_store::{MissingSetting, StoreError, setting};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+use crate::steps::{Change, Conclusion, Step};
+
+type Item = HashMap<String, AttributeValue>;
+
+const ORDER: &str = "ORDER";
+const EVENT_PREFIX: &str = "EVENT#";
+const OUTBOX_PREFIX: &str = "OUTBOX#";
+const PENDING: &str = "PENDING";
+/// How long a published outbox event is kept (it is published within seconds).
+pub const OUTBOX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A point in time as the table stores it: RFC 3339, UTC, always three
+/// decimals, so that the text sorts as the time does (the indexes sort on it).
+pub fn instant(at: OffsetDateTime) -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .expect("a UTC time always formats")
+}
+
+/// An order as stored: the order, where the saga has it, and its history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRecord {
+    pub order: Order,
+    pub status: OrderStatus,
+    pub tracking_id: Option<String>,
+    pub failure_reason: Option<String>,
+    pub flagged: bool,
+    pub updated_at: String,
+    /// The trace checkout started, so later steps join it.
+    pub traceparent: Option<String>,
+    /// Oldest first (empty when read from a listing).
+    pub history: Vec<Step>,
+}
+
+impl OrderRecord {
+    /// How the order ended, once it has.
+    pub fn conclusion(&self) -> Option<Conclusion> {
+        match self.status {
+            OrderStatus::Pending => None,
+            OrderStatus::Confirmed => Some(Conclusion::Confirmed {
+                tracking_id: self.tracking_id.clone().unwrap_or_default(),
+            }),
+            OrderStatus::Failed => Some(Conclusion::Failed {
+                reason: self.failure_reason.clone().unwrap_or_default(),
+            }),
+        }
+    }
+
+    pub fn has_step(&self, detail_type: &str) -> bool {
+        self.history.iter().any(|step| step.detail_type == detail_type)
+    }
+}
+
+/// A change to one order: the saga step that causes it (none when the
+/// sweeper acts on its own), what it does, and the event that announces it
+/// when it ends the order (written to the outbox in the same transaction,
+/// so the order cannot end without the shop hearing of it).
+#[derive(Debug, Clone, Copy)]
+pub struct Transition<'a> {
+    pub order_id: &'a OrderId,
+    pub step: Option<&'a Step>,
+    pub change: &'a Change,
+    pub announcement: Option<&'a Entry>,
+}
+
+#[derive(Clone, Debug)]
+pub struct OrderTable {
+    client: Client,
+    table: String,
+}
+
+impl OrderTable {
+    /// A listing shows at most this many of a shopper's latest orders.
+    pub const LISTED: i32 = 100;
+
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table named by `ORDERS_TABLE`.
+    pub fn from_env(client: Client) -> Result<Self, MissingSetting> {
+        Ok(Self::new(client, setting("ORDERS_TABLE")?))
+    }
+
+    /// The writes that place `order`: the `ORDER` item, pending (only if the
+    /// id is new), and its first event in the outbox. Checkout adds them to
+    /// its own transaction.
+    pub fn placement(
+        &self,
+        order: &Order,
+        traceparent: &str,
+        first_event: &Entry,
+        now: OffsetDateTime,
+    ) -> Result<[TransactWriteItem; 2], StoreError> {
+        let mut item: Item = serde_dynamo::to_item(order).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        item.insert("sk".into(), text(ORDER));
+        item.insert("status".into(), text(OrderStatus::Pending.as_str()));
+        item.insert("pending".into(), text(PENDING));
+        item.insert("updatedAt".into(), text(&instant(now)));
+        item.insert("traceparent".into(), text(traceparent));
+        let order_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(orderId)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok([
+            TransactWriteItem::builder().put(order_put).build(),
+            TransactWriteItem::builder()
+                .put(self.outbox_put(&order.order_id, first_event, now)?)
+                .build(),
+        ])
+    }
+
+    /// The order with its whole history, read consistently.
+    pub async fn order(&self, id: &OrderId) -> Result<Option<OrderRecord>, StoreError> {
+        let mut items = Vec::new();
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("orderId = :id")
+                .expression_attribute_values(":id", text(id.as_str()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await?;
+            items.extend(page.items.unwrap_or_default());
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() {
+                break;
+            }
+        }
+        let mut record = None;
+        let mut history = Vec::new();
+        for item in items {
+            let sk = string(&item, "sk")?;
+            if sk == ORDER {
+                record = Some(order_record(item)?);
+            } else if sk.starts_with(EVENT_PREFIX) {
+                history.push(Step {
+                    detail_type: string(&item, "detailType")?,
+                    at: string(&item, "at")?,
+                    summary: string(&item, "summary")?,
+                });
+            }
+        }
+        history.sort_by_key(|step| OffsetDateTime::parse(&step.at, &Rfc3339).ok());
+        Ok(record.map(|record| OrderRecord { history, ..record }))
+    }
+
+    /// A shopper's latest orders, newest first (without their history).
+    pub async fn orders_of(&self, user: &UserId) -> Result<Vec<OrderRecord>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("byUser")
+            .key_condition_expression("userId = :user")
+            .expression_attribute_values(":user", text(user.as_str()))
+            .scan_index_forward(false)
+            .limit(Self::LISTED)
+            .send()
+            .await?;
+        page.items.unwrap_or_default().into_iter().map(order_record).collect()
+    }
+
+    /// The orders still pending that were placed before `cutoff` (an [`instant`]).
+    pub async fn pending_placed_before(&self, cutoff: &str) -> Result<Vec<OrderId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("pending")
+                .key_condition_expression("pending = :pending AND placedAt < :cutoff")
+                .expression_attribute_values(":pending", text(PENDING))
+                .expression_attribute_values(":cutoff", text(cutoff))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                let id = string(&item, "orderId")?;
+                ids.push(OrderId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            }
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
+    /// Applies `transition` in one transaction: its step and the order's
+    /// conclusion (if it has one) join the history, each only if new, and
+    /// the order changes, only if it exists and, for a conclusion, is still
+    /// pending. False when a condition refused it: nothing was written.
+    pub async fn record(&self, transition: &Transition<'_>, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let Transition {
+            order_id,
+            step,
+            change,
+            announcement,
+        } = *transition;
+        let stamp = instant(now);
+        let mut writes = Vec::new();
+        let conclusion = change.conclusion(&stamp);
+        for step in step.into_iter().chain(conclusion.as_ref()) {
+            writes.push(TransactWriteItem::builder().put(self.history_put(order_id, step)?).build());
+        }
+        writes.push(
+            TransactWriteItem::builder()
+                .update(self.order_update(order_id, change, &stamp)?)
+                .build(),
+        );
+        if let Some(event) = announcement {
+            writes.push(TransactWriteItem::builder().put(self.outbox_put(order_id, event, now)?).build());
+        }
+        let written = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(error) => match error.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(_) => Ok(false),
+                other => Err(other.into()),
+            },
+        }
+    }
+
+    /// Adds a step to the history alone (a step that came after the order
+    /// ended); false when it was there already.
+    pub async fn record_history(&self, order_id: &OrderId, step: &Step) -> Result<bool, StoreError> {
+        let put = self.history_put(order_id, step)?;
+        let written = self
+            .client
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .condition_expression("attribute_not_exists(orderId)")
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn outbox_put(&self, order_id: &OrderId, event: &Entry, now: OffsetDateTime) -> Result<Put, StoreError> {
+        let expires_at = (now + OUTBOX_LIFETIME).unix_timestamp();
+        Put::builder()
+            .table_name(&self.table)
+            .item("orderId", text(order_id.as_str()))
+            .item("sk", text(&format!("{OUTBOX_PREFIX}{}", event_id_of(event)?)))
+            .item("source", text(&event.source))
+            .item("detailType", text(&event.detail_type))
+            .item("detail", text(&event.detail))
+            .item("expiresAt", AttributeValue::N(expires_at.to_string()))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    fn history_put(&self, order_id: &OrderId, step: &Step) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .item("orderId", text(order_id.as_str()))
+            .item("sk", text(&format!("{EVENT_PREFIX}{}", step.detail_type)))
+            .item("detailType", text(&step.detail_type))
+            .item("at", text(&step.at))
+            .item("summary", text(&step.summary))
+            .condition_expression("attribute_not_exists(orderId)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    fn order_update(&self, order_id: &OrderId, change: &Change, now: &str) -> Result<Update, StoreError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("orderId", text(order_id.as_str()))
+            .key("sk", text(ORDER))
+            .expression_attribute_values(":now", text(now));
+        let (expression, condition) = match change {
+            Change::None => ("SET updatedAt = :now", "attribute_exists(orderId)"),
+            Change::Flag => {
+                update = update.expression_attribute_values(":flagged", AttributeValue::Bool(true));
+                ("SET updatedAt = :now, flagged = :flagged", "attribute_exists(orderId)")
+            }
+            Change::Confirm { tracking_id } => {
+                update = update.expression_attribute_values(":tracking", text(tracking_id));
+                (
+                    "SET updatedAt = :now, #status = :status, trackingId = :tracking REMOVE pending",
+                    "#status = :pending",
+                )
+            }
+            Change::Fail { reason } => {
+                update = update.expression_attribute_values(":reason", text(reason));
+                (
+                    "SET updatedAt = :now, #status = :status, failureReason = :reason REMOVE pending",
+                    "#status = :pending",
+                )
+            }
+        };
+        if let Some(status) = change.new_status() {
+            update = update
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", text(status.as_str()))
+                .expression_attribute_values(":pending", text(OrderStatus::Pending.as_str()));
+        }
+        update
+            .update_expression(expression)
+            .condition_expression(condition)
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// The event id inside an outbox entry's detail (the outbox item's key).
+fn event_id_of(entry: &Entry) -> Result<String, StoreError> {
+    let detail: serde_json::Value =
+        serde_json::from_str(&entry.detail).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    detail["metadata"]["eventId"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| StoreError::Corrupt("an outbox event has no metadata.eventId".into()))
+}
+
+fn order_record(item: Item) -> Result<OrderRecord, StoreError> {
+    let status = match string(&item, "status")?.as_str() {
+        "PENDING" => OrderStatus::Pending,
+        "CONFIRMED" => OrderStatus::Confirmed,
+        "FAILED" => OrderStatus::Failed,
+        other => return Err(StoreError::Corrupt(format!("order status {other:?}"))),
+    };
+    let optional = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    };
+    Ok(OrderRecord {
+        status,
+        tracking_id: optional("trackingId"),
+        failure_reason: optional("failureReason"),
+        flagged: matches!(item.get("flagged"), Some(AttributeValue::Bool(true))),
+        updated_at: string(&item, "updatedAt")?,
+        traceparent: optional("traceparent"),
+        history: Vec::new(),
+        // The order's own fields; the saga's attributes beside them are ignored.
+        order: serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(format!("order item: {e}")))?,
+    })
+}
+
+fn text(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn string(item: &Item, name: &str) -> Result<String, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(StoreError::Corrupt(format!("order table item has no text {name}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn stored_instants_sort_as_the_times_do() {
+        let earlier = instant(datetime!(2026-11-21 10:00:00 UTC));
+        let later = instant(datetime!(2026-11-21 10:00:00.5 UTC));
+        assert_eq!(earlier, "2026-11-21T10:00:00.000Z");
+        assert_eq!(later, "2026-11-21T10:00:00.500Z");
+        assert!(earlier < later);
+        assert_eq!(
+            instant(datetime!(2026-11-21 12:00:00 +2)),
+            "2026-11-21T10:00:00.000Z"
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! The sweeper: runs every minute and fails the orders still pending past
+//! the deadline (a step that never came: a consumer down, a message parked
+//! in a dead-letter queue). Failing an order puts `OrderFailed` in its
+//! outbox in the same transaction (the sweep is not retried per order, so
+//! the event must not depend on a second call succeeding); that event
+//! releases its stock and refunds or voids its payment, exactly as a failure
+//! inside the saga does. The failure is the same conditional transition
+//! `orders-state` makes, so an order that moves on meanwhile is left alone.
+
+use std::time::Duration;
+
+use astroshop_domain::OrderStatus;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tracing::Instrument;
+
+use crate::state::{StateError, final_event};
+use crate::steps::Change;
+use crate::store::{OrderTable, Transition, instant};
+use astroshop_domain::OrderId;
+
+/// What the sweeper is asked to do: `{"olderThanSeconds": n}`, or the
+/// schedule's event, which leaves the deadline to `ORDER_DEADLINE_SECONDS`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepRequest {
+    pub older_than_seconds: Option<u64>,
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Swept {
+    /// Pending orders placed before the cutoff.
+    pub stuck: usize,
+    /// Those this sweep failed (the others moved on meanwhile).
+    pub failed: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{failures} of {stuck} stuck orders could not be failed; the next sweep tries again (first: {first})")]
+pub struct SweepError {
+    pub stuck: usize,
+    pub failures: usize,
+    pub first: StateError,
+}
+
+/// Fails every order placed more than `deadline` before `now` and still pending.
+pub async fn sweep_stuck_orders(
+    orders: &OrderTable,
+    deadline: Duration,
+    now: OffsetDateTime,
+) -> Result<Swept, SweepError> {
+    let cutoff = instant(now - deadline);
+    let stuck = orders
+        .pending_placed_before(&cutoff)
+        .await
+        .map_err(|error| SweepError {
+            stuck: 0,
+            failures: 1,
+            first: error.into(),
+        })?;
+    let mut swept = Swept {
+        stuck: stuck.len(),
+        failed: Vec::new(),
+    };
+    let mut errors = Vec::new();
+    for id in stuck {
+        let span = tracing::info_span!("sweep", order_id = %id);
+        match fail_stuck_order(orders, &id, now).instrument(span).await {
+            Ok(true) => swept.failed.push(id.to_string()),
+            Ok(false) => tracing::info!("order moved on before it was swept"),
+            Err(error) => {
+                tracing::error!(%error, "failing a stuck order failed");
+                errors.push(error);
+            }
+        }
+    }
+    tracing::info!(stuck = swept.stuck, failed = swept.failed.len(), cutoff, "swept");
+    match errors.into_iter().next() {
+        None => Ok(swept),
+        Some(first) => Err(SweepError {
+            stuck: swept.stuck,
+            failures: swept.stuck - swept.failed.len(),
+            first,
+        }),
+    }
+}
+
+/// Fails one order if it is still pending; true when this call failed it.
+async fn fail_stuck_order(
+    orders: &OrderTable,
+    id: &OrderId,
+    now: OffsetDateTime,
+) -> Result<bool, StateError> {
+    let Some(record) = orders.order(id).await? else {
+        return Ok(false);
+    };
+    if record.status != OrderStatus::Pending {
+        return Ok(false);
+    }
+    let last = record.history.last();
+    let since = last.map_or(record.order.placed_at.as_str(), |step| step.at.as_str());
+    let idle = OffsetDateTime::parse(since, &Rfc3339).map_or(0, |at| (now - at).whole_seconds().max(0));
+    let after = last.map_or("checkout", |step| step.name());
+    let change = Change::Fail {
+        reason: format!("no progress for {idle} seconds (stuck after {after})"),
+    };
+    let announcement = change
+        .ends_as()
+        .map(|failed| final_event(&record.order, failed, None, record.traceparent.as_deref(), now))
+        .transpose()?;
+    let transition = Transition {
+        order_id: id,
+        step: None,
+        change: &change,
+        announcement: announcement.as_ref(),
+    };
+    Ok(orders.record(&transition, now).await?)
+}
