@@ -1,0 +1,234 @@
+//! Payment service: charges an order's card once its units are held
+//! (`payment-charge`, on InventoryReserved), by the OpenTelemetry demo's
+//! rules; gives the charge back when the order fails later, or voids the
+//! payment so a late charge never happens (`payment-refund`, on OrderFailed);
+//! and shows an order's payment (`GET /api/payments/{orderId}`).
+//!
+//! Each step writes, then publishes; a redelivered event finds the payment
+//! already recorded and publishes the same outcome again. Only the card's
+//! type and last four digits are ever stored, published or logged.
+
+pub mod card;
+pub mod store;
+
+use astroshop_domain::OrderId;
+use astroshop_domain::card::{CardSummary, charge_decision};
+use astroshop_domain::events::{
+    Charge, Envelope, InventoryReserved, Metadata, OrderFailed, PaymentFailed, PaymentRefunded,
+    PaymentSucceeded, timestamp,
+};
+use astroshop_domain::order::Order;
+use astroshop_edge::{ApiError, ok, path_param};
+use astroshop_saga::{Delivery, PublishError, Publisher, Unreadable};
+use astroshop_store::StoreError;
+use lambda_http::{Body, Request, Response};
+
+use crate::card::{CardOpener, OpenError};
+use crate::store::{Payment, PaymentStatus, Payments, Refund};
+
+// ------------------------------------------------------------------- the API
+
+/// `GET /api/payments/{orderId}`: the order's payment; 404 when it has none.
+pub async fn get_payment(payments: &impl Payments, request: Request) -> Result<Response<Body>, ApiError> {
+    let order = OrderId::parse(path_param(&request, "orderId")?)
+        .map_err(|error| ApiError::bad_request("invalid_order_id", error.to_string()))?;
+    let payment = payments
+        .payment(&order)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("payment_not_found", format!("order {order} has no payment")))?;
+    Ok(ok(&payment))
+}
+
+// ------------------------------------------------------------ the saga steps
+
+/// Why a saga step failed; the message goes back to its queue to be retried.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+    #[error("{0} is not an event this step handles")]
+    UnexpectedEvent(String),
+    #[error("the payments table: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Card(OpenError),
+    #[error("publishing: {0}")]
+    Publish(#[from] PublishError),
+    #[error("the payment of {0} kept changing while it was refunded")]
+    Contended(OrderId),
+}
+
+/// What a declined card is told when the sealed card cannot be opened at all.
+const UNREADABLE_CARD: &str = "the card details could not be read";
+
+/// `payment-charge` (InventoryReserved): opens the sealed card, decides by
+/// the demo's rules, records CHARGED (with a new transaction id) or DECLINED
+/// once per order, and publishes PaymentSucceeded or PaymentFailed. An order
+/// already paid, declined or voided publishes what its record says.
+pub async fn charge_card(
+    payments: &impl Payments,
+    cards: &impl CardOpener,
+    bus: &Publisher,
+    delivery: Delivery,
+) -> Result<(), StepError> {
+    if !delivery.is::<InventoryReserved>() {
+        return Err(StepError::UnexpectedEvent(delivery.detail_type));
+    }
+    let reserved: InventoryReserved = delivery.parse()?;
+    let order = reserved.order;
+    let at = astroshop_saga::now();
+    let (card, decision) = match cards.open(&reserved.card, &order.order_id).await {
+        Ok(card) => (
+            card.number.summary(),
+            charge_decision(&card, at.date()).map_err(|decline| decline.to_string()),
+        ),
+        Err(OpenError::Unreadable(why)) => {
+            tracing::warn!(why, "the sealed card cannot be opened; declining");
+            (order.card.clone(), Err(UNREADABLE_CARD.to_owned()))
+        }
+        Err(error) => return Err(StepError::Card(error)),
+    };
+    let mut payment = Payment {
+        order_id: order.order_id.clone(),
+        status: PaymentStatus::Charged,
+        amount: order.total.clone(),
+        card_type: card.card_type,
+        last4: card.last4,
+        transaction_id: None,
+        reason: None,
+        charged_at: None,
+        declined_at: None,
+        voided_at: None,
+        refunded_at: None,
+    };
+    match decision {
+        Ok(()) => {
+            payment.transaction_id = Some(uuid::Uuid::new_v4().to_string());
+            payment.charged_at = Some(timestamp(at));
+        }
+        Err(reason) => {
+            payment.status = PaymentStatus::Declined;
+            payment.reason = Some(reason);
+            payment.declined_at = Some(timestamp(at));
+        }
+    }
+    let payment = match payments.record(&payment).await? {
+        None => {
+            tracing::info!(status = ?payment.status, card_type = %payment.card_type, last4 = payment.last4, "payment recorded");
+            payment
+        }
+        Some(existing) => {
+            tracing::info!(status = ?existing.status, "the order's payment was already recorded");
+            existing
+        }
+    };
+    publish_outcome(bus, &delivery.envelope.metadata, order, payment).await
+}
+
+/// Publishes what a recorded payment means for the saga.
+async fn publish_outcome(
+    bus: &Publisher,
+    cause: &Metadata,
+    order: Order,
+    payment: Payment,
+) -> Result<(), StepError> {
+    let at = astroshop_saga::now();
+    match payment.status {
+        PaymentStatus::Charged => {
+            let charge = Charge {
+                transaction_id: payment.transaction_id.unwrap_or_default(),
+                card: CardSummary {
+                    card_type: payment.card_type,
+                    last4: payment.last4,
+                },
+                amount: payment.amount,
+            };
+            let succeeded = PaymentSucceeded {
+                order,
+                payment: charge,
+            };
+            bus.publish(&Envelope::following(cause, succeeded, at)).await?;
+        }
+        PaymentStatus::Declined => {
+            let failed = PaymentFailed {
+                order,
+                reason: payment.reason.unwrap_or_else(|| "the card was declined".into()),
+            };
+            bus.publish(&Envelope::following(cause, failed, at)).await?;
+        }
+        PaymentStatus::Voided | PaymentStatus::Refunded => {
+            // The order failed before this charge came: it must not happen,
+            // and the saga has moved on.
+            tracing::info!(status = ?payment.status, "the order's payment is closed; nothing charged");
+        }
+    }
+    Ok(())
+}
+
+/// How often a refund looks again when a charge was recorded between its
+/// finding no payment and its voiding one.
+const REFUND_ROUNDS: u32 = 3;
+
+/// `payment-refund` (OrderFailed): refunds the order's charge and publishes
+/// PaymentRefunded (again, for a redelivery); with no payment yet, records
+/// a VOIDED one so a charge arriving late never happens. Declined and voided
+/// payments need nothing.
+pub async fn refund_payment(
+    payments: &impl Payments,
+    bus: &Publisher,
+    delivery: Delivery,
+) -> Result<(), StepError> {
+    if !delivery.is::<OrderFailed>() {
+        return Err(StepError::UnexpectedEvent(delivery.detail_type));
+    }
+    let failed: OrderFailed = delivery.parse()?;
+    let order = failed.order;
+    for _ in 0..REFUND_ROUNDS {
+        let at = timestamp(astroshop_saga::now());
+        let refunded = match payments.refund(&order.order_id, &at).await? {
+            Refund::Refunded(payment) => {
+                tracing::info!(transaction_id = payment.transaction_id, "charge refunded");
+                payment
+            }
+            Refund::NotCharged(Some(payment)) if payment.status == PaymentStatus::Refunded => payment,
+            Refund::NotCharged(Some(payment)) => {
+                tracing::info!(status = ?payment.status, "nothing was charged; nothing to refund");
+                return Ok(());
+            }
+            Refund::NotCharged(None) => {
+                let void = Payment {
+                    order_id: order.order_id.clone(),
+                    status: PaymentStatus::Voided,
+                    amount: order.total.clone(),
+                    card_type: order.card.card_type,
+                    last4: order.card.last4.clone(),
+                    transaction_id: None,
+                    reason: Some(format!(
+                        "the order failed before it was charged: {}",
+                        failed.reason
+                    )),
+                    charged_at: None,
+                    declined_at: None,
+                    voided_at: Some(at),
+                    refunded_at: None,
+                };
+                if payments.record(&void).await?.is_none() {
+                    tracing::info!("no charge yet; the payment is voided so none will happen");
+                    return Ok(());
+                }
+                // A charge was recorded meanwhile: refund it.
+                continue;
+            }
+        };
+        let refund = PaymentRefunded {
+            order_id: order.order_id.clone(),
+            transaction_id: refunded.transaction_id.unwrap_or_default(),
+            amount: refunded.amount,
+        };
+        let envelope = Envelope::following(&delivery.envelope.metadata, refund, astroshop_saga::now());
+        bus.publish(&envelope).await?;
+        return Ok(());
+    }
+    Err(StepError::Contended(order.order_id))
+}
