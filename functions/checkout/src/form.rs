@@ -38,7 +38,10 @@ impl CheckoutForm {
             ));
         }
         let value: Value = serde_json::from_slice(body).map_err(|error| {
-            ApiError::bad_request("invalid_body", format!("the request body is not valid JSON: {error}"))
+            ApiError::bad_request(
+                "invalid_body",
+                format!("the request body is not valid JSON: {error}"),
+            )
         })?;
         let form = Fields::root(&value)?;
         let user_id = UserId::parse(form.text("userId")?).map_err(|e| invalid("userId", &e.to_string()))?;
@@ -63,7 +66,8 @@ impl CheckoutForm {
             .map_err(|e| invalid(&card.path("creditCardNumber"), &e.to_string()))?;
         let month = card.integer("creditCardExpirationMonth")?;
         let year = card.integer("creditCardExpirationYear")?;
-        let expiry = Expiry::new(month, year).map_err(|e| invalid(&card.path("creditCardExpiration"), &e.to_string()))?;
+        let expiry = Expiry::new(month, year)
+            .map_err(|e| invalid(&card.path("creditCardExpiration"), &e.to_string()))?;
         check_cvv(&card)?;
         Ok(Self {
             user_id,
@@ -185,7 +189,10 @@ fn email(text: &str) -> Result<String, ApiError> {
     if well_formed {
         Ok(text.to_owned())
     } else {
-        Err(invalid("email", "must be an e-mail address such as someone@example.com"))
+        Err(invalid(
+            "email",
+            "must be an e-mail address such as someone@example.com",
+        ))
     }
 }
 
@@ -208,7 +215,10 @@ fn bounded(fields: &Fields<'_>, name: &str, text: &str, max: usize) -> Result<St
     if text.is_empty() {
         Err(invalid(&fields.path(name), "must not be empty"))
     } else if text.chars().count() > max {
-        Err(invalid(&fields.path(name), &format!("must be at most {max} characters")))
+        Err(invalid(
+            &fields.path(name),
+            &format!("must be at most {max} characters"),
+        ))
     } else if text.chars().any(char::is_control) {
         Err(invalid(&fields.path(name), "must not contain control characters"))
     } else {
@@ -314,12 +324,36 @@ mod tests {
             ("/address/city", json!("x".repeat(101)), "address.city"),
             ("/address/zipCode", json!(true), "address.zipCode"),
             ("/address", json!("somewhere"), "address"),
-            ("/creditCard/creditCardNumber", json!("4432-80AB-6152-0454"), "creditCard.creditCardNumber"),
-            ("/creditCard/creditCardNumber", json!(4432801561520454u64), "creditCard.creditCardNumber"),
-            ("/creditCard/creditCardExpirationMonth", json!(13), "creditCard.creditCardExpiration"),
-            ("/creditCard/creditCardExpirationYear", json!("2039"), "creditCard.creditCardExpirationYear"),
-            ("/creditCard/creditCardCvv", json!(12345), "creditCard.creditCardCvv"),
-            ("/creditCard/creditCardCvv", json!("12a"), "creditCard.creditCardCvv"),
+            (
+                "/creditCard/creditCardNumber",
+                json!("4432-80AB-6152-0454"),
+                "creditCard.creditCardNumber",
+            ),
+            (
+                "/creditCard/creditCardNumber",
+                json!(4432801561520454u64),
+                "creditCard.creditCardNumber",
+            ),
+            (
+                "/creditCard/creditCardExpirationMonth",
+                json!(13),
+                "creditCard.creditCardExpiration",
+            ),
+            (
+                "/creditCard/creditCardExpirationYear",
+                json!("2039"),
+                "creditCard.creditCardExpirationYear",
+            ),
+            (
+                "/creditCard/creditCardCvv",
+                json!(12345),
+                "creditCard.creditCardCvv",
+            ),
+            (
+                "/creditCard/creditCardCvv",
+                json!("12a"),
+                "creditCard.creditCardCvv",
+            ),
             ("/userCurrency", json!("usd!"), "userCurrency"),
             ("/creditCard", json!(null), "creditCard"),
         ];

@@ -100,7 +100,10 @@ where
         if lines.is_empty() {
             return Err(ApiError::Conflict {
                 code: "empty_cart",
-                message: format!("the cart of {} is empty; add something before checking out", form.user_id),
+                message: format!(
+                    "the cart of {} is empty; add something before checking out",
+                    form.user_id
+                ),
             });
         }
         let mut items = Vec::with_capacity(lines.len());
@@ -176,7 +179,9 @@ where
                     code: "idempotency_key_in_use",
                     message: "a request with this Idempotency-Key is being processed; retry shortly".into(),
                 }),
-                None => Err(ApiError::internal(format!("placing order {order_id} was refused"))),
+                None => Err(ApiError::internal(format!(
+                    "placing order {order_id} was refused"
+                ))),
             },
         }
     }
@@ -190,7 +195,8 @@ where
         if claimed.request_hash != claim.request_hash {
             return Err(ApiError::Unprocessable {
                 code: "idempotency_key_reused",
-                message: "this Idempotency-Key was used for a different checkout request; use a new key".into(),
+                message: "this Idempotency-Key was used for a different checkout request; use a new key"
+                    .into(),
             });
         }
         let record = self

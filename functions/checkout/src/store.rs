@@ -60,7 +60,10 @@ impl KmsSealer {
     }
 
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, MissingSetting> {
-        Ok(Self::new(aws_sdk_kms::Client::new(config), setting("CARD_KEY_ID")?))
+        Ok(Self::new(
+            aws_sdk_kms::Client::new(config),
+            setting("CARD_KEY_ID")?,
+        ))
     }
 }
 
@@ -132,7 +135,11 @@ pub struct CheckoutTables {
 }
 
 impl CheckoutTables {
-    pub fn new(client: Client, orders_table: impl Into<String>, idempotency_table: impl Into<String>) -> Self {
+    pub fn new(
+        client: Client,
+        orders_table: impl Into<String>,
+        idempotency_table: impl Into<String>,
+    ) -> Self {
         Self {
             orders: OrderTable::new(client.clone(), orders_table),
             client,
@@ -211,7 +218,9 @@ impl OrderBook for CheckoutTables {
         };
         let text = |item: &HashMap<String, AttributeValue>, name: &str| match item.get(name) {
             Some(AttributeValue::S(value)) => Ok(value.clone()),
-            _ => Err(StoreError::Corrupt(format!("idempotency record {key} has no {name}"))),
+            _ => Err(StoreError::Corrupt(format!(
+                "idempotency record {key} has no {name}"
+            ))),
         };
         let expired = match item.get("expiresAt") {
             Some(AttributeValue::N(at)) => at
@@ -224,7 +233,8 @@ impl OrderBook for CheckoutTables {
         }
         Ok(Some(Claimed {
             request_hash: text(&item, "requestHash")?,
-            order_id: OrderId::parse(&text(&item, "orderId")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            order_id: OrderId::parse(&text(&item, "orderId")?)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         }))
     }
 

@@ -110,7 +110,12 @@ pub async fn list_orders(orders: &OrderTable, request: Request) -> Result<Respon
         .into_iter()
         .map(|record| OrderSummary {
             link: link_to(&record.order.order_id),
-            items: record.order.items.iter().map(|line| line.item.quantity.get()).sum(),
+            items: record
+                .order
+                .items
+                .iter()
+                .map(|line| line.item.quantity.get())
+                .sum(),
             order_id: record.order.order_id,
             status: record.status,
             placed_at: record.order.placed_at,

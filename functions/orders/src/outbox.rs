@@ -60,13 +60,20 @@ pub async fn publish_outbox(
 }
 
 /// Publishes `entries` ten at a time; the first record of a chunk that failed.
-async fn publish_in_chunks<'r>(publisher: &Publisher, entries: &[(&'r EventRecord, Entry)]) -> Option<&'r EventRecord> {
+async fn publish_in_chunks<'r>(
+    publisher: &Publisher,
+    entries: &[(&'r EventRecord, Entry)],
+) -> Option<&'r EventRecord> {
     for chunk in entries.chunks(CHUNK) {
         let batch: Vec<Entry> = chunk.iter().map(|(_, entry)| entry.clone()).collect();
         match publisher.publish_all(&batch).await {
             Ok(()) => {
                 for entry in &batch {
-                    tracing::info!(detail_type = entry.detail_type, source = entry.source, "outbox event published");
+                    tracing::info!(
+                        detail_type = entry.detail_type,
+                        source = entry.source,
+                        "outbox event published"
+                    );
                 }
             }
             Err(error) => {
@@ -82,7 +89,10 @@ fn log_failure(error: &PublishError) {
     tracing::error!(%error, "publishing outbox events failed; the stream retries them");
 }
 
-fn report(mut response: DynamoDbEventResponse, record: &EventRecord) -> Result<DynamoDbEventResponse, OutboxError> {
+fn report(
+    mut response: DynamoDbEventResponse,
+    record: &EventRecord,
+) -> Result<DynamoDbEventResponse, OutboxError> {
     let sequence_number = record
         .change
         .sequence_number
@@ -99,7 +109,8 @@ fn outbox_entry(record: &EventRecord) -> Result<Option<Entry>, String> {
     if record.event_name != "INSERT" || record.change.new_image.is_empty() {
         return Ok(None);
     }
-    let item: OutboxItem = serde_dynamo::from_item(record.change.new_image.clone()).map_err(|e| e.to_string())?;
+    let item: OutboxItem =
+        serde_dynamo::from_item(record.change.new_image.clone()).map_err(|e| e.to_string())?;
     if !item.sk.starts_with("OUTBOX#") {
         return Ok(None);
     }
@@ -109,6 +120,9 @@ fn outbox_entry(record: &EventRecord) -> Result<Option<Entry>, String> {
             detail_type,
             detail,
         })),
-        _ => Err(format!("outbox item {} lacks source, detailType or detail", item.sk)),
+        _ => Err(format!(
+            "outbox item {} lacks source, detailType or detail",
+            item.sk
+        )),
     }
 }

@@ -43,7 +43,13 @@ pub async fn follow_saga_event(
     let id = &saga.order_id;
     let at = now();
     let announcement = match (saga.change.ends_as(), &saga.order) {
-        (Some(conclusion), Some(order)) => Some(final_event(order, conclusion, Some(delivery.metadata()), None, at)?),
+        (Some(conclusion), Some(order)) => Some(final_event(
+            order,
+            conclusion,
+            Some(delivery.metadata()),
+            None,
+            at,
+        )?),
         (Some(_), None) => {
             return Err(StateError::Unreadable(Unreadable {
                 message_id: delivery.message_id.clone(),
@@ -78,8 +84,16 @@ pub async fn follow_saga_event(
         },
     };
     match (steps::on_refusal(&saga.change, &found), record) {
-        (Refusal::Duplicate { republish: Some(ended) }, Some(record)) => {
-            tracing::info!(step = saga.step.name(), "redelivered step of an ended order; its final event goes out again");
+        (
+            Refusal::Duplicate {
+                republish: Some(ended),
+            },
+            Some(record),
+        ) => {
+            tracing::info!(
+                step = saga.step.name(),
+                "redelivered step of an ended order; its final event goes out again"
+            );
             let event = final_event(
                 &record.order,
                 ended,
@@ -95,7 +109,10 @@ pub async fn follow_saga_event(
             Ok(())
         }
         (Refusal::Late, _) => {
-            tracing::warn!(step = saga.step.name(), "step arrived after the order ended; recorded in its history only");
+            tracing::warn!(
+                step = saga.step.name(),
+                "step arrived after the order ended; recorded in its history only"
+            );
             orders.record_history(id, &saga.step).await?;
             Ok(())
         }

@@ -4,8 +4,8 @@
 //! and the sweeper both apply the result through one store call.
 
 use astroshop_domain::events::{
-    DomainEvent, InventoryReleased, InventoryReservationFailed, InventoryReserved, OrderConfirmed, OrderFailed,
-    OrderFlagged, OrderPlaced, OrderShipped, PaymentFailed, PaymentRefunded, PaymentSucceeded,
+    DomainEvent, InventoryReleased, InventoryReservationFailed, InventoryReserved, OrderConfirmed,
+    OrderFailed, OrderFlagged, OrderPlaced, OrderShipped, PaymentFailed, PaymentRefunded, PaymentSucceeded,
 };
 use astroshop_domain::{Order, OrderId, OrderStatus};
 use astroshop_saga::{Delivery, Unreadable};
@@ -34,9 +34,13 @@ impl Step {
 pub enum Change {
     None,
     /// Shipped: the saga succeeded.
-    Confirm { tracking_id: String },
+    Confirm {
+        tracking_id: String,
+    },
     /// Stock or payment failed, or the order got stuck: undo what was done.
-    Fail { reason: String },
+    Fail {
+        reason: String,
+    },
     /// Fraud checks found it suspicious; the status stays.
     Flag,
 }
@@ -58,7 +62,9 @@ impl Change {
             Self::Confirm { tracking_id } => Some(Conclusion::Confirmed {
                 tracking_id: tracking_id.clone(),
             }),
-            Self::Fail { reason } => Some(Conclusion::Failed { reason: reason.clone() }),
+            Self::Fail { reason } => Some(Conclusion::Failed {
+                reason: reason.clone(),
+            }),
             Self::None | Self::Flag => None,
         }
     }
@@ -141,7 +147,11 @@ pub fn read(delivery: &Delivery) -> Result<SagaStep, Unreadable> {
         PaymentFailed::DETAIL_TYPE => {
             let PaymentFailed { order, reason } = parse(delivery)?;
             let summary = format!("payment declined: {reason}");
-            with_order(order, step(PaymentFailed::DETAIL_TYPE, summary), Change::Fail { reason })
+            with_order(
+                order,
+                step(PaymentFailed::DETAIL_TYPE, summary),
+                Change::Fail { reason },
+            )
         }
         InventoryReleased::DETAIL_TYPE => {
             let InventoryReleased { order_id, items } = parse(delivery)?;
@@ -151,7 +161,11 @@ pub fn read(delivery: &Delivery) -> Result<SagaStep, Unreadable> {
             } else {
                 format!("{units} held unit(s) released to stock")
             };
-            of_order(order_id, step(InventoryReleased::DETAIL_TYPE, summary), Change::None)
+            of_order(
+                order_id,
+                step(InventoryReleased::DETAIL_TYPE, summary),
+                Change::None,
+            )
         }
         OrderShipped::DETAIL_TYPE => {
             let OrderShipped { order, tracking_id } = parse(delivery)?;
@@ -166,7 +180,11 @@ pub fn read(delivery: &Delivery) -> Result<SagaStep, Unreadable> {
                 amount,
             } = parse(delivery)?;
             let summary = format!("refunded {amount} (transaction {transaction_id})");
-            of_order(order_id, step(PaymentRefunded::DETAIL_TYPE, summary), Change::None)
+            of_order(
+                order_id,
+                step(PaymentRefunded::DETAIL_TYPE, summary),
+                Change::None,
+            )
         }
         OrderFlagged::DETAIL_TYPE => {
             let OrderFlagged {
@@ -265,7 +283,9 @@ mod tests {
                 OrderStatus::Confirmed => Some(Conclusion::Confirmed {
                     tracking_id: "T-1".into(),
                 }),
-                OrderStatus::Failed => Some(Conclusion::Failed { reason: "declined".into() }),
+                OrderStatus::Failed => Some(Conclusion::Failed {
+                    reason: "declined".into(),
+                }),
             },
         }
     }

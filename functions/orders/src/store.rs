@@ -11,11 +11,11 @@
 //! Every change is one transaction guarded by conditions, never a read then
 //! a write: a step is recorded once, and only a pending order ends.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use astroshop_domain::{Order, OrderId, OrderStatus, UserId};
 use astroshop_saga::Entry;
+use astroshop_store::dynamo::{self, Item};
 use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -25,8 +25,6 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use crate::steps::{Change, Conclusion, Step};
-
-type Item = HashMap<String, AttributeValue>;
 
 const ORDER: &str = "ORDER";
 const EVENT_PREFIX: &str = "EVENT#";
@@ -144,9 +142,7 @@ impl OrderTable {
 
     /// The order with its whole history, read consistently.
     pub async fn order(&self, id: &OrderId) -> Result<Option<OrderRecord>, StoreError> {
-        let mut items = Vec::new();
-        let mut start_key = None;
-        loop {
+        let items = dynamo::all_pages(|start_key| async {
             let page = self
                 .client
                 .query()
@@ -157,12 +153,9 @@ impl OrderTable {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
-            items.extend(page.items.unwrap_or_default());
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                break;
-            }
-        }
+            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
+        })
+        .await?;
         let mut record = None;
         let mut history = Vec::new();
         for item in items {
@@ -194,14 +187,16 @@ impl OrderTable {
             .limit(Self::LISTED)
             .send()
             .await?;
-        page.items.unwrap_or_default().into_iter().map(order_record).collect()
+        page.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(order_record)
+            .collect()
     }
 
     /// The orders still pending that were placed before `cutoff` (an [`instant`]).
     pub async fn pending_placed_before(&self, cutoff: &str) -> Result<Vec<OrderId>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start_key = None;
-        loop {
+        let keys = dynamo::all_pages(|start_key| async {
             let page = self
                 .client
                 .query()
@@ -213,15 +208,14 @@ impl OrderTable {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
-            for item in page.items.unwrap_or_default() {
-                let id = string(&item, "orderId")?;
-                ids.push(OrderId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-            }
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(ids);
-            }
-        }
+            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
+        })
+        .await?;
+        keys.iter()
+            .map(|key| {
+                OrderId::parse(&string(key, "orderId")?).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
     }
 
     /// Applies `transition` in one transaction: its step and the order's
@@ -239,7 +233,11 @@ impl OrderTable {
         let mut writes = Vec::new();
         let conclusion = change.conclusion(&stamp);
         for step in step.into_iter().chain(conclusion.as_ref()) {
-            writes.push(TransactWriteItem::builder().put(self.history_put(order_id, step)?).build());
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(self.history_put(order_id, step)?)
+                    .build(),
+            );
         }
         writes.push(
             TransactWriteItem::builder()
@@ -247,7 +245,11 @@ impl OrderTable {
                 .build(),
         );
         if let Some(event) = announcement {
-            writes.push(TransactWriteItem::builder().put(self.outbox_put(order_id, event, now)?).build());
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(self.outbox_put(order_id, event, now)?)
+                    .build(),
+            );
         }
         let written = self
             .client
@@ -276,13 +278,7 @@ impl OrderTable {
             .condition_expression("attribute_not_exists(orderId)")
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(false)
-            }
-            Err(error) => Err(error.into()),
-        }
+        dynamo::condition_held(written)
     }
 
     fn outbox_put(&self, order_id: &OrderId, event: &Entry, now: OffsetDateTime) -> Result<Put, StoreError> {
@@ -322,7 +318,10 @@ impl OrderTable {
             Change::None => ("SET updatedAt = :now", "attribute_exists(orderId)"),
             Change::Flag => {
                 update = update.expression_attribute_values(":flagged", AttributeValue::Bool(true));
-                ("SET updatedAt = :now, flagged = :flagged", "attribute_exists(orderId)")
+                (
+                    "SET updatedAt = :now, flagged = :flagged",
+                    "attribute_exists(orderId)",
+                )
             }
             Change::Confirm { tracking_id } => {
                 update = update.expression_attribute_values(":tracking", text(tracking_id));
@@ -394,7 +393,9 @@ fn text(value: &str) -> AttributeValue {
 fn string(item: &Item, name: &str) -> Result<String, StoreError> {
     match item.get(name) {
         Some(AttributeValue::S(value)) => Ok(value.clone()),
-        _ => Err(StoreError::Corrupt(format!("order table item has no text {name}"))),
+        _ => Err(StoreError::Corrupt(format!(
+            "order table item has no text {name}"
+        ))),
     }
 }
 

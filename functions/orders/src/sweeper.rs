@@ -39,7 +39,9 @@ pub struct Swept {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{failures} of {stuck} stuck orders could not be failed; the next sweep tries again (first: {first})")]
+#[error(
+    "{failures} of {stuck} stuck orders could not be failed; the next sweep tries again (first: {first})"
+)]
 pub struct SweepError {
     pub stuck: usize,
     pub failures: usize,

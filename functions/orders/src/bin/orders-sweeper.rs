@@ -19,7 +19,8 @@ async fn main() -> Result<(), Error> {
         // The schedule's own event carries no deadline; an operator's
         // `{"olderThanSeconds": n}` does.
         let older_than = event.payload.older_than_seconds.unwrap_or(deadline);
-        let swept = sweep_stuck_orders(orders, Duration::from_secs(older_than), astroshop_saga::now()).await?;
+        let swept =
+            sweep_stuck_orders(orders, Duration::from_secs(older_than), astroshop_saga::now()).await?;
         Ok::<_, Error>(swept)
     }))
     .await

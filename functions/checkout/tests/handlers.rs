@@ -1,0 +1,442 @@
+//! Checkout, called in-process with the API Gateway events the gateway
+//! builds, against the template's tables, card key and cart in the emulator:
+//! what the shopper is answered, and what is (or is not) written.
+
+use astroshop_checkout::Checkout;
+use astroshop_checkout::store::{CheckoutTables, KmsSealer, OrderBook};
+use astroshop_domain::card::CardDetails;
+use astroshop_domain::{ProductId, Quantity, UserId};
+use astroshop_store::{CartStore, CartTable, ProductTable, RateTableStore};
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
+use local_stack::testing::{TestTables, json_response as json, request, sample_request};
+use serde_json::{Value, json};
+
+type ShopCheckout = Checkout<CartTable, ProductTable, RateTableStore, KmsSealer, CheckoutTables>;
+
+struct Shop {
+    tables: TestTables,
+    checkout: ShopCheckout,
+}
+
+async fn shop(prefix: &str) -> Shop {
+    let tables = TestTables::provision(prefix).await.expect("tables provisioned");
+    let dynamodb = tables.dynamodb();
+    let checkout = Checkout {
+        carts: CartTable::new(dynamodb.clone(), tables.setting("CARTS_TABLE")),
+        catalog: ProductTable::new(dynamodb.clone(), tables.setting("PRODUCTS_TABLE")),
+        rates: RateTableStore::new(dynamodb.clone(), tables.setting("CURRENCY_RATES_TABLE")),
+        sealer: KmsSealer::new(
+            aws_sdk_kms::Client::new(tables.config()),
+            tables.setting("CARD_KEY_ID"),
+        ),
+        book: CheckoutTables::new(
+            dynamodb,
+            tables.setting("ORDERS_TABLE"),
+            tables.setting("IDEMPOTENCY_TABLE"),
+        ),
+    };
+    Shop { tables, checkout }
+}
+
+/// The demo storefront's checkout body for `user`.
+fn demo_request(user: &str) -> Value {
+    json!({
+        "userId": user,
+        "email": "larry_sergei@example.com",
+        "address": {
+            "streetAddress": "1600 Amphitheatre Parkway",
+            "city": "Mountain View",
+            "state": "CA",
+            "country": "United States",
+            "zipCode": "94043"
+        },
+        "userCurrency": "USD",
+        "creditCard": {
+            "creditCardNumber": "4432-8015-6152-0454",
+            "creditCardCvv": 672,
+            "creditCardExpirationYear": 2039,
+            "creditCardExpirationMonth": 1
+        }
+    })
+}
+
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    body: Value,
+}
+
+impl Shop {
+    async fn add_to_cart(&self, user: &str, product: &str, quantity: i64) {
+        self.checkout
+            .carts
+            .add_to_line(
+                &UserId::parse(user).unwrap(),
+                &ProductId::parse(product).unwrap(),
+                Quantity::new(quantity).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn cart_size(&self, user: &str) -> usize {
+        self.checkout
+            .carts
+            .cart_lines(&UserId::parse(user).unwrap())
+            .await
+            .unwrap()
+            .len()
+    }
+
+    async fn place_raw(&self, uri: &str, body: &str, key: Option<&str>) -> Answer {
+        let mut request = request("POST", uri, Some(body), "checkout-place");
+        if let Some(key) = key {
+            request
+                .headers_mut()
+                .insert("idempotency-key", key.parse().unwrap());
+        }
+        self.answer(request).await
+    }
+
+    async fn answer(&self, request: lambda_http::Request) -> Answer {
+        let response = self
+            .checkout
+            .place_order(request)
+            .await
+            .unwrap_or_else(|e| e.into_response());
+        let location = response
+            .headers()
+            .get("location")
+            .map(|value| value.to_str().unwrap().to_owned());
+        let (status, body) = json(response);
+        Answer {
+            status,
+            location,
+            body,
+        }
+    }
+
+    async fn place(&self, body: &Value, key: Option<&str>) -> Answer {
+        self.place_raw("/api/checkout", &body.to_string(), key).await
+    }
+
+    /// Every item of the orders table belonging to `user`'s orders.
+    async fn orders_of(&self, user: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        self.tables
+            .dynamodb()
+            .scan()
+            .table_name(self.tables.setting("ORDERS_TABLE"))
+            .filter_expression("userId = :user")
+            .expression_attribute_values(":user", AttributeValue::S(user.into()))
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+    }
+
+    /// Every item stored under one order id, by sort key.
+    async fn partition(
+        &self,
+        order_id: &str,
+    ) -> std::collections::BTreeMap<String, std::collections::HashMap<String, AttributeValue>> {
+        self.tables
+            .dynamodb()
+            .query()
+            .table_name(self.tables.setting("ORDERS_TABLE"))
+            .key_condition_expression("orderId = :id")
+            .expression_attribute_values(":id", AttributeValue::S(order_id.into()))
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| (text(&item, "sk"), item))
+            .collect()
+    }
+}
+
+fn text(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> String {
+    item.get(name)
+        .and_then(|value| value.as_s().ok())
+        .cloned()
+        .unwrap_or_else(|| panic!("no text {name} in {item:?}"))
+}
+
+fn usd(units: i64, nanos: i64) -> Value {
+    json!({"currencyCode": "USD", "units": units, "nanos": nanos})
+}
+
+#[tokio::test]
+async fn a_checkout_places_a_pending_order_with_its_sealed_outbox_event_and_keeps_the_cart() {
+    let shop = shop("orders-checkout-place").await;
+    shop.add_to_cart("larry", "OLJCESPC7Z", 2).await;
+    shop.add_to_cart("larry", "66VCHSJNUP", 1).await;
+
+    let answer = shop.place(&demo_request("larry"), None).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let placed = &answer.body;
+    let id = placed["orderId"].as_str().unwrap().to_owned();
+    assert_eq!(placed["status"], "PENDING");
+    assert_eq!(placed["link"], format!("/api/orders/{id}"));
+    assert_eq!(
+        answer.location.as_deref(),
+        Some(format!("/api/orders/{id}").as_str())
+    );
+    // 2 × 101.96 + 349.95 + 3 × 8.99 shipping = 580.84 USD, to the nano.
+    assert_eq!(placed["shippingCost"], usd(26, 970_000_000));
+    assert_eq!(placed["total"], usd(580, 840_000_000));
+    assert_eq!(
+        placed["items"][0],
+        json!({"item": {"productId": "66VCHSJNUP", "quantity": 1}, "cost": usd(349, 950_000_000)})
+    );
+    assert_eq!(placed["card"], json!({"cardType": "visa", "last4": "0454"}));
+    assert_eq!(placed["shippingAddress"]["zipCode"], "94043");
+    assert!(!placed.to_string().contains("4432801561520454"));
+
+    let stored = shop.partition(&id).await;
+    let keys: Vec<&String> = stored.keys().collect();
+    let outbox_key = format!("OUTBOX#{id}/OrderPlaced.v1");
+    assert_eq!(keys, ["ORDER", outbox_key.as_str()]);
+    let order = &stored["ORDER"];
+    assert_eq!(text(order, "status"), "PENDING");
+    assert_eq!(text(order, "pending"), "PENDING");
+    let outbox = &stored[&outbox_key];
+    assert_eq!(text(outbox, "source"), "astroshop.orders");
+    assert_eq!(text(outbox, "detailType"), "OrderPlaced.v1");
+    assert!(outbox.contains_key("expiresAt"));
+    let detail: Value = serde_json::from_str(&text(outbox, "detail")).unwrap();
+    assert_eq!(detail["metadata"]["eventId"], format!("{id}/OrderPlaced.v1"));
+    assert_eq!(detail["metadata"]["correlationId"], id.as_str());
+    assert!(
+        detail["metadata"]["traceparent"]
+            .as_str()
+            .unwrap()
+            .starts_with("00-")
+    );
+    assert_eq!(detail["data"]["order"]["total"], placed["total"]);
+    let event_text = detail.to_string();
+    assert!(!event_text.contains("4432801561520454") && !event_text.contains("Cvv"));
+
+    // Only the card key opens the card, and only for this order.
+    let kms = aws_sdk_kms::Client::new(shop.tables.config());
+    let ciphertext = base64::engine::general_purpose::STANDARD
+        .decode(detail["data"]["card"]["ciphertext"].as_str().unwrap())
+        .unwrap();
+    let opened = kms
+        .decrypt()
+        .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(ciphertext))
+        .encryption_context("orderId", id.as_str())
+        .send()
+        .await
+        .unwrap();
+    let card: CardDetails = serde_json::from_slice(opened.plaintext().unwrap().as_ref()).unwrap();
+    assert_eq!(card.number.last4(), "0454");
+    assert_eq!((card.expiry.month(), card.expiry.year()), (1, 2039));
+
+    assert_eq!(
+        shop.cart_size("larry").await,
+        2,
+        "the cart waits for the confirmation"
+    );
+}
+
+#[tokio::test]
+async fn every_bad_input_is_a_400_naming_the_field_and_places_nothing() {
+    let shop = shop("orders-checkout-bad").await;
+    shop.add_to_cart("careless", "OLJCESPC7Z", 1).await;
+    let cases: &[(&str, Value, &str)] = &[
+        ("/userId", json!(""), "userId"),
+        ("/userId", json!(42), "userId"),
+        ("/email", json!("not-an-address"), "email"),
+        ("/address/streetAddress", json!(""), "address.streetAddress"),
+        ("/address/country", json!("x".repeat(500)), "address.country"),
+        ("/address", json!("somewhere"), "address"),
+        (
+            "/creditCard/creditCardNumber",
+            json!("4432-80AB-6152-0454"),
+            "creditCard.creditCardNumber",
+        ),
+        (
+            "/creditCard/creditCardNumber",
+            json!("4432"),
+            "creditCard.creditCardNumber",
+        ),
+        (
+            "/creditCard/creditCardExpirationMonth",
+            json!(13),
+            "creditCard.creditCardExpiration",
+        ),
+        (
+            "/creditCard/creditCardExpirationYear",
+            json!(1999),
+            "creditCard.creditCardExpiration",
+        ),
+        (
+            "/creditCard/creditCardExpirationMonth",
+            json!("one"),
+            "creditCard.creditCardExpirationMonth",
+        ),
+        (
+            "/creditCard/creditCardCvv",
+            json!(12345),
+            "creditCard.creditCardCvv",
+        ),
+        ("/creditCard", json!(null), "creditCard"),
+        ("/userCurrency", json!("XXX"), "XXX"),
+        ("/userCurrency", json!("dollars"), "userCurrency"),
+    ];
+    for (pointer, value, field) in cases {
+        let mut body = demo_request("careless");
+        *body.pointer_mut(pointer).unwrap() = value.clone();
+        let answer = shop.place(&body, None).await;
+        assert_eq!(answer.status, 400, "{pointer} = {value}: {}", answer.body);
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{pointer}: {message}");
+    }
+    for (uri, body) in [
+        ("/api/checkout", "{not json"),
+        ("/api/checkout", ""),
+        ("/api/checkout", "[]"),
+        (
+            "/api/checkout?currencyCode=XXX",
+            &demo_request("careless").to_string(),
+        ),
+    ] {
+        let answer = shop.place_raw(uri, body, None).await;
+        assert_eq!(answer.status, 400, "{uri} {body:?}: {}", answer.body);
+        assert!(answer.body["error"]["code"].is_string());
+    }
+    let answer = shop
+        .place(&demo_request("careless"), Some("a key with spaces"))
+        .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.body["error"]["code"], "invalid_idempotency_key");
+    assert!(
+        shop.orders_of("careless").await.is_empty(),
+        "a refused checkout wrote an order"
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_64_kib_is_a_413_and_places_nothing() {
+    let shop = shop("orders-checkout-huge").await;
+    shop.add_to_cart("bulky", "OLJCESPC7Z", 1).await;
+    let mut body = demo_request("bulky");
+    body["padding"] = json!("x".repeat(70 * 1024));
+    let answer = shop.place(&body, None).await;
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "payload_too_large");
+    assert!(shop.orders_of("bulky").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_empty_cart_is_a_409_and_places_nothing() {
+    let shop = shop("orders-checkout-empty").await;
+    let answer = shop.place(&demo_request("nobody"), None).await;
+    assert_eq!(answer.status, 409, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "empty_cart");
+    assert!(shop.orders_of("nobody").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_gives_the_same_order_and_another_body_is_a_422() {
+    let shop = shop("orders-checkout-idempotent").await;
+    shop.add_to_cart("repeat", "OLJCESPC7Z", 1).await;
+    let request = demo_request("repeat");
+    let first = shop.place(&request, Some("key-1")).await;
+    assert_eq!(first.status, 202, "{}", first.body);
+    // The same request, its JSON laid out differently.
+    let reordered: serde_json::Map<String, Value> =
+        request.as_object().unwrap().clone().into_iter().rev().collect();
+    let again = shop.place(&Value::Object(reordered), Some("key-1")).await;
+    assert_eq!(again.status, 202, "{}", again.body);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.location, first.location);
+
+    let mut other = request.clone();
+    other["email"] = json!("someone.else@example.com");
+    let refused = shop.place(&other, Some("key-1")).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.body["error"]["code"], "idempotency_key_reused");
+    let elsewhere = shop
+        .place_raw(
+            "/api/checkout?currencyCode=EUR",
+            &request.to_string(),
+            Some("key-1"),
+        )
+        .await;
+    assert_eq!(elsewhere.status, 422, "another currency is another request");
+
+    let orders = shop.orders_of("repeat").await;
+    assert_eq!(orders.len(), 1, "one order for one key");
+    let stored = shop
+        .tables
+        .dynamodb()
+        .get_item()
+        .table_name(shop.tables.setting("IDEMPOTENCY_TABLE"))
+        .key("key", AttributeValue::S("repeat#key-1".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(text(&stored, "orderId"), first.body["orderId"].as_str().unwrap());
+    assert_eq!(text(&stored, "requestHash").len(), 64);
+    assert!(stored.contains_key("expiresAt"));
+
+    // Another key is another order.
+    let second = shop.place(&request, Some("key-2")).await;
+    assert_eq!(second.status, 202);
+    assert_ne!(second.body["orderId"], first.body["orderId"]);
+}
+
+#[tokio::test]
+async fn the_order_is_priced_in_the_asked_currency_else_the_shoppers() {
+    let shop = shop("orders-checkout-currency").await;
+    shop.add_to_cart("traveller", "OLJCESPC7Z", 1).await;
+    let mut request = demo_request("traveller");
+    request["userCurrency"] = json!("EUR");
+    let answer = shop.place(&request, None).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    // 101.96 USD / 1.1305 = 90.190181336 EUR; 8.99 / 1.1305 = 7.952233525 EUR.
+    assert_eq!(
+        answer.body["items"][0]["cost"],
+        json!({"currencyCode": "EUR", "units": 90, "nanos": 190_181_336})
+    );
+    assert_eq!(
+        answer.body["shippingCost"],
+        json!({"currencyCode": "EUR", "units": 7, "nanos": 952_233_525})
+    );
+    assert_eq!(
+        answer.body["total"],
+        json!({"currencyCode": "EUR", "units": 98, "nanos": 142_414_861})
+    );
+    let answer = shop
+        .place_raw("/api/checkout?currencyCode=JPY", &request.to_string(), None)
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    assert_eq!(answer.body["currencyCode"], "JPY");
+    assert_eq!(answer.body["total"]["currencyCode"], "JPY");
+}
+
+#[tokio::test]
+async fn the_sample_event_in_events_places_an_order() {
+    let shop = shop("orders-checkout-sample").await;
+    shop.add_to_cart("larry", "OLJCESPC7Z", 1).await;
+    let answer = shop
+        .answer(sample_request("http/checkout-place.json").unwrap())
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    assert_eq!(answer.body["userId"], "larry");
+    assert!(
+        shop.checkout
+            .book
+            .order(&astroshop_domain::OrderId::parse(answer.body["orderId"].as_str().unwrap()).unwrap())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
