@@ -1,0 +1,450 @@
+//! The charge and refund steps and the payment API, against the template's
+//! table, bus and card key in the emulator. Cards are sealed here as
+//! checkout seals them (KMS Encrypt under the card key, context
+//! `{"orderId": ...}`); what the steps publish is caught on the bus by a tap.
+
+use astroshop_domain::events::{
+    DomainEvent, Envelope, InventoryReserved, OrderFailed, OrderPlaced, SealedCard,
+};
+use astroshop_domain::order::{Order, OrderId};
+use astroshop_payment::card::CardKey;
+use astroshop_payment::store::{Payments, PaymentsTable};
+use astroshop_payment::{charge_card, get_payment, refund_payment};
+use astroshop_saga::{Publisher, consume};
+use aws_lambda_events::event::sqs::SqsBatchResponse;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use local_stack::testing::{EventTap, TestTables, bus_event, json_response, request, sqs_event};
+use serde_json::{Value, json};
+
+const GOOD_VISA: &str = "4432-8015-6152-0454";
+
+struct Shop {
+    payments: PaymentsTable,
+    cards: CardKey,
+    kms: aws_sdk_kms::Client,
+    key_id: String,
+    bus: Publisher,
+    tap: EventTap,
+    tables: TestTables,
+}
+
+async fn shop(prefix: &str) -> Shop {
+    let tables = TestTables::provision(prefix).await.expect("tables provisioned");
+    let tap = EventTap::attach(&tables).await.expect("tap attached");
+    let kms = aws_sdk_kms::Client::new(tables.config());
+    let key_id = tables.setting("CARD_KEY_ID").to_owned();
+    Shop {
+        payments: PaymentsTable::new(tables.dynamodb(), tables.setting("PAYMENTS_TABLE")),
+        cards: CardKey::new(kms.clone(), &key_id),
+        kms,
+        key_id,
+        bus: Publisher::new(
+            aws_sdk_eventbridge::Client::new(tables.config()),
+            tables.setting("EVENT_BUS_NAME"),
+        ),
+        tap,
+        tables,
+    }
+}
+
+/// An order of one telescope at 580.84 USD, paid with a card ending 0454.
+fn order() -> Order {
+    serde_json::from_value(json!({
+        "orderId": uuid::Uuid::new_v4().to_string(),
+        "userId": "larry",
+        "email": "larry@example.com",
+        "currencyCode": "USD",
+        "items": [{
+            "item": {"productId": "OLJCESPC7Z", "quantity": 1},
+            "cost": {"currencyCode": "USD", "units": 553, "nanos": 870000000}
+        }],
+        "shippingCost": {"currencyCode": "USD", "units": 26, "nanos": 970000000},
+        "total": {"currencyCode": "USD", "units": 580, "nanos": 840000000},
+        "shippingAddress": {
+            "streetAddress": "1600 Amphitheatre Parkway", "city": "Mountain View",
+            "state": "CA", "country": "United States", "zipCode": "94043"
+        },
+        "card": {"cardType": "visa", "last4": "0454"},
+        "placedAt": "2026-11-21T10:00:00Z"
+    }))
+    .expect("a well-formed order")
+}
+
+/// The SQS message body of `event` on the bus.
+fn message<T: DomainEvent>(event: T) -> String {
+    let envelope = Envelope::first(event, astroshop_saga::now(), None);
+    bus_event(
+        T::SOURCE,
+        T::DETAIL_TYPE,
+        &serde_json::to_value(&envelope).unwrap(),
+    )
+}
+
+fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|failure| failure.item_identifier.as_str())
+        .collect()
+}
+
+impl Shop {
+    /// The card as checkout seals it for `order`.
+    async fn seal(&self, order: &OrderId, number: &str, month: u8, year: u16) -> SealedCard {
+        let details = json!({"number": number, "expiry": {"month": month, "year": year}});
+        let sealed = self
+            .kms
+            .encrypt()
+            .key_id(&self.key_id)
+            .plaintext(aws_sdk_kms::primitives::Blob::new(details.to_string()))
+            .encryption_context("orderId", order.as_str())
+            .send()
+            .await
+            .expect("KMS encrypts");
+        SealedCard {
+            ciphertext: BASE64.encode(sealed.ciphertext_blob.expect("a ciphertext").into_inner()),
+        }
+    }
+
+    fn reserved(&self, order: &Order, card: &SealedCard) -> String {
+        message(InventoryReserved {
+            order: order.clone(),
+            card: card.clone(),
+        })
+    }
+
+    fn order_failed(&self, order: &Order) -> String {
+        message(OrderFailed {
+            order: order.clone(),
+            reason: "the sweeper gave up on it".into(),
+        })
+    }
+
+    async fn charge(&self, bodies: &[String]) -> SqsBatchResponse {
+        consume(sqs_event(bodies), |delivery| {
+            charge_card(&self.payments, &self.cards, &self.bus, delivery)
+        })
+        .await
+    }
+
+    async fn refund(&self, bodies: &[String]) -> SqsBatchResponse {
+        consume(sqs_event(bodies), |delivery| {
+            refund_payment(&self.payments, &self.bus, delivery)
+        })
+        .await
+    }
+
+    /// The payment as `GET /api/payments/{orderId}` shows it.
+    async fn shown(&self, order: &str) -> (u16, Value) {
+        let request = request("GET", &format!("/api/payments/{order}"), None, "payment-get");
+        json_response(
+            get_payment(&self.payments, request)
+                .await
+                .unwrap_or_else(|e| e.into_response()),
+        )
+    }
+
+    /// The events published for `order`, as (detail-type, data).
+    async fn published_for(&self, order: &OrderId) -> Vec<(String, Value)> {
+        self.tap
+            .events()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, detail)| detail["metadata"]["correlationId"] == order.as_str())
+            .map(|(kind, detail)| (kind, detail["data"].clone()))
+            .collect()
+    }
+
+    /// Every attribute of every stored payment, as text.
+    async fn stored_text(&self) -> String {
+        let scanned = self
+            .tables
+            .dynamodb()
+            .scan()
+            .table_name(self.tables.setting("PAYMENTS_TABLE"))
+            .send()
+            .await
+            .unwrap();
+        format!("{:?}", scanned.items())
+    }
+}
+
+#[tokio::test]
+async fn a_good_visa_is_charged_once_whatever_is_redelivered() {
+    let shop = shop("invpay-pay-charge").await;
+    let order = order();
+    let card = shop.seal(&order.order_id, GOOD_VISA, 1, 2039).await;
+    let event = shop.reserved(&order, &card);
+    assert!(
+        shop.charge(&[event.clone(), event.clone()])
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert!(shop.charge(&[event]).await.batch_item_failures.is_empty());
+
+    let (status, payment) = shop.shown(order.order_id.as_str()).await;
+    assert_eq!(status, 200, "{payment}");
+    assert_eq!(payment["status"], "CHARGED");
+    assert_eq!(
+        payment["amount"],
+        json!({"currencyCode": "USD", "units": 580, "nanos": 840000000})
+    );
+    assert_eq!(
+        (payment["cardType"].as_str(), payment["last4"].as_str()),
+        (Some("visa"), Some("0454"))
+    );
+    let transaction = payment["transactionId"]
+        .as_str()
+        .expect("a transaction id")
+        .to_owned();
+    assert!(payment["chargedAt"].is_string() && payment.get("reason").is_none());
+
+    let published = shop.published_for(&order.order_id).await;
+    assert_eq!(published.len(), 3, "one outcome per delivery: {published:?}");
+    for (kind, data) in &published {
+        assert_eq!(kind, "PaymentSucceeded.v1");
+        assert_eq!(
+            data["payment"],
+            json!({
+                "transactionId": transaction, "cardType": "visa", "last4": "0454",
+                "amount": {"currencyCode": "USD", "units": 580, "nanos": 840000000}
+            })
+        );
+    }
+    let stored = shop.stored_text().await;
+    assert!(
+        !stored.contains("443280156152"),
+        "the card number is stored: {stored}"
+    );
+}
+
+#[tokio::test]
+async fn cards_the_demo_refuses_are_declined_and_nothing_is_charged() {
+    let shop = shop("invpay-pay-decline").await;
+    let cards = [
+        (
+            "4432-8015-6152-0455",
+            1,
+            2039,
+            "the card number is not valid",
+            "visa",
+            "0455",
+        ),
+        (
+            "3782-822463-10005",
+            1,
+            2039,
+            "American Express cards are not accepted; only Visa and Mastercard",
+            "amex",
+            "0005",
+        ),
+        (GOOD_VISA, 1, 2020, "the card expired in 01/2020", "visa", "0454"),
+    ];
+    for (number, month, year, reason, card_type, last4) in cards {
+        let order = order();
+        let card = shop.seal(&order.order_id, number, month, year).await;
+        let event = shop.reserved(&order, &card);
+        assert!(
+            shop.charge(&[event.clone(), event])
+                .await
+                .batch_item_failures
+                .is_empty()
+        );
+        let (status, payment) = shop.shown(order.order_id.as_str()).await;
+        assert_eq!(status, 200);
+        assert_eq!(payment["status"], "DECLINED", "{number}");
+        assert_eq!(payment["reason"], reason);
+        assert_eq!(
+            (payment["cardType"].as_str(), payment["last4"].as_str()),
+            (Some(card_type), Some(last4))
+        );
+        assert!(payment.get("transactionId").is_none() && payment.get("chargedAt").is_none());
+        let published = shop.published_for(&order.order_id).await;
+        let expected = ("PaymentFailed.v1".to_owned(), json!(reason));
+        let outcomes: Vec<(String, Value)> = published
+            .into_iter()
+            .map(|(kind, data)| (kind, data["reason"].clone()))
+            .collect();
+        assert_eq!(outcomes, [expected.clone(), expected], "{number}");
+    }
+}
+
+#[tokio::test]
+async fn a_card_sealed_for_another_order_or_damaged_is_declined_unread() {
+    let shop = shop("invpay-pay-unreadable").await;
+    let elsewhere = order();
+    let stolen = shop.seal(&elsewhere.order_id, GOOD_VISA, 1, 2039).await;
+    let damaged = SealedCard {
+        ciphertext: "not base64 at all!".into(),
+    };
+    for card in [stolen, damaged] {
+        let order = order();
+        assert!(
+            shop.charge(&[shop.reserved(&order, &card)])
+                .await
+                .batch_item_failures
+                .is_empty()
+        );
+        let (_, payment) = shop.shown(order.order_id.as_str()).await;
+        assert_eq!(payment["status"], "DECLINED");
+        assert_eq!(payment["reason"], "the card details could not be read");
+        let published = shop.published_for(&order.order_id).await;
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].0, "PaymentFailed.v1");
+    }
+}
+
+#[tokio::test]
+async fn refunding_a_charge_marks_it_refunded_once_and_publishes_the_refund() {
+    let shop = shop("invpay-pay-refund").await;
+    let order = order();
+    let card = shop.seal(&order.order_id, GOOD_VISA, 1, 2039).await;
+    assert!(
+        shop.charge(&[shop.reserved(&order, &card)])
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let transaction = shop.shown(order.order_id.as_str()).await.1["transactionId"].clone();
+
+    let failed = shop.order_failed(&order);
+    assert!(
+        shop.refund(&[failed.clone()])
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let (_, refunded) = shop.shown(order.order_id.as_str()).await;
+    assert_eq!(refunded["status"], "REFUNDED");
+    assert_eq!(refunded["transactionId"], transaction);
+    let refunded_at = refunded["refundedAt"].clone();
+    assert!(refunded_at.is_string());
+    // Redelivered: the same refund again, and the record unchanged.
+    assert!(shop.refund(&[failed]).await.batch_item_failures.is_empty());
+    assert_eq!(shop.shown(order.order_id.as_str()).await.1, refunded);
+
+    let refunds: Vec<Value> = shop
+        .published_for(&order.order_id)
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "PaymentRefunded.v1")
+        .map(|(_, data)| data)
+        .collect();
+    let expected = json!({
+        "orderId": order.order_id.as_str(), "transactionId": transaction,
+        "amount": {"currencyCode": "USD", "units": 580, "nanos": 840000000}
+    });
+    assert_eq!(refunds, [expected.clone(), expected]);
+}
+
+#[tokio::test]
+async fn an_order_failed_before_its_charge_is_voided_and_the_late_charge_does_nothing() {
+    let shop = shop("invpay-pay-void").await;
+    let order = order();
+    assert!(
+        shop.refund(&[shop.order_failed(&order)])
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let (_, voided) = shop.shown(order.order_id.as_str()).await;
+    assert_eq!(voided["status"], "VOIDED");
+    assert_eq!(
+        voided["reason"],
+        "the order failed before it was charged: the sweeper gave up on it"
+    );
+    assert!(voided.get("transactionId").is_none());
+
+    let card = shop.seal(&order.order_id, GOOD_VISA, 1, 2039).await;
+    assert!(
+        shop.charge(&[shop.reserved(&order, &card)])
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert_eq!(shop.shown(order.order_id.as_str()).await.1, voided);
+    assert_eq!(
+        shop.published_for(&order.order_id).await,
+        [],
+        "no charge, no refund"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_order_whose_card_was_declined_needs_no_refund() {
+    let shop = shop("invpay-pay-declined-refund").await;
+    let order = order();
+    let card = shop.seal(&order.order_id, GOOD_VISA, 1, 2020).await;
+    assert!(
+        shop.charge(&[shop.reserved(&order, &card)])
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let (_, declined) = shop.shown(order.order_id.as_str()).await;
+    assert!(
+        shop.refund(&[shop.order_failed(&order)])
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert_eq!(shop.shown(order.order_id.as_str()).await.1, declined);
+    let kinds: Vec<String> = shop
+        .published_for(&order.order_id)
+        .await
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect();
+    assert_eq!(kinds, ["PaymentFailed.v1"]);
+}
+
+#[tokio::test]
+async fn unreadable_and_foreign_messages_fail_alone_and_the_rest_of_the_batch_is_handled() {
+    let shop = shop("invpay-pay-poison").await;
+    let order = order();
+    let card = shop.seal(&order.order_id, GOOD_VISA, 1, 2039).await;
+    let placed = message(OrderPlaced {
+        order: order.clone(),
+        card: card.clone(),
+    });
+    let mut broken: Value = serde_json::from_str(&shop.reserved(&order, &card)).unwrap();
+    broken["detail"]["data"]["order"]["total"] = json!("a lot");
+    let batch = [
+        "{not json".to_owned(),
+        broken.to_string(),
+        placed.clone(),
+        shop.reserved(&order, &card),
+    ];
+    assert_eq!(failed_ids(&shop.charge(&batch).await), ["m0", "m1", "m2"]);
+    assert_eq!(shop.shown(order.order_id.as_str()).await.1["status"], "CHARGED");
+
+    let batch = ["{not json".to_owned(), placed, shop.order_failed(&order)];
+    assert_eq!(failed_ids(&shop.refund(&batch).await), ["m0", "m1"]);
+    assert_eq!(shop.shown(order.order_id.as_str()).await.1["status"], "REFUNDED");
+}
+
+#[tokio::test]
+async fn an_unknown_order_has_no_payment_and_a_malformed_id_is_refused() {
+    let shop = shop("invpay-pay-get").await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let (status, body) = shop.shown(&unknown).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("payment_not_found"))
+    );
+    let (status, body) = shop.shown("not-an-order").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_order_id"))
+    );
+    assert!(
+        shop.payments
+            .payment(&OrderId::parse(&unknown).unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
