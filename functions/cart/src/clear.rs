@@ -1,12 +1,18 @@
 //! Clearing what was bought from the cart (the `cart-clear` queue,
 //! OrderConfirmed): the order's products leave the shopper's cart once the
 //! order is confirmed, not at checkout, so a failed order leaves the cart as
-//! it was for another try. A line the shopper added to after checking out
-//! stays, as it holds more than was ordered.
+//! it was for another try. Only lines unchanged since the order was placed
+//! are removed: what the shopper put in the cart after checking out stays,
+//! and a redelivered event does not take it away either.
+
+use std::time::SystemTime;
 
 use astroshop_domain::events::OrderConfirmed;
+use astroshop_domain::{OrderId, ProductId};
 use astroshop_saga::{Delivery, Unreadable};
 use astroshop_store::{CartStore, StoreError};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClearError {
@@ -14,6 +20,8 @@ pub enum ClearError {
     UnexpectedEvent(String),
     #[error(transparent)]
     Unreadable(#[from] Unreadable),
+    #[error("order {0} was placed at {1:?}, which is not an RFC 3339 time")]
+    PlacedAt(OrderId, String),
     #[error("carts: {0}")]
     Store(#[from] StoreError),
 }
@@ -25,7 +33,13 @@ pub async fn clear_ordered_lines(carts: &impl CartStore, delivery: Delivery) -> 
     }
     let confirmed: OrderConfirmed = delivery.parse()?;
     let order = confirmed.order;
-    let removed = carts.remove_ordered_lines(&order.user_id, &order.lines()).await?;
+    let placed_at: SystemTime = OffsetDateTime::parse(&order.placed_at, &Rfc3339)
+        .map_err(|_| ClearError::PlacedAt(order.order_id.clone(), order.placed_at.clone()))?
+        .into();
+    let products: Vec<ProductId> = order.lines().into_iter().map(|line| line.product_id).collect();
+    let removed = carts
+        .remove_lines_unchanged_since(&order.user_id, &products, placed_at)
+        .await?;
     tracing::info!(
         removed,
         ordered = order.items.len(),

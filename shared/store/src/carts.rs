@@ -48,13 +48,15 @@ pub trait CartStore {
         user: &UserId,
         product: &ProductId,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Deletes the lines of an order's products, except a line that now
-    /// holds more than was ordered (the shopper added to it since); how
-    /// many lines were deleted. Doing it twice deletes nothing more.
-    fn remove_ordered_lines(
+    /// Deletes the lines of `products` that nobody has changed since
+    /// `since` (an add renews a line's expiry, which tells when it was last
+    /// changed); how many were deleted. Doing it again deletes nothing the
+    /// shopper has added since.
+    fn remove_lines_unchanged_since(
         &self,
         user: &UserId,
-        ordered: &[CartLine],
+        products: &[ProductId],
+        since: SystemTime,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
@@ -282,18 +284,25 @@ impl CartStore for CartTable {
         dynamo::condition_held(result)
     }
 
-    async fn remove_ordered_lines(&self, user: &UserId, ordered: &[CartLine]) -> Result<usize, StoreError> {
+    async fn remove_lines_unchanged_since(
+        &self,
+        user: &UserId,
+        products: &[ProductId],
+        since: SystemTime,
+    ) -> Result<usize, StoreError> {
+        // A line last changed at or before `since` expires at or before this.
+        let latest_expiry = seconds(since + CART_LINE_LIFETIME);
         let mut removed = 0;
-        for line in ordered {
-            let [user_key, product_key] = Self::key(user, &line.product_id);
+        for product in products {
+            let [user_key, product_key] = Self::key(user, product);
             let result = self
                 .client
                 .delete_item()
                 .table_name(&self.table)
                 .key(user_key.0, user_key.1)
                 .key(product_key.0, product_key.1)
-                .condition_expression("attribute_exists(quantity) AND quantity <= :ordered")
-                .expression_attribute_values(":ordered", AttributeValue::N(line.quantity.to_string()))
+                .condition_expression("attribute_exists(quantity) AND expiresAt <= :latest")
+                .expression_attribute_values(":latest", latest_expiry.clone())
                 .send()
                 .await;
             if dynamo::condition_held(result)? {
