@@ -312,7 +312,7 @@ async fn refunding_a_charge_marks_it_refunded_once_and_publishes_the_refund() {
 
     let failed = shop.order_failed(&order);
     assert!(
-        shop.refund(&[failed.clone()])
+        shop.refund(std::slice::from_ref(&failed))
             .await
             .batch_item_failures
             .is_empty()
