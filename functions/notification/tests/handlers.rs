@@ -1,0 +1,275 @@
+//! The notification consumer and the history endpoint, called in-process
+//! against the template's table and mail identity in the emulator. The mail
+//! itself is read back from the emulator's record of what SES sent
+//! (`GET /moto-api/data.json`, `ses.Message[]`: `source`,
+//! `destinations.ToAddresses`, `subject`, `body`).
+
+use astroshop_domain::OrderId;
+use astroshop_notification::{
+    EmailAddress, Kind, Mail, NotificationStore, NotificationTable, SesMailer, list_notifications,
+    mail_order_outcome,
+};
+use astroshop_saga::consume;
+use local_stack::testing::{TestTables, bus_event, json_response, request, sqs_event};
+use serde_json::{Value, json};
+
+struct Post {
+    tables: TestTables,
+    notifications: NotificationTable,
+    mailer: SesMailer,
+}
+
+async fn post(prefix: &str) -> Post {
+    let tables = TestTables::provision(prefix).await.expect("tables provisioned");
+    Post {
+        notifications: NotificationTable::new(tables.dynamodb(), tables.setting("NOTIFICATIONS_TABLE")),
+        mailer: SesMailer::new(
+            aws_sdk_sesv2::Client::new(tables.config()),
+            tables.setting("MAIL_FROM"),
+        ),
+        tables,
+    }
+}
+
+/// An address no other test mails.
+fn mailbox() -> String {
+    format!("larry-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+fn order(id: &str, email: &str) -> Value {
+    let usd = |units: i64, nanos: i64| json!({"currencyCode": "USD", "units": units, "nanos": nanos});
+    json!({
+        "orderId": id, "userId": "larry", "email": email, "currencyCode": "USD",
+        "items": [{"item": {"productId": "OLJCESPC7Z", "quantity": 2}, "cost": usd(101, 960_000_000)},
+                  {"item": {"productId": "66VCHSJNUP", "quantity": 1}, "cost": usd(349, 950_000_000)}],
+        "shippingCost": usd(26, 970_000_000),
+        "total": usd(580, 840_000_000),
+        "shippingAddress": {"streetAddress": "1600 Amphitheatre Parkway", "city": "Mountain View",
+                            "state": "CA", "country": "United States", "zipCode": "94043"},
+        "card": {"cardType": "visa", "last4": "0454"},
+        "placedAt": "2026-11-21T10:00:00Z",
+    })
+}
+
+fn event(detail_type: &str, id: &str, data: Value) -> String {
+    bus_event(
+        "astroshop.orders",
+        detail_type,
+        &json!({
+            "metadata": {"eventId": format!("{id}/{detail_type}"), "occurredAt": "2026-11-21T10:00:01Z",
+                         "correlationId": id},
+            "data": data,
+        }),
+    )
+}
+
+/// OrderConfirmed for a new order to `email`; its id and the message body.
+fn confirmed(email: &str) -> (String, String) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let data = json!({"order": order(&id, email), "trackingId": "5f0c2a8e-7d41-4b9a-a3e6-1c8b7d2f9e04"});
+    (id.clone(), event("OrderConfirmed.v1", &id, data))
+}
+
+/// OrderFailed for a new order to `email`; its id and the message body.
+fn failed(email: &str, reason: &str) -> (String, String) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let data = json!({"order": order(&id, email), "reason": reason});
+    (id.clone(), event("OrderFailed.v1", &id, data))
+}
+
+impl Post {
+    /// Delivers a batch; the ids of the messages that failed.
+    async fn deliver(&self, bodies: &[String]) -> Vec<String> {
+        consume(sqs_event(bodies), |delivery| {
+            mail_order_outcome(&self.notifications, &self.mailer, delivery)
+        })
+        .await
+        .batch_item_failures
+        .into_iter()
+        .map(|failure| failure.item_identifier)
+        .collect()
+    }
+
+    /// Every mail SES sent to `to`, oldest first.
+    async fn mail_to(&self, to: &str) -> Vec<Value> {
+        let endpoint = self.tables.config().endpoint_url().expect("an emulator endpoint");
+        let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|message| message["destinations"]["ToAddresses"] == json!([to]))
+            .collect()
+    }
+
+    async fn history(&self, query: &str) -> (u16, Value) {
+        let uri = format!("/api/notifications{query}");
+        let request = request("GET", &uri, None, "notification-list");
+        json_response(
+            list_notifications(&self.notifications, request)
+                .await
+                .unwrap_or_else(|e| e.into_response()),
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_confirmed_order_is_mailed_once_from_the_shop_and_shown_in_the_history() {
+    let post = post("side-mail-confirmed").await;
+    let to = mailbox();
+    let (id, body) = confirmed(&to);
+    assert!(post.deliver(&[body.clone()]).await.is_empty());
+    assert!(post.deliver(&[body.clone(), body]).await.is_empty());
+
+    let mail = post.mail_to(&to).await;
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0]["source"], "orders@astroshop.example");
+    assert_eq!(
+        mail[0]["subject"],
+        format!("Your astroshop order {id} is confirmed")
+    );
+    let text = mail[0]["body"].as_str().unwrap();
+    for expected in [
+        "2 x OLJCESPC7Z at 101.96 USD = 203.92 USD",
+        "1 x 66VCHSJNUP at 349.95 USD = 349.95 USD",
+        "Shipping: 26.97 USD",
+        "Total: 580.84 USD",
+        "1600 Amphitheatre Parkway",
+        "Tracking id: 5f0c2a8e-7d41-4b9a-a3e6-1c8b7d2f9e04",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    }
+
+    let (status, history) = post.history(&format!("?email={to}")).await;
+    assert_eq!(status, 200, "{history}");
+    assert_eq!(history["email"], to);
+    let sent = history["notifications"].as_array().unwrap();
+    assert_eq!(sent.len(), 1, "{history}");
+    assert_eq!(sent[0]["orderId"], id);
+    assert_eq!(sent[0]["kind"], "confirmation");
+    assert_eq!(sent[0]["subject"], mail[0]["subject"]);
+    assert_eq!(sent[0]["body"], mail[0]["body"]);
+    assert!(sent[0]["sentAt"].as_str().unwrap().ends_with('Z'), "{history}");
+}
+
+#[tokio::test]
+async fn a_failed_order_is_mailed_the_reason_and_that_nothing_stays_charged() {
+    let post = post("side-mail-failed").await;
+    let to = mailbox();
+    let (id, body) = failed(&to, "the card expired in 01/2020");
+    assert!(post.deliver(&[body]).await.is_empty());
+    let mail = post.mail_to(&to).await;
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(
+        mail[0]["subject"],
+        format!("Your astroshop order {id} could not be completed")
+    );
+    let text = mail[0]["body"].as_str().unwrap();
+    assert!(text.contains("Why: the card expired in 01/2020"), "{text}");
+    assert!(text.contains("Total: 580.84 USD"), "{text}");
+    assert!(
+        text.contains("nothing was charged to your Visa ending in 0454, or any charge made is refunded"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_history_is_newest_first_and_found_whatever_the_case_of_the_domain() {
+    let post = post("side-mail-history").await;
+    let to = mailbox();
+    let (first, body) = failed(&to, "out of stock");
+    assert!(post.deliver(&[body]).await.is_empty());
+    let (second, body) = confirmed(&to);
+    assert!(post.deliver(&[body]).await.is_empty());
+
+    let shouted = to.replace("example.com", "EXAMPLE.com");
+    let (status, history) = post.history(&format!("?email={shouted}")).await;
+    assert_eq!(status, 200, "{history}");
+    let orders: Vec<_> = history["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|sent| (sent["orderId"].as_str().unwrap(), sent["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        orders,
+        [(second.as_str(), "confirmation"), (first.as_str(), "failure")]
+    );
+
+    let (status, nobody) = post.history("?email=nobody@example.com").await;
+    assert_eq!(
+        (status, nobody),
+        (200, json!({"email": "nobody@example.com", "notifications": []}))
+    );
+}
+
+#[tokio::test]
+async fn a_mail_claimed_but_never_sent_is_sent_when_the_event_comes_again() {
+    let post = post("side-mail-resend").await;
+    let to = mailbox();
+    let (id, body) = confirmed(&to);
+    // An earlier attempt claimed the mail and stopped before SES sent it.
+    let claimed = Mail {
+        subject: format!("Your astroshop order {id} is confirmed"),
+        body: "the text first written".into(),
+    };
+    post.notifications
+        .claim(
+            &EmailAddress::parse(&to).unwrap(),
+            &OrderId::parse(&id).unwrap(),
+            Kind::Confirmation,
+            &claimed,
+        )
+        .await
+        .unwrap();
+    let (_, history) = post.history(&format!("?email={to}")).await;
+    assert_eq!(history["notifications"], json!([]));
+
+    assert!(post.deliver(&[body.clone()]).await.is_empty());
+    assert!(post.deliver(&[body]).await.is_empty());
+    let mail = post.mail_to(&to).await;
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0]["body"], "the text first written");
+    let (_, history) = post.history(&format!("?email={to}")).await;
+    assert_eq!(history["notifications"].as_array().unwrap().len(), 1, "{history}");
+}
+
+#[tokio::test]
+async fn the_history_needs_a_well_formed_address() {
+    let post = post("side-mail-bad-query").await;
+    for (query, code) in [
+        ("", "missing_parameter"),
+        ("?email=", "missing_parameter"),
+        ("?email=larry", "invalid_email"),
+        ("?email=larry%40localhost", "invalid_email"),
+        ("?email=%40example.com", "invalid_email"),
+    ] {
+        let (status, body) = post.history(query).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{query}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unreadable_and_unexpected_messages_fail_alone_and_mail_nothing() {
+    let post = post("side-mail-poison").await;
+    let to = mailbox();
+    let (_, good) = confirmed(&to);
+    let (_, other) = confirmed(&to);
+    let wrong_type = other.replace("OrderConfirmed.v1\"", "OrderShipped.v1\"");
+    let (_, no_address) = confirmed("not an address");
+    let failed = post
+        .deliver(&[good, "{not json".to_owned(), wrong_type, no_address])
+        .await;
+    assert_eq!(failed, ["m1", "m2", "m3"]);
+    assert_eq!(post.mail_to(&to).await.len(), 1);
+}
