@@ -1,0 +1,642 @@
+//! The orders handlers against the template's table and bus in the emulator:
+//! the HTTP reads, the outbox publisher fed stream records of what was
+//! written, the order-state consumer fed the saga's events as its queue
+//! delivers them, and the sweeper. What is asserted is what a shopper,
+//! an operator or the next saga step would see: the API's answers, the
+//! items in the table, and the events on the bus.
+
+use std::collections::HashMap;
+
+use astroshop_domain::card::{CardSummary, CardType};
+use astroshop_domain::events::{
+    Charge, DomainEvent, Envelope, InventoryReleased, InventoryReserved, OrderPlaced, OrderShipped,
+    PaymentFailed, PaymentSucceeded, SealedCard,
+};
+use astroshop_domain::{Order, OrderId};
+use astroshop_orders::outbox::publish_outbox;
+use astroshop_orders::state::follow_saga_event;
+use astroshop_orders::store::OrderTable;
+use astroshop_orders::sweeper::sweep_stuck_orders;
+use astroshop_orders::{get_order, list_orders};
+use astroshop_saga::{Entry, Publisher, consume};
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_runtime::LambdaEvent;
+use local_stack::testing::{EventTap, TestTables, bus_event, json_response as json, request, sqs_event};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+const TRACE: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+struct Orders {
+    tables: TestTables,
+    table: OrderTable,
+    publisher: Publisher,
+    tap: EventTap,
+}
+
+async fn orders(prefix: &str) -> Orders {
+    let tables = TestTables::provision(prefix).await.expect("tables provisioned");
+    let tap = EventTap::attach(&tables).await.expect("tap attached");
+    Orders {
+        table: OrderTable::new(tables.dynamodb(), tables.setting("ORDERS_TABLE")),
+        publisher: Publisher::new(
+            aws_sdk_eventbridge::Client::new(tables.config()),
+            tables.setting("EVENT_BUS_NAME"),
+        ),
+        tables,
+        tap,
+    }
+}
+
+fn usd(units: i64) -> Value {
+    json!({"currencyCode": "USD", "units": units, "nanos": 0})
+}
+
+/// An order of `user`, placed at `placed_at`.
+fn an_order(user: &str, placed_at: OffsetDateTime) -> Order {
+    serde_json::from_value(json!({
+        "orderId": uuid::Uuid::new_v4().to_string(),
+        "userId": user,
+        "email": format!("{user}@example.com"),
+        "currencyCode": "USD",
+        "items": [{"item": {"productId": "OLJCESPC7Z", "quantity": 2}, "cost": usd(100)}],
+        "shippingCost": usd(18),
+        "total": usd(218),
+        "shippingAddress": {"streetAddress": "1 Main St", "city": "Springfield", "state": "IL",
+                            "country": "United States", "zipCode": "62701"},
+        "card": {"cardType": "visa", "last4": "0454"},
+        "placedAt": astroshop_orders::store::instant(placed_at),
+    }))
+    .unwrap()
+}
+
+fn sealed() -> SealedCard {
+    SealedCard {
+        ciphertext: "c2VhbGVk".into(),
+    }
+}
+
+/// A saga event as the order-state queue delivers it.
+fn delivered<T: DomainEvent>(data: T, at: OffsetDateTime) -> String {
+    let envelope = Envelope::first(data, at, Some(TRACE.into()));
+    bus_event(
+        T::SOURCE,
+        T::DETAIL_TYPE,
+        &serde_json::to_value(envelope).unwrap(),
+    )
+}
+
+fn ago(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::now_utc() - time::Duration::seconds(seconds)
+}
+
+impl Orders {
+    /// Writes `order` as checkout does: pending, with OrderPlaced in its outbox.
+    async fn place(&self, order: &Order) {
+        let placed = Entry::of(&Envelope::first(
+            OrderPlaced {
+                order: order.clone(),
+                card: sealed(),
+            },
+            OffsetDateTime::now_utc(),
+            Some(TRACE.into()),
+        ))
+        .unwrap();
+        let writes = self
+            .table
+            .placement(order, TRACE, &placed, OffsetDateTime::now_utc())
+            .unwrap();
+        self.tables
+            .dynamodb()
+            .transact_write_items()
+            .set_transact_items(Some(writes.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Delivers one batch to `orders-state`; the ids of the messages it failed.
+    async fn follow(&self, bodies: &[String]) -> Vec<String> {
+        consume(sqs_event(bodies), |delivery| {
+            follow_saga_event(&self.table, &self.publisher, delivery)
+        })
+        .await
+        .batch_item_failures
+        .into_iter()
+        .map(|failure| failure.item_identifier)
+        .collect()
+    }
+
+    async fn get(&self, uri: &str) -> (u16, Value) {
+        json(
+            get_order(&self.table, request("GET", uri, None, "orders-get"))
+                .await
+                .unwrap_or_else(|e| e.into_response()),
+        )
+    }
+
+    async fn order(&self, order: &Order) -> Value {
+        let (status, body) = self.get(&format!("/api/orders/{}", order.order_id)).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Every item of the order's partition, by sort key.
+    async fn partition(&self, id: &OrderId) -> HashMap<String, HashMap<String, AttributeValue>> {
+        self.tables
+            .dynamodb()
+            .query()
+            .table_name(self.tables.setting("ORDERS_TABLE"))
+            .key_condition_expression("orderId = :id")
+            .expression_attribute_values(":id", AttributeValue::S(id.to_string()))
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| (item["sk"].as_s().unwrap().clone(), item))
+            .collect()
+    }
+
+    /// The order's outbox items, as stream INSERT records (sequence numbers
+    /// from `first_sequence` up), in sort-key order.
+    async fn outbox_records(&self, id: &OrderId, first_sequence: u64) -> Vec<EventRecord> {
+        let mut outbox: Vec<_> = self
+            .partition(id)
+            .await
+            .into_iter()
+            .filter(|(sk, _)| sk.starts_with("OUTBOX#"))
+            .collect();
+        outbox.sort_by(|a, b| a.0.cmp(&b.0));
+        outbox
+            .into_iter()
+            .zip(first_sequence..)
+            .map(|((_, item), sequence)| insert_record(item, sequence))
+            .collect()
+    }
+
+    /// Runs the publisher over stream records; the sequence numbers it failed.
+    async fn publish(&self, records: Vec<EventRecord>) -> Vec<String> {
+        let mut event = Event::default();
+        event.records = records;
+        publish_outbox(
+            &self.publisher,
+            LambdaEvent::new(event, lambda_runtime::Context::default()),
+        )
+        .await
+        .unwrap()
+        .batch_item_failures
+        .into_iter()
+        .filter_map(|failure| failure.item_identifier)
+        .collect()
+    }
+
+    /// The events published for `order` so far: (detail-type, detail).
+    async fn published(&self, order: &Order) -> Vec<(String, Value)> {
+        self.tap
+            .events()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, detail)| detail["metadata"]["correlationId"] == order.order_id.as_str())
+            .collect()
+    }
+}
+
+fn insert_record(item: HashMap<String, AttributeValue>, sequence: u64) -> EventRecord {
+    let mut record = EventRecord::default();
+    record.event_id = format!("record-{sequence}");
+    record.event_name = "INSERT".into();
+    record.change.sequence_number = Some(sequence.to_string());
+    record.change.new_image = serde_dynamo::Item::from(item);
+    record
+}
+
+fn steps(order: &Value) -> Vec<String> {
+    order["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["step"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn kinds(events: &[(String, Value)]) -> Vec<&str> {
+    events.iter().map(|(kind, _)| kind.as_str()).collect()
+}
+
+fn shipped(order: &Order, at: OffsetDateTime) -> String {
+    delivered(
+        OrderShipped {
+            order: order.clone(),
+            tracking_id: "TRACK-1".into(),
+        },
+        at,
+    )
+}
+
+/// The events of a happy saga up to the shipment, a second apart.
+fn happy_saga(order: &Order) -> Vec<String> {
+    vec![
+        delivered(
+            OrderPlaced {
+                order: order.clone(),
+                card: sealed(),
+            },
+            ago(40),
+        ),
+        delivered(
+            InventoryReserved {
+                order: order.clone(),
+                card: sealed(),
+            },
+            ago(39),
+        ),
+        delivered(
+            PaymentSucceeded {
+                order: order.clone(),
+                payment: Charge {
+                    transaction_id: "txn-1".into(),
+                    card: CardSummary {
+                        card_type: CardType::Visa,
+                        last4: "0454".into(),
+                    },
+                    amount: order.total.clone(),
+                },
+            },
+            ago(38),
+        ),
+        shipped(order, ago(37)),
+    ]
+}
+
+// ------------------------------------------------------------------ the API
+
+#[tokio::test]
+async fn an_order_is_shown_with_its_status_and_link_and_unknown_or_malformed_ids_are_refused() {
+    let orders = orders("orders-get").await;
+    let order = an_order("ada", ago(5));
+    orders.place(&order).await;
+    let shown = orders.order(&order).await;
+    assert_eq!(shown["orderId"], order.order_id.as_str());
+    assert_eq!(shown["status"], "PENDING");
+    assert_eq!(shown["flagged"], false);
+    assert_eq!(shown["total"], usd(218));
+    assert_eq!(shown["items"][0]["item"]["quantity"], 2);
+    assert_eq!(shown["link"], format!("/api/orders/{}", order.order_id));
+    assert_eq!(shown["history"], json!([]));
+    assert!(shown.get("trackingId").is_none() && shown.get("traceparent").is_none());
+
+    let (status, body) = orders
+        .get("/api/orders/3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11")
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("order_not_found"))
+    );
+    let (status, body) = orders.get("/api/orders/not-an-order").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_order_id"))
+    );
+}
+
+#[tokio::test]
+async fn a_shoppers_orders_are_listed_newest_first_and_a_user_id_is_required() {
+    let orders = orders("orders-list").await;
+    let older = an_order("grace", ago(120));
+    let newer = an_order("grace", ago(10));
+    let someone_elses = an_order("alan", ago(60));
+    for order in [&older, &newer, &someone_elses] {
+        orders.place(order).await;
+    }
+    let list = |uri: &'static str| async {
+        json(
+            list_orders(&orders.table, request("GET", uri, None, "orders-list"))
+                .await
+                .unwrap_or_else(|e| e.into_response()),
+        )
+    };
+    let (status, body) = list("/api/orders?userId=grace").await;
+    assert_eq!(status, 200, "{body}");
+    let listed: Vec<&str> = body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|order| order["orderId"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [newer.order_id.as_str(), older.order_id.as_str()]);
+    let first = &body["orders"][0];
+    assert_eq!(first["status"], "PENDING");
+    assert_eq!(first["items"], 2);
+    assert_eq!(first["total"], usd(218));
+    assert_eq!(first["link"], format!("/api/orders/{}", newer.order_id));
+
+    let (status, body) = list("/api/orders?userId=nobody").await;
+    assert_eq!((status, body), (200, json!({"orders": []})));
+    let (status, body) = list("/api/orders").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("missing_parameter"))
+    );
+}
+
+// --------------------------------------------------------------- the outbox
+
+#[tokio::test]
+async fn the_publisher_puts_each_new_outbox_event_on_the_bus_and_passes_other_records_by() {
+    let orders = orders("orders-outbox").await;
+    let order = an_order("edsger", ago(1));
+    orders.place(&order).await;
+    let stored = orders.partition(&order.order_id).await;
+    // The order item's own insert comes first in the stream; it is not an event.
+    let mut records = vec![insert_record(stored["ORDER"].clone(), 1)];
+    records.extend(orders.outbox_records(&order.order_id, 2).await);
+    let mut removal = insert_record(stored["ORDER"].clone(), 9);
+    removal.event_name = "REMOVE".into();
+    records.push(removal);
+
+    assert_eq!(orders.publish(records).await, Vec::<String>::new());
+    let published = orders.published(&order).await;
+    assert_eq!(kinds(&published), ["OrderPlaced.v1"]);
+    let detail = &published[0].1;
+    assert_eq!(
+        detail["metadata"]["eventId"],
+        format!("{}/OrderPlaced.v1", order.order_id)
+    );
+    assert_eq!(detail["metadata"]["traceparent"], TRACE);
+    assert_eq!(detail["data"]["order"]["total"], usd(218));
+    assert_eq!(detail["data"]["card"]["ciphertext"], "c2VhbGVk");
+}
+
+#[tokio::test]
+async fn an_unreadable_outbox_item_is_reported_by_its_sequence_number_after_those_before_it_are_published() {
+    let orders = orders("orders-outbox-bad").await;
+    let order = an_order("barbara", ago(1));
+    orders.place(&order).await;
+    let mut records = orders.outbox_records(&order.order_id, 1).await;
+    let mut broken = records[0].clone();
+    broken.change.sequence_number = Some("2".into());
+    broken.change.new_image.remove("detail");
+    let later = an_order("barbara", ago(1));
+    orders.place(&later).await;
+    records.push(broken);
+    records.extend(orders.outbox_records(&later.order_id, 3).await);
+
+    assert_eq!(orders.publish(records).await, ["2"]);
+    assert_eq!(kinds(&orders.published(&order).await), ["OrderPlaced.v1"]);
+    assert!(
+        orders.published(&later).await.is_empty(),
+        "a record after the failed one was published out of order"
+    );
+}
+
+// -------------------------------------------------------------- saga state
+
+#[tokio::test]
+async fn the_saga_steps_drive_an_order_to_confirmed_with_every_step_in_its_history() {
+    let orders = orders("orders-state-confirm").await;
+    let order = an_order("margaret", ago(41));
+    orders.place(&order).await;
+
+    assert_eq!(orders.follow(&happy_saga(&order)).await, Vec::<String>::new());
+    let shown = orders.order(&order).await;
+    assert_eq!(shown["status"], "CONFIRMED");
+    assert_eq!(shown["trackingId"], "TRACK-1");
+    assert_eq!(
+        steps(&shown),
+        [
+            "OrderPlaced",
+            "InventoryReserved",
+            "PaymentSucceeded",
+            "OrderShipped",
+            "OrderConfirmed"
+        ]
+    );
+    assert!(shown["history"][2]["summary"].as_str().unwrap().contains("txn-1"));
+    let stored = orders.partition(&order.order_id).await;
+    assert!(
+        !stored["ORDER"].contains_key("pending"),
+        "a confirmed order is off the sweeper's index"
+    );
+
+    // The confirmation waits in the outbox, written with the status; the
+    // publisher carries it to the bus.
+    let outbox = orders.outbox_records(&order.order_id, 1).await;
+    assert_eq!(outbox.len(), 2, "OrderPlaced and OrderConfirmed");
+    assert_eq!(orders.publish(outbox).await, Vec::<String>::new());
+    let published = orders.published(&order).await;
+    let (_, confirmed) = published
+        .iter()
+        .find(|(kind, _)| kind == "OrderConfirmed.v1")
+        .expect("OrderConfirmed published");
+    assert_eq!(confirmed["data"]["trackingId"], "TRACK-1");
+    assert_eq!(confirmed["data"]["order"]["orderId"], order.order_id.as_str());
+    assert_eq!(
+        confirmed["metadata"]["causationId"],
+        format!("{}/OrderShipped.v1", order.order_id)
+    );
+    assert_eq!(confirmed["metadata"]["traceparent"], TRACE);
+}
+
+#[tokio::test]
+async fn a_declined_payment_fails_the_order_and_a_late_shipment_only_joins_its_history() {
+    let orders = orders("orders-state-fail").await;
+    let order = an_order("katherine", ago(30));
+    orders.place(&order).await;
+    let declined = delivered(
+        PaymentFailed {
+            order: order.clone(),
+            reason: "the card expired in 01/2020".into(),
+        },
+        ago(20),
+    );
+    let released = delivered(
+        InventoryReleased {
+            order_id: order.order_id.clone(),
+            items: order.lines(),
+        },
+        ago(19),
+    );
+    assert_eq!(orders.follow(&[declined, released]).await, Vec::<String>::new());
+    let shown = orders.order(&order).await;
+    assert_eq!(shown["status"], "FAILED");
+    assert_eq!(shown["failureReason"], "the card expired in 01/2020");
+    assert_eq!(
+        steps(&shown),
+        ["PaymentFailed", "InventoryReleased", "OrderFailed"]
+    );
+    assert!(
+        shown["history"][1]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("2 held unit")
+    );
+    let outbox = orders.outbox_records(&order.order_id, 1).await;
+    assert_eq!(orders.publish(outbox).await, Vec::<String>::new());
+    let published = orders.published(&order).await;
+    let (_, failed) = published
+        .iter()
+        .find(|(kind, _)| kind == "OrderFailed.v1")
+        .expect("OrderFailed published");
+    assert_eq!(failed["data"]["reason"], "the card expired in 01/2020");
+
+    // A shipment that comes after the failure cannot confirm the order.
+    assert_eq!(
+        orders.follow(&[shipped(&order, ago(1))]).await,
+        Vec::<String>::new()
+    );
+    let shown = orders.order(&order).await;
+    assert_eq!(shown["status"], "FAILED");
+    assert!(shown.get("trackingId").is_none());
+    assert_eq!(
+        steps(&shown),
+        [
+            "PaymentFailed",
+            "InventoryReleased",
+            "OrderFailed",
+            "OrderShipped"
+        ]
+    );
+    assert!(
+        !orders
+            .partition(&order.order_id)
+            .await
+            .keys()
+            .any(|sk| sk.contains("OrderConfirmed")),
+        "a failed order was confirmed"
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_step_changes_nothing_and_republishes_the_final_event() {
+    let orders = orders("orders-state-redelivery").await;
+    let order = an_order("barbara", ago(41));
+    orders.place(&order).await;
+    let saga = happy_saga(&order);
+    assert_eq!(orders.follow(&saga).await, Vec::<String>::new());
+    let before = orders.partition(&order.order_id).await;
+    let shown_before = orders.order(&order).await;
+
+    // Every event again, the shipment twice, in one batch.
+    let mut again = saga.clone();
+    again.push(saga[3].clone());
+    assert_eq!(orders.follow(&again).await, Vec::<String>::new());
+    let after = orders.partition(&order.order_id).await;
+    assert_eq!(after.len(), before.len(), "a redelivery wrote an item");
+    assert_eq!(orders.order(&order).await["history"], shown_before["history"]);
+    assert_eq!(after["ORDER"]["status"], before["ORDER"]["status"]);
+    assert_eq!(after["ORDER"]["updatedAt"], before["ORDER"]["updatedAt"]);
+
+    // Only the steps that can end an order say again how it ended.
+    let published = orders.published(&order).await;
+    assert_eq!(kinds(&published), ["OrderConfirmed.v1", "OrderConfirmed.v1"]);
+    assert!(
+        published
+            .iter()
+            .all(|(_, detail)| detail["metadata"]["eventId"]
+                == format!("{}/OrderConfirmed.v1", order.order_id)),
+        "a republished event is recognisably the same event"
+    );
+}
+
+#[tokio::test]
+async fn unreadable_messages_and_events_of_unknown_orders_fail_alone_in_their_batch() {
+    let orders = orders("orders-state-poison").await;
+    let order = an_order("frances", ago(10));
+    orders.place(&order).await;
+    let stranger = an_order("nobody", ago(10));
+    let batch = [
+        delivered(
+            InventoryReserved {
+                order: order.clone(),
+                card: sealed(),
+            },
+            ago(5),
+        ),
+        "{not json".to_owned(),
+        shipped(&stranger, ago(4)),
+        bus_event(
+            "astroshop.orders",
+            "OrderSomethingElse.v1",
+            &json!({"metadata": {"eventId": "x", "occurredAt": "2026-11-21T10:00:00Z", "correlationId": "x"},
+                     "data": {}}),
+        ),
+        // The right name from the wrong service is not trusted.
+        bus_event(
+            "astroshop.fraud",
+            "OrderShipped.v1",
+            &json!({"metadata": {"eventId": "y", "occurredAt": "2026-11-21T10:00:00Z", "correlationId": "y"},
+                     "data": {"order": serde_json::to_value(&order).unwrap(), "trackingId": "FAKE"}}),
+        ),
+    ];
+    assert_eq!(orders.follow(&batch).await, ["m1", "m2", "m3", "m4"]);
+    let shown = orders.order(&order).await;
+    assert_eq!(steps(&shown), ["InventoryReserved"]);
+    assert_eq!(shown["status"], "PENDING");
+    assert!(
+        orders.partition(&stranger.order_id).await.is_empty(),
+        "an event of an unknown order wrote history"
+    );
+}
+
+// ------------------------------------------------------------------ sweeper
+
+#[tokio::test]
+async fn the_sweeper_fails_an_old_pending_order_and_leaves_a_young_one() {
+    let orders = orders("orders-sweeper").await;
+    let stuck = an_order("stuck", ago(600));
+    let young = an_order("young", ago(10));
+    let confirmed = an_order("done", ago(900));
+    for order in [&stuck, &young, &confirmed] {
+        orders.place(order).await;
+    }
+    let reserved = delivered(
+        InventoryReserved {
+            order: stuck.clone(),
+            card: sealed(),
+        },
+        ago(590),
+    );
+    let mut steps_so_far = vec![reserved];
+    steps_so_far.extend(happy_saga(&confirmed));
+    assert_eq!(orders.follow(&steps_so_far).await, Vec::<String>::new());
+
+    let deadline = std::time::Duration::from_secs(300);
+    let swept = sweep_stuck_orders(&orders.table, deadline, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(swept.stuck, 1);
+    assert_eq!(swept.failed, [stuck.order_id.to_string()]);
+
+    let shown = orders.order(&stuck).await;
+    assert_eq!(shown["status"], "FAILED");
+    let reason = shown["failureReason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("no progress for 59")
+            && reason.ends_with("seconds (stuck after InventoryReserved)"),
+        "{reason}"
+    );
+    assert_eq!(steps(&shown), ["InventoryReserved", "OrderFailed"]);
+    assert_eq!(orders.order(&young).await["status"], "PENDING");
+    assert_eq!(orders.order(&confirmed).await["status"], "CONFIRMED");
+
+    // OrderFailed is in the failed order's outbox, in the order's own trace.
+    let outbox = orders.outbox_records(&stuck.order_id, 1).await;
+    assert_eq!(orders.publish(outbox).await, Vec::<String>::new());
+    let published = orders.published(&stuck).await;
+    let (_, failed) = published
+        .iter()
+        .find(|(kind, _)| kind == "OrderFailed.v1")
+        .expect("OrderFailed published");
+    assert_eq!(failed["data"]["reason"], reason);
+    assert_eq!(failed["metadata"]["traceparent"], TRACE);
+
+    // A second sweep finds nothing left to fail.
+    let again = sweep_stuck_orders(&orders.table, deadline, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!((again.stuck, again.failed.len()), (0, 0));
+}
