@@ -131,7 +131,7 @@ async fn the_dollar_threshold_applies_to_an_order_in_euros() {
 async fn a_redelivered_order_is_flagged_again_as_the_same_event() {
     let fraud = fraud("side-fraud-duplicate").await;
     let (id, body) = confirmed("USD", 60, 101);
-    assert!(fraud.deliver(&[body.clone()]).await.is_empty());
+    assert!(fraud.deliver(std::slice::from_ref(&body)).await.is_empty());
     assert!(fraud.deliver(&[body]).await.is_empty());
     let flags = fraud.flags().await;
     assert_eq!(flags.len(), 2, "{flags:?}");

@@ -124,7 +124,7 @@ async fn a_confirmed_order_is_mailed_once_from_the_shop_and_shown_in_the_history
     let post = post("side-mail-confirmed").await;
     let to = mailbox();
     let (id, body) = confirmed(&to);
-    assert!(post.deliver(&[body.clone()]).await.is_empty());
+    assert!(post.deliver(std::slice::from_ref(&body)).await.is_empty());
     assert!(post.deliver(&[body.clone(), body]).await.is_empty());
 
     let mail = post.mail_to(&to).await;
@@ -231,7 +231,7 @@ async fn a_mail_claimed_but_never_sent_is_sent_when_the_event_comes_again() {
     let (_, history) = post.history(&format!("?email={to}")).await;
     assert_eq!(history["notifications"], json!([]));
 
-    assert!(post.deliver(&[body.clone()]).await.is_empty());
+    assert!(post.deliver(std::slice::from_ref(&body)).await.is_empty());
     assert!(post.deliver(&[body]).await.is_empty());
     let mail = post.mail_to(&to).await;
     assert_eq!(mail.len(), 1, "{mail:?}");

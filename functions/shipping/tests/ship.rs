@@ -145,7 +145,7 @@ async fn a_paid_order_is_shipped_to_its_address_with_a_tracking_id_and_announced
 async fn a_redelivered_payment_ships_nothing_new_and_repeats_the_same_tracking_id() {
     let warehouse = warehouse("side-ship-duplicate").await;
     let (id, body) = paid();
-    assert!(warehouse.deliver(&[body.clone()]).await.is_empty());
+    assert!(warehouse.deliver(std::slice::from_ref(&body)).await.is_empty());
     let first = warehouse.shipment(&id).await.unwrap();
     assert!(warehouse.deliver(&[body.clone(), body]).await.is_empty());
 
