@@ -424,3 +424,39 @@ async fn unreadable_and_foreign_messages_fail_alone_and_the_rest_of_the_batch_is
     assert_eq!(failed_ids(&saga.release(&batch).await), ["m0", "m1"]);
     assert_eq!(saga.available("POISON-A").await, Some(3));
 }
+
+/// A Lambda SQS event shipped in `events/sqs`.
+fn sample(json: &str) -> lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent> {
+    let event = serde_json::from_str(json).expect("the sample is an SQS event");
+    lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default())
+}
+
+#[tokio::test]
+async fn the_sample_events_hold_and_give_back_the_seeded_stock() {
+    let saga = saga("invpay-inv-samples").await;
+    let order = OrderId::parse("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").unwrap();
+    let reserve = sample(include_str!("../../../events/sqs/inventory-reserve.json"));
+    let held = consume(reserve, |delivery| {
+        reserve_stock(&saga.stock, &saga.bus, delivery)
+    })
+    .await;
+    assert!(held.batch_item_failures.is_empty());
+    assert_eq!(saga.available("OLJCESPC7Z").await, Some(248));
+    assert_eq!(saga.available("66VCHSJNUP").await, Some(119));
+
+    let release = sample(include_str!("../../../events/sqs/inventory-release.json"));
+    let released = consume(release, |delivery| {
+        release_stock(&saga.stock, &saga.bus, delivery)
+    })
+    .await;
+    assert!(released.batch_item_failures.is_empty());
+    assert_eq!(saga.available("OLJCESPC7Z").await, Some(250));
+    assert_eq!(saga.available("66VCHSJNUP").await, Some(120));
+    let kinds: Vec<String> = saga
+        .published_for(&order)
+        .await
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect();
+    assert_eq!(kinds, ["InventoryReserved.v1", "InventoryReleased.v1"]);
+}

@@ -8,7 +8,7 @@ use astroshop_inventory::store::{InventoryTable, StockLevels};
 use astroshop_inventory::{get_stock, list_stock, restock};
 use astroshop_seed::SeedTargets;
 use lambda_http::http::HeaderValue;
-use local_stack::testing::{TestTables, json_response as json, request};
+use local_stack::testing::{TestTables, json_response as json, request, sample_request};
 use serde_json::{Value, json};
 
 struct Shop {
@@ -187,4 +187,17 @@ async fn bad_restocks_are_400_and_change_nothing() {
     );
     assert_eq!(shop.get("OLJCESPC7Z").await.1["available"], 250);
     assert_eq!(shop.get("bad.id").await.0, 400);
+}
+
+#[tokio::test]
+async fn the_sample_requests_read_the_seeded_stock() {
+    let shop = shop("invpay-stock-samples").await;
+    let one = get_stock(&shop.stock, sample_request("http/inventory-get.json").unwrap()).await;
+    assert_eq!(
+        json(one.unwrap()),
+        (200, json!({"productId": "OLJCESPC7Z", "available": 250}))
+    );
+    let all = list_stock(&shop.stock, sample_request("http/inventory-list.json").unwrap()).await;
+    let (status, listed) = json(all.unwrap());
+    assert_eq!((status, listed.as_array().map(Vec::len)), (200, Some(10)));
 }

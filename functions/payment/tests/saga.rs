@@ -448,3 +448,44 @@ async fn an_unknown_order_has_no_payment_and_a_malformed_id_is_refused() {
             .is_none()
     );
 }
+
+/// A Lambda SQS event shipped in `events/sqs`.
+fn sample(json: &str) -> lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent> {
+    let event = serde_json::from_str(json).expect("the sample is an SQS event");
+    lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default())
+}
+
+#[tokio::test]
+async fn the_sample_events_void_the_payment_before_the_late_charge() {
+    let shop = shop("invpay-pay-samples").await;
+    let shown = |response| json_response(response);
+    let get = || async {
+        let request = local_stack::testing::sample_request("http/payment-get.json").unwrap();
+        shown(
+            get_payment(&shop.payments, request)
+                .await
+                .unwrap_or_else(|e| e.into_response()),
+        )
+    };
+    assert_eq!(get().await.0, 404);
+    let refund = sample(include_str!("../../../events/sqs/payment-refund.json"));
+    let voided = consume(refund, |delivery| {
+        refund_payment(&shop.payments, &shop.bus, delivery)
+    })
+    .await;
+    assert!(voided.batch_item_failures.is_empty());
+    let charge = sample(include_str!("../../../events/sqs/payment-charge.json"));
+    let charged = consume(charge, |delivery| {
+        charge_card(&shop.payments, &shop.cards, &shop.bus, delivery)
+    })
+    .await;
+    assert!(charged.batch_item_failures.is_empty());
+    let (status, payment) = get().await;
+    assert_eq!((status, payment["status"].as_str()), (200, Some("VOIDED")));
+    assert_eq!(
+        payment["amount"],
+        json!({"currencyCode": "USD", "units": 580, "nanos": 840000000})
+    );
+    let order = OrderId::parse("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").unwrap();
+    assert_eq!(shop.published_for(&order).await, []);
+}
