@@ -226,12 +226,13 @@ fn bounded(fields: &Fields<'_>, name: &str, text: &str, max: usize) -> Result<St
     }
 }
 
-/// Three or four digits, as text or (the demo sends it so) a number. It is
+/// Three or four digits, as text or (the demo sends it so) a number; a
+/// number has lost any leading zero, so any from 0 to 9999 is taken. It is
 /// checked and dropped: the CVV is never stored or sealed.
 fn check_cvv(card: &Fields<'_>) -> Result<(), ApiError> {
     let name = "creditCardCvv";
     let valid = match card.present(name)? {
-        Value::Number(number) => number.as_u64().is_some_and(|n| (100..=9999).contains(&n)),
+        Value::Number(number) => number.as_u64().is_some_and(|n| n <= 9999),
         Value::String(text) => (3..=4).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()),
         _ => false,
     };
