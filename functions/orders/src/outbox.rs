@@ -4,7 +4,7 @@
 //! write at least once, so no event is lost between a write and its publish.
 //! Other items of the table (orders, history) pass by untouched.
 
-use astroshop_saga::{Entry, PublishError, Publisher};
+use astroshop_saga::{Entry, Publisher};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::LambdaEvent;
@@ -77,16 +77,12 @@ async fn publish_in_chunks<'r>(
                 }
             }
             Err(error) => {
-                log_failure(&error);
+                tracing::error!(%error, "publishing outbox events failed; the stream retries them");
                 return Some(chunk[0].0);
             }
         }
     }
     None
-}
-
-fn log_failure(error: &PublishError) {
-    tracing::error!(%error, "publishing outbox events failed; the stream retries them");
 }
 
 fn report(

@@ -70,7 +70,7 @@ impl Change {
     }
 
     /// The history line of the order's own conclusion, written with the change.
-    pub fn conclusion(&self, at: &str) -> Option<Step> {
+    pub fn final_step(&self, at: &str) -> Option<Step> {
         let (detail_type, summary) = match self {
             Self::Confirm { tracking_id } => (
                 OrderConfirmed::DETAIL_TYPE,
@@ -308,16 +308,16 @@ mod tests {
     }
 
     #[test]
-    fn a_conclusion_is_recorded_as_the_orders_own_final_step() {
-        let step = shipped().conclusion("2026-11-21T10:00:00.000Z").unwrap();
+    fn an_ending_is_recorded_as_the_orders_own_final_step() {
+        let step = shipped().final_step("2026-11-21T10:00:00.000Z").unwrap();
         assert_eq!(step.detail_type, "OrderConfirmed.v1");
         assert_eq!(step.name(), "OrderConfirmed");
         assert!(step.summary.contains("T-1"));
         let failed = Change::Fail {
             reason: "card expired".into(),
         };
-        assert_eq!(failed.conclusion("t").unwrap().detail_type, "OrderFailed.v1");
-        assert_eq!(Change::Flag.conclusion("t"), None);
+        assert_eq!(failed.final_step("t").unwrap().detail_type, "OrderFailed.v1");
+        assert_eq!(Change::Flag.final_step("t"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `Orders` table. One partition per order (pk `orderId`) holds:
-//! - `ORDER`: the order in the demo's shape plus `status`, `updatedAt`,
+//! - `ORDER`: the order in the demo's shape plus `status`, `updatedAt` (its
+//!   last change: placed, ended, flagged),
 //!   `traceparent`, and once it ends `trackingId` or `failureReason`
 //!   (`flagged` when fraud checks flag it); `pending` = "PENDING" only while
 //!   pending, which keeps the sweeper's `pending` index to the orders it may fail;
@@ -19,7 +20,7 @@ use astroshop_store::dynamo::{self, Item};
 use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -231,19 +232,15 @@ impl OrderTable {
         } = *transition;
         let stamp = instant(now);
         let mut writes = Vec::new();
-        let conclusion = change.conclusion(&stamp);
-        for step in step.into_iter().chain(conclusion.as_ref()) {
+        let final_step = change.final_step(&stamp);
+        for step in step.into_iter().chain(final_step.as_ref()) {
             writes.push(
                 TransactWriteItem::builder()
                     .put(self.history_put(order_id, step)?)
                     .build(),
             );
         }
-        writes.push(
-            TransactWriteItem::builder()
-                .update(self.order_update(order_id, change, &stamp)?)
-                .build(),
-        );
+        writes.push(self.order_write(order_id, change, &stamp)?);
         if let Some(event) = announcement {
             writes.push(
                 TransactWriteItem::builder()
@@ -308,14 +305,32 @@ impl OrderTable {
             .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    fn order_update(&self, order_id: &OrderId, change: &Change, now: &str) -> Result<Update, StoreError> {
+    /// The write to the `ORDER` item: a step that changes nothing there only
+    /// checks the order exists (no write, so no stream record for the
+    /// publisher to pass by); the others update it, an ending only while pending.
+    fn order_write(
+        &self,
+        order_id: &OrderId,
+        change: &Change,
+        now: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let corrupt = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt(e.to_string());
         let mut update = Update::builder()
             .table_name(&self.table)
             .key("orderId", text(order_id.as_str()))
             .key("sk", text(ORDER))
             .expression_attribute_values(":now", text(now));
         let (expression, condition) = match change {
-            Change::None => ("SET updatedAt = :now", "attribute_exists(orderId)"),
+            Change::None => {
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .key("orderId", text(order_id.as_str()))
+                    .key("sk", text(ORDER))
+                    .condition_expression("attribute_exists(orderId)")
+                    .build()
+                    .map_err(corrupt)?;
+                return Ok(TransactWriteItem::builder().condition_check(check).build());
+            }
             Change::Flag => {
                 update = update.expression_attribute_values(":flagged", AttributeValue::Bool(true));
                 (
@@ -344,11 +359,12 @@ impl OrderTable {
                 .expression_attribute_values(":status", text(status.as_str()))
                 .expression_attribute_values(":pending", text(OrderStatus::Pending.as_str()));
         }
-        update
+        let update = update
             .update_expression(expression)
             .condition_expression(condition)
             .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))
+            .map_err(corrupt)?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use astroshop_domain::OrderStatus;
+use astroshop_store::StoreError;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -39,13 +40,17 @@ pub struct Swept {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "{failures} of {stuck} stuck orders could not be failed; the next sweep tries again (first: {first})"
-)]
-pub struct SweepError {
-    pub stuck: usize,
-    pub failures: usize,
-    pub first: StateError,
+pub enum SweepError {
+    #[error("finding the stuck orders: {0}")]
+    Query(#[from] StoreError),
+    #[error(
+        "{failures} of {stuck} stuck orders could not be failed; the next sweep tries again (first: {first})"
+    )]
+    Orders {
+        stuck: usize,
+        failures: usize,
+        first: StateError,
+    },
 }
 
 /// Fails every order placed more than `deadline` before `now` and still pending.
@@ -55,14 +60,7 @@ pub async fn sweep_stuck_orders(
     now: OffsetDateTime,
 ) -> Result<Swept, SweepError> {
     let cutoff = instant(now - deadline);
-    let stuck = orders
-        .pending_placed_before(&cutoff)
-        .await
-        .map_err(|error| SweepError {
-            stuck: 0,
-            failures: 1,
-            first: error.into(),
-        })?;
+    let stuck = orders.pending_placed_before(&cutoff).await?;
     let mut swept = Swept {
         stuck: stuck.len(),
         failed: Vec::new(),
@@ -72,19 +70,20 @@ pub async fn sweep_stuck_orders(
         let span = tracing::info_span!("sweep", order_id = %id);
         match fail_stuck_order(orders, &id, now).instrument(span).await {
             Ok(true) => swept.failed.push(id.to_string()),
-            Ok(false) => tracing::info!("order moved on before it was swept"),
+            Ok(false) => tracing::info!(order_id = %id, "order moved on before it was swept"),
             Err(error) => {
-                tracing::error!(%error, "failing a stuck order failed");
+                tracing::error!(order_id = %id, %error, "failing a stuck order failed");
                 errors.push(error);
             }
         }
     }
     tracing::info!(stuck = swept.stuck, failed = swept.failed.len(), cutoff, "swept");
+    let failures = errors.len();
     match errors.into_iter().next() {
         None => Ok(swept),
-        Some(first) => Err(SweepError {
+        Some(first) => Err(SweepError::Orders {
             stuck: swept.stuck,
-            failures: swept.stuck - swept.failed.len(),
+            failures,
             first,
         }),
     }

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use astroshop_domain::card::{CardSummary, CardType};
 use astroshop_domain::events::{
-    Charge, DomainEvent, Envelope, InventoryReleased, InventoryReserved, OrderPlaced, OrderShipped,
-    PaymentFailed, PaymentSucceeded, SealedCard,
+    Charge, DomainEvent, Envelope, InventoryReleased, InventoryReserved, OrderFlagged, OrderPlaced,
+    OrderShipped, PaymentFailed, PaymentSucceeded, SealedCard,
 };
 use astroshop_domain::{Order, OrderId};
 use astroshop_orders::outbox::publish_outbox;
@@ -439,6 +439,23 @@ async fn the_saga_steps_drive_an_order_to_confirmed_with_every_step_in_its_histo
         format!("{}/OrderShipped.v1", order.order_id)
     );
     assert_eq!(confirmed["metadata"]["traceparent"], TRACE);
+
+    // Fraud checks flag a confirmed order; it stays confirmed.
+    let flagged = delivered(
+        OrderFlagged {
+            order_id: order.order_id.clone(),
+            score: 70,
+            reasons: vec!["a large order".into()],
+        },
+        ago(1),
+    );
+    assert_eq!(orders.follow(&[flagged]).await, Vec::<String>::new());
+    let shown = orders.order(&order).await;
+    assert_eq!(
+        (shown["status"].as_str(), shown["flagged"].as_bool()),
+        (Some("CONFIRMED"), Some(true))
+    );
+    assert_eq!(steps(&shown).last().map(String::as_str), Some("OrderFlagged"));
 }
 
 #[tokio::test]
