@@ -43,25 +43,25 @@ fn validate(schema: &Value, root: &Value, value: &Value, at: &str, errors: &mut 
         errors.push(format!("{at}: expected {}, got {value}", schema["type"]));
         return;
     }
-    if let Some(options) = schema["enum"].as_array() {
-        if !options.contains(value) {
-            errors.push(format!("{at}: {value} is not one of {options:?}"));
-        }
+    if let Some(options) = schema["enum"].as_array()
+        && !options.contains(value)
+    {
+        errors.push(format!("{at}: {value} is not one of {options:?}"));
     }
-    if let (Some(minimum), Some(number)) = (schema["minimum"].as_i64(), value.as_i64()) {
-        if number < minimum {
-            errors.push(format!("{at}: {number} < {minimum}"));
-        }
+    if let (Some(minimum), Some(number)) = (schema["minimum"].as_i64(), value.as_i64())
+        && number < minimum
+    {
+        errors.push(format!("{at}: {number} < {minimum}"));
     }
-    if let (Some(maximum), Some(number)) = (schema["maximum"].as_i64(), value.as_i64()) {
-        if number > maximum {
-            errors.push(format!("{at}: {number} > {maximum}"));
-        }
+    if let (Some(maximum), Some(number)) = (schema["maximum"].as_i64(), value.as_i64())
+        && number > maximum
+    {
+        errors.push(format!("{at}: {number} > {maximum}"));
     }
-    if let (Some(min), Some(text)) = (schema["minLength"].as_u64(), value.as_str()) {
-        if (text.chars().count() as u64) < min {
-            errors.push(format!("{at}: shorter than {min}"));
-        }
+    if let (Some(min), Some(text)) = (schema["minLength"].as_u64(), value.as_str())
+        && (text.chars().count() as u64) < min
+    {
+        errors.push(format!("{at}: shorter than {min}"));
     }
     if let Some(object) = value.as_object() {
         for field in schema["required"].as_array().into_iter().flatten() {
@@ -82,10 +82,10 @@ fn validate(schema: &Value, root: &Value, value: &Value, at: &str, errors: &mut 
         }
     }
     if let Some(items) = value.as_array() {
-        if let Some(min) = schema["minItems"].as_u64() {
-            if (items.len() as u64) < min {
-                errors.push(format!("{at}: fewer than {min} items"));
-            }
+        if let Some(min) = schema["minItems"].as_u64()
+            && (items.len() as u64) < min
+        {
+            errors.push(format!("{at}: fewer than {min} items"));
         }
         for (index, item) in items.iter().enumerate() {
             validate(&schema["items"], root, item, &format!("{at}[{index}]"), errors);
