@@ -151,7 +151,8 @@ where
             .seal(&form.card, &order_id)
             .await
             .map_err(ApiError::internal)?;
-        let traceparent = new_traceparent();
+        // The request's trace, which every step of the saga joins.
+        let traceparent = astroshop_telemetry::current_traceparent().unwrap_or_else(new_traceparent);
         let order_placed = Entry::of(&Envelope::first(
             OrderPlaced {
                 order: order.clone(),
@@ -257,13 +258,17 @@ fn idempotency_key(request: &Request) -> Result<Option<&str>, ApiError> {
         })
 }
 
-/// A new W3C trace context (`00-<trace id>-<span id>-01`, sampled): the
-/// checkout starts the trace every step of its saga joins.
+/// A new W3C trace context (`00-<trace id>-<span id>-01`, sampled), for a
+/// checkout running outside any trace. The id starts with the time in epoch
+/// seconds, as X-Ray trace ids do, so X-Ray accepts the trace too.
 fn new_traceparent() -> String {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
     // An all-zero id is invalid; the low bit set rules it out.
-    let trace_id = rand::random::<u128>() | 1;
+    let unique = rand::random::<u128>() & ((1 << 96) - 1) | 1;
     let span_id = rand::random::<u64>() | 1;
-    format!("00-{trace_id:032x}-{span_id:016x}-01")
+    format!("00-{started:08x}{unique:024x}-{span_id:016x}-01")
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 /// Everything a request can go wrong with, as the client is told it.
 #[derive(Debug, thiserror::Error)]
@@ -241,8 +242,23 @@ where
 {
     astroshop_telemetry::init();
     lambda_http::run(service_fn(|request: Request| {
+        let span = tracing::info_span!(
+            "request",
+            method = %request.method(),
+            path = request.uri().path(),
+            trace_id = tracing::field::Empty,
+        );
+        // Lambda's X-Ray header for this invocation (when tracing is active)
+        // makes the request, and a checkout's whole saga, part of its trace.
+        if let Some(header) = request.lambda_context_ref().and_then(|context| context.xray_trace_id.as_deref()) {
+            astroshop_telemetry::continue_xray(&span, header);
+        }
+        if let Some(trace_id) = span.in_scope(astroshop_telemetry::current_trace_id) {
+            span.record("trace_id", trace_id);
+        }
         let response = handler(request);
         async move { Ok::<_, std::convert::Infallible>(response.await.unwrap_or_else(ApiError::into_response)) }
+            .instrument(span)
     }))
     .await
 }

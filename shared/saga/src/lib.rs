@@ -52,6 +52,17 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The X-Ray header of the trace the event carries, for EventBridge's
+    /// `TraceHeader`, so X-Ray links the bus, the queue and the next step.
+    fn xray_header(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Carried {
+            metadata: Metadata,
+        }
+        let carried: Carried = serde_json::from_str(&self.detail).ok()?;
+        astroshop_telemetry::xray_header(carried.metadata.traceparent.as_deref()?)
+    }
+
     pub fn of<T: DomainEvent>(envelope: &Envelope<T>) -> Result<Self, serde_json::Error> {
         Ok(Self {
             source: T::SOURCE.to_owned(),
@@ -106,6 +117,7 @@ impl Publisher {
                     .source(&entry.source)
                     .detail_type(&entry.detail_type)
                     .detail(&entry.detail)
+                    .set_trace_header(entry.xray_header())
                     .build()
             });
             let output = self
@@ -227,6 +239,10 @@ where
             detail_type = delivery.detail_type,
             trace_id = trace_id(metadata.traceparent.as_deref()),
         );
+        // The step joins the checkout's trace.
+        if let Some(traceparent) = &metadata.traceparent {
+            astroshop_telemetry::continue_trace(&span, traceparent);
+        }
         let outcome = handler(delivery).instrument(span.clone()).await;
         if let Err(error) = outcome {
             span.in_scope(|| tracing::error!(%error, message_id, "handling failed; the queue will retry it"));

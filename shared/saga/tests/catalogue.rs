@@ -98,15 +98,29 @@ fn check<T: DomainEvent + DeserializeOwned>() {
     let sample = read(events_dir().join(format!("bus/{name}.json")));
     let schema = read(events_dir().join(format!("schemas/{}.json", T::DETAIL_TYPE)));
     assert_eq!(schema["x-source"], T::SOURCE, "{name}: schema source");
-    assert_eq!(schema["x-detail-type"], T::DETAIL_TYPE, "{name}: schema detail-type");
+    assert_eq!(
+        schema["x-detail-type"],
+        T::DETAIL_TYPE,
+        "{name}: schema detail-type"
+    );
     assert_eq!(sample["source"], T::SOURCE, "{name}: sample source");
-    assert_eq!(sample["detail-type"], T::DETAIL_TYPE, "{name}: sample detail-type");
+    assert_eq!(
+        sample["detail-type"],
+        T::DETAIL_TYPE,
+        "{name}: sample detail-type"
+    );
     let mut errors = Vec::new();
     validate(&schema, &schema, &sample["detail"], "detail", &mut errors);
-    assert!(errors.is_empty(), "{name}: the sample breaks its schema: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "{name}: the sample breaks its schema: {errors:#?}"
+    );
     let envelope: Envelope<T> = serde_json::from_value(sample["detail"].clone())
         .unwrap_or_else(|e| panic!("{name}: the sample does not parse as the domain type: {e}"));
-    assert_eq!(envelope.metadata.event_id, event_id::<T>(envelope.data.order_id()));
+    assert_eq!(
+        envelope.metadata.event_id,
+        event_id::<T>(envelope.data.order_id())
+    );
 }
 
 #[test]

@@ -1,20 +1,187 @@
-//! Tracing set-up shared by every binary: one JSON object per log line on
-//! stdout (CloudWatch Logs and `cargo lambda watch` both read stdout), with the
-//! current span's fields, so a line carries the request id and order id it
-//! belongs to. `RUST_LOG` overrides the default `info` level.
+//! Tracing every binary shares.
+//!
+//! - Logs: one JSON object per line on stdout (CloudWatch Logs and `cargo
+//!   lambda watch` both read stdout), with the current span's fields, so a
+//!   line carries the request, order and trace it belongs to. `RUST_LOG`
+//!   overrides the default `info` level.
+//! - Traces: `tracing` spans become OpenTelemetry spans with X-Ray trace ids
+//!   (`opentelemetry-aws`), sent as X-Ray segments to the daemon Lambda runs
+//!   beside each function when tracing is active (`AWS_XRAY_DAEMON_ADDRESS`).
+//!   Where no daemon runs (the local stack, tests) spans still get their ids,
+//!   so logs and events carry the trace.
+//! - Propagation: a checkout's trace starts in the checkout function (from
+//!   the X-Ray header Lambda gives it), rides in every saga event as a W3C
+//!   `traceparent`, and each consumer continues it, so one checkout is one
+//!   trace across every function. EventBridge also gets the X-Ray header of
+//!   each event it is given.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use opentelemetry::Context;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_aws::trace::XrayIdGenerator;
+use opentelemetry_aws::trace::xray_propagator::{span_context_from_str, span_context_to_string};
+use opentelemetry_aws::xray_exporter::XrayExporter;
+use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-/// Installs the JSON subscriber. Calling it twice is harmless (the second call
+/// Set by Lambda when the function's tracing is active.
+const DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
+
+/// Kept for the life of the process: dropping the provider would stop export.
+static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// Installs the subscriber. Calling it twice is harmless (the second call
 /// keeps the first subscriber), which keeps tests that build handlers simple.
 pub fn init() {
+    let exporter = std::env::var_os(DAEMON_ADDRESS).map(|_| XrayExporter::new(XrayDaemonClient::default()));
+    let provider = PROVIDER.get_or_init(|| provider(exporter));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time()
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("astroshop")))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_target(false)
+                .without_time(),
+        )
         .try_init();
+}
+
+/// X-Ray ids (their first eight hex digits are the start time, as X-Ray
+/// requires); each span exported as it ends, since Lambda may freeze the
+/// process right after an invocation.
+fn provider(exporter: Option<impl SpanExporter + 'static>) -> SdkTracerProvider {
+    let builder = SdkTracerProvider::builder().with_id_generator(XrayIdGenerator::default());
+    match exporter {
+        Some(exporter) => builder.with_simple_exporter(exporter),
+        None => builder,
+    }
+    .build()
+}
+
+/// The W3C `traceparent` of the current span, to carry in an event.
+pub fn current_traceparent() -> Option<String> {
+    let context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
+        return None;
+    }
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&context, &mut carrier);
+    carrier.remove("traceparent")
+}
+
+/// The trace id (32 hex digits) of the current span, for log fields.
+pub fn current_trace_id() -> Option<String> {
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let span_context = span.span_context();
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
+}
+
+fn remote_context(traceparent: &str) -> Option<Context> {
+    let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let context = TraceContextPropagator::new().extract(&carrier);
+    context.span().span_context().is_valid().then_some(context)
+}
+
+/// Makes `span` part of the trace a W3C `traceparent` names (an event's).
+/// A malformed `traceparent` leaves the span starting a trace of its own.
+pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
+    if let Some(context) = remote_context(traceparent) {
+        let _ = span.set_parent(context);
+    }
+}
+
+/// Makes `span` part of the trace of an X-Ray trace header (the one Lambda
+/// gives each invocation when tracing is active).
+pub fn continue_xray(span: &tracing::Span, header: &str) {
+    if let Some(span_context) = span_context_from_str(header) {
+        let _ = span.set_parent(Context::new().with_remote_span_context(span_context));
+    }
+}
+
+/// The X-Ray trace header for a W3C `traceparent` (what EventBridge's
+/// `TraceHeader` takes).
+pub fn xray_header(traceparent: &str) -> Option<String> {
+    let context = remote_context(traceparent)?;
+    span_context_to_string(context.span().span_context())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    use super::*;
+
+    const TRACEPARENT: &str = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+
+    #[test]
+    fn a_traceparent_becomes_the_x_ray_header_of_the_same_trace() {
+        assert_eq!(
+            xray_header(TRACEPARENT).as_deref(),
+            Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+        );
+        assert_eq!(xray_header("00-not-a-trace"), None);
+    }
+
+    #[test]
+    fn a_continued_trace_is_exported_as_x_ray_segments_of_that_trace() {
+        // X-Ray takes only traces started within the last 30 days: the first
+        // eight hex digits of the id are its start, in epoch seconds.
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let trace = format!("{started:08x}bd862e3fe1be46a994272793");
+        let traceparent = format!("00-{trace}-53995c3f42cd8ad8-01");
+        let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+        daemon.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let client = XrayDaemonClient::new(daemon.local_addr().unwrap()).unwrap();
+        let provider = provider(Some(XrayExporter::new(client)));
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let (carried, trace_id) = tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("payment-charge");
+            continue_trace(&span, &traceparent);
+            let _entered = span.enter();
+            (current_traceparent(), current_trace_id())
+        });
+        let carried = carried.expect("a traceparent inside a continued span");
+        assert!(carried.starts_with(&format!("00-{trace}-")), "{carried}");
+        assert!(
+            !carried.contains("53995c3f42cd8ad8"),
+            "the span is a child, with its own id"
+        );
+        assert_eq!(trace_id.as_deref(), Some(trace.as_str()));
+
+        let mut datagram = [0u8; 65_507];
+        let length = daemon.recv(&mut datagram).expect("a segment reaches the daemon");
+        let text = std::str::from_utf8(&datagram[..length]).unwrap();
+        let (header, segment) = text.split_once('\n').expect("a header line, then the segment");
+        assert_eq!(header, r#"{"format": "json", "version": 1}"#);
+        let segment: serde_json::Value = serde_json::from_str(segment).unwrap();
+        assert_eq!(segment["trace_id"], format!("1-{}-{}", &trace[..8], &trace[8..]));
+        assert_eq!(segment["parent_id"], "53995c3f42cd8ad8");
+        assert_eq!(segment["name"], "payment-charge");
+    }
+
+    #[test]
+    fn without_a_trace_there_is_nothing_to_carry() {
+        assert_eq!(current_traceparent(), None);
+        assert_eq!(current_trace_id(), None);
+    }
 }
