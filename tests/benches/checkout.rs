@@ -57,7 +57,10 @@ fn measure(shop: &Shop) -> Result<()> {
     let total = median(&mut totals);
     println!();
     println!("checkout, POST /api/checkout to CONFIRMED, {RUNS} runs one after another (local stack)");
-    println!("{:<44} {:>10} {:>10} {:>8}", "measure", "median", "worst", "ratio");
+    println!(
+        "{:<44} {:>10} {:>10} {:>8}",
+        "measure", "median", "worst", "ratio"
+    );
     row("baseline: POST /api/cart", base, worst(&baseline), 1.0);
     row(
         "checkout: POST to CONFIRMED",
@@ -109,7 +112,9 @@ fn checkout(shop: &Shop, product: &str, user: &str) -> Result<(Duration, Value)>
         match order["status"].as_str() {
             Some("CONFIRMED") => return Ok((started.elapsed(), order)),
             Some("FAILED") => bail!("order {id} failed: {}", order["failureReason"]),
-            _ if started.elapsed() > Duration::from_secs(120) => bail!("order {id} still pending after 2 minutes"),
+            _ if started.elapsed() > Duration::from_secs(120) => {
+                bail!("order {id} still pending after 2 minutes")
+            }
             _ => std::thread::sleep(Duration::from_millis(20)),
         }
     }

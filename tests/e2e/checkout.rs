@@ -878,7 +878,11 @@ fn the_sweeper_fails_and_compensates_an_order_whose_step_never_came(shop: &Shop)
         // the money.
         eventually("the payment voided", SAGA_DEADLINE, || {
             let reply = payment(shop, &id)?;
-            Ok(if reply.body["status"] == "VOIDED" { Ok(()) } else { Err(format!("{}", reply.body)) })
+            Ok(if reply.body["status"] == "VOIDED" {
+                Ok(())
+            } else {
+                Err(format!("{}", reply.body))
+            })
         })?;
         Ok((id, order))
     })();

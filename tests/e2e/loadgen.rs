@@ -101,12 +101,21 @@ fn every_persona_checks_out_and_the_order_confirms(shop: &Shop) -> Result<()> {
         for product in basket {
             let item = json!({"item": {"productId": product, "quantity": 1}, "userId": user});
             let reply = shop.send("POST", "/api/cart", Some(&item))?;
-            ensure_that!(reply.status == 200, "adding {product}: {} {}", reply.status, reply.body);
+            ensure_that!(
+                reply.status == 200,
+                "adding {product}: {} {}",
+                reply.status,
+                reply.body
+            );
         }
         let mut checkout = person.clone();
         checkout["userId"] = json!(user);
         let currency = person["userCurrency"].as_str().unwrap_or("USD");
-        let reply = shop.send("POST", &format!("/api/checkout?currencyCode={currency}"), Some(&checkout))?;
+        let reply = shop.send(
+            "POST",
+            &format!("/api/checkout?currencyCode={currency}"),
+            Some(&checkout),
+        )?;
         ensure_that!(
             (200..300).contains(&reply.status),
             "checkout as {}: {} {}",
@@ -125,7 +134,11 @@ fn every_persona_checks_out_and_the_order_confirms(shop: &Shop) -> Result<()> {
     }
     for (email, id) in placed {
         let order = settled(shop, &id)?;
-        ensure_that!(order["status"] == "CONFIRMED", "{email}'s order {id} ended {}", order["status"]);
+        ensure_that!(
+            order["status"] == "CONFIRMED",
+            "{email}'s order {id} ended {}",
+            order["status"]
+        );
     }
     Ok(())
 }

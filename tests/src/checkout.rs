@@ -91,4 +91,3 @@ pub fn checkout_request(user: &str, email: &str, currency: &str, card: (&str, i6
         }
     })
 }
-
