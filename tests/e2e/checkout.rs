@@ -629,6 +629,20 @@ fn redelivered_saga_events_change_nothing(shop: &Shop) -> Result<()> {
     let before = footprint(shop, &id, &product, &email, &day)?;
     let events = ours(shop.block_on(tap.caught())?);
     let kinds: Vec<&str> = events.iter().map(|e| e.detail_type.as_str()).collect();
+    // One checkout, one trace: every event of the order carries its trace.
+    let traces: std::collections::BTreeSet<String> = events
+        .iter()
+        .map(|event| {
+            let traceparent = event.detail["metadata"]["traceparent"]
+                .as_str()
+                .unwrap_or_default();
+            traceparent.split('-').nth(1).unwrap_or_default().to_owned()
+        })
+        .collect();
+    ensure_that!(
+        traces.len() == 1 && traces.iter().all(|trace| trace.len() == 32),
+        "the order's events carry the traces {traces:?}"
+    );
     for expected in [
         "OrderPlaced.v1",
         "InventoryReserved.v1",
