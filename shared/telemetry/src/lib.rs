@@ -9,6 +9,8 @@
 //!   beside each function when tracing is active (`AWS_XRAY_DAEMON_ADDRESS`).
 //!   Where no daemon runs (the local stack, tests) spans still get their ids,
 //!   so logs and events carry the trace.
+//! - Metrics: CloudWatch Embedded Metric Format lines on stdout, which
+//!   CloudWatch Logs turns into metrics with no agent (`metric`).
 //! - Propagation: a checkout's trace starts in the checkout function (from
 //!   the X-Ray header Lambda gives it), rides in every saga event as a W3C
 //!   `traceparent`, and each consumer continues it, so one checkout is one
@@ -120,6 +122,45 @@ pub fn xray_header(traceparent: &str) -> Option<String> {
     span_context_to_string(context.span().span_context())
 }
 
+/// The namespace of the shop's own metrics.
+pub const METRICS_NAMESPACE: &str = "astroshop";
+
+/// One CloudWatch Embedded Metric Format line for `value` of the metric
+/// `name`, with at most one dimension.
+pub fn metric_line(
+    name: &str,
+    unit: &str,
+    value: f64,
+    dimension: Option<(&str, &str)>,
+    at_millis: u128,
+) -> String {
+    let dimensions: Vec<&str> = dimension.iter().map(|(key, _)| *key).collect();
+    let mut line = serde_json::json!({
+        "_aws": {
+            "Timestamp": at_millis,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [dimensions],
+                "Metrics": [{"Name": name, "Unit": unit}],
+            }],
+        },
+        name: value,
+    });
+    if let Some((key, dimension_value)) = dimension {
+        line[key] = serde_json::Value::from(dimension_value);
+    }
+    line.to_string()
+}
+
+/// Emits a metric (see `metric_line`) on stdout, where Lambda's log stream
+/// picks it up.
+pub fn metric(name: &str, unit: &str, value: f64, dimension: Option<(&str, &str)>) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis());
+    println!("{}", metric_line(name, unit, value, dimension, now));
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::UdpSocket;
@@ -177,6 +218,39 @@ mod tests {
         assert_eq!(segment["trace_id"], format!("1-{}-{}", &trace[..8], &trace[8..]));
         assert_eq!(segment["parent_id"], "53995c3f42cd8ad8");
         assert_eq!(segment["name"], "payment-charge");
+    }
+
+    #[test]
+    fn a_metric_is_an_embedded_metric_format_line() {
+        let line = metric_line(
+            "OrderSettleSeconds",
+            "Seconds",
+            2.5,
+            Some(("Outcome", "CONFIRMED")),
+            1_795_082_400_000,
+        );
+        let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            line,
+            serde_json::json!({
+                "_aws": {
+                    "Timestamp": 1_795_082_400_000u64,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "astroshop",
+                        "Dimensions": [["Outcome"]],
+                        "Metrics": [{"Name": "OrderSettleSeconds", "Unit": "Seconds"}]
+                    }]
+                },
+                "OrderSettleSeconds": 2.5,
+                "Outcome": "CONFIRMED"
+            })
+        );
+        let bare: serde_json::Value =
+            serde_json::from_str(&metric_line("OrdersSwept", "Count", 1.0, None, 0)).unwrap();
+        assert_eq!(
+            bare["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([[]])
+        );
     }
 
     #[test]
