@@ -97,7 +97,10 @@ impl ShardReader {
                 return Ok(());
             }
             let wanted = self.source.polling.batch_size.saturating_sub(pending.len());
-            if let Some(current) = iterator.take().filter(|_| wanted > 0) {
+            // A full batch waits for delivery; the iterator stays for the next read.
+            if wanted > 0
+                && let Some(current) = iterator.take()
+            {
                 match self.read(&current, wanted).await {
                     Ok((records, next)) => {
                         if pending.is_empty() && !records.is_empty() {
