@@ -24,7 +24,8 @@ pub struct CheckoutForm {
     pub address: Address,
     pub user_currency: Option<CurrencyCode>,
     pub card: CardDetails,
-    /// The body as JSON with its keys sorted, for the idempotency hash.
+    /// The body as JSON with its keys sorted, the card reduced to its type
+    /// and last four digits and the CVV dropped, for the idempotency hash.
     canonical: String,
 }
 
@@ -69,13 +70,24 @@ impl CheckoutForm {
         let expiry = Expiry::new(month, year)
             .map_err(|e| invalid(&card.path("creditCardExpiration"), &e.to_string()))?;
         check_cvv(&card)?;
+        // The hash is stored with the key, so it is taken over what may be
+        // stored of the card: a hash of a card number is as good as the
+        // number to anyone who tries every number of a card's bin.
+        let mut kept = value.clone();
+        if let Some(card) = kept.get_mut("creditCard").and_then(Value::as_object_mut) {
+            card.remove("creditCardCvv");
+            card.insert(
+                "creditCardNumber".to_owned(),
+                serde_json::to_value(number.summary()).unwrap_or_default(),
+            );
+        }
         Ok(Self {
             user_id,
             email,
             address,
             user_currency,
             card: CardDetails { number, expiry },
-            canonical: canonical(&value),
+            canonical: canonical(&kept),
         })
     }
 
@@ -92,7 +104,7 @@ impl CheckoutForm {
     }
 }
 
-/// Shows everything but the body's text, which holds the whole card number.
+/// Shows everything but the card.
 impl std::fmt::Debug for CheckoutForm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CheckoutForm")
@@ -394,5 +406,19 @@ mod tests {
         assert_ne!(form.request_hash(&usd), form.request_hash(&eur));
         let other = parse(&with("/email", json!("someone.else@example.com"))).unwrap();
         assert_ne!(form.request_hash(&usd), other.request_hash(&usd));
+        let other_card = parse(&with(
+            "/creditCard/creditCardNumber",
+            json!("4111-1111-1111-1111"),
+        ))
+        .unwrap();
+        assert_ne!(form.request_hash(&usd), other_card.request_hash(&usd));
+    }
+
+    #[test]
+    fn the_request_hash_is_not_taken_over_the_card_number_or_cvv() {
+        let form = parse(&demo()).unwrap();
+        assert!(!form.canonical.contains("4432"), "{}", form.canonical);
+        assert!(!form.canonical.contains("672"), "{}", form.canonical);
+        assert!(form.canonical.contains("0454"), "{}", form.canonical);
     }
 }

@@ -66,6 +66,9 @@ pub async fn follow_saga_event(
     };
     if orders.record(&transition, at).await? {
         tracing::info!(step = saga.step.name(), "step recorded");
+        if let (Some(conclusion), Some(order)) = (saga.change.ends_as(), &saga.order) {
+            report_settled(order, &conclusion, at);
+        }
         return Ok(());
     }
     let record = orders.order(id).await?;
@@ -118,6 +121,23 @@ pub async fn follow_saga_event(
         }
         (Refusal::UnknownOrder, _) => Err(StateError::UnknownOrder(id.clone())),
         (Refusal::Retry, _) => Err(StateError::Contended(id.clone())),
+    }
+}
+
+/// The metrics of an order that has just ended (the dashboard's and the
+/// saga-age alarm's): how it ended, and how long after it was placed.
+pub fn report_settled(order: &Order, conclusion: &Conclusion, at: OffsetDateTime) {
+    let outcome = match conclusion {
+        Conclusion::Confirmed { .. } => OrderStatus::Confirmed,
+        Conclusion::Failed { .. } => OrderStatus::Failed,
+    }
+    .as_str();
+    astroshop_telemetry::metric("OrdersSettled", "Count", 1.0, Some(("Outcome", outcome)));
+    if let Ok(placed) =
+        OffsetDateTime::parse(&order.placed_at, &time::format_description::well_known::Rfc3339)
+    {
+        let took = (at - placed).as_seconds_f64();
+        astroshop_telemetry::metric("OrderSettleSeconds", "Seconds", took, Some(("Outcome", outcome)));
     }
 }
 

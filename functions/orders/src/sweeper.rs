@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::Instrument;
 
-use crate::state::{StateError, final_event};
+use crate::state::{StateError, final_event, report_settled};
 use crate::steps::Change;
 use crate::store::{OrderTable, Transition, instant};
 use astroshop_domain::OrderId;
@@ -118,5 +118,12 @@ async fn fail_stuck_order(
         change: &change,
         announcement: announcement.as_ref(),
     };
-    Ok(orders.record(&transition, now).await?)
+    let failed = orders.record(&transition, now).await?;
+    if failed {
+        astroshop_telemetry::metric("OrdersSwept", "Count", 1.0, None);
+        if let Some(conclusion) = change.ends_as() {
+            report_settled(&record.order, &conclusion, now);
+        }
+    }
+    Ok(failed)
 }
