@@ -58,6 +58,11 @@ pub async fn feed(
         if batch.is_empty() {
             continue;
         }
+        if !gate.is_open() {
+            // Turned off while receiving: the messages go back, undelivered.
+            release(&source, &sqs, &batch).await?;
+            continue;
+        }
         let failed = deliver(&source, &invoker, &batch).await;
         let (done, kept): (Vec<&Message>, Vec<&Message>) = batch
             .iter()
@@ -160,6 +165,23 @@ fn reported_failures<'b>(answer: &[u8], batch: &'b [Message]) -> Result<Vec<&'b 
                 .ok_or_else(|| format!("reported failure {failure} is not a message of the batch"))
         })
         .collect()
+}
+
+/// Makes received messages visible again at once, as if never received
+/// (their receive count still grows, as in SQS).
+async fn release(source: &QueueSource, sqs: &Client, messages: &[Message]) -> Result<()> {
+    for message in messages {
+        if let Some(handle) = message.receipt_handle() {
+            sqs.change_message_visibility()
+                .queue_url(&source.queue_url)
+                .receipt_handle(handle)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .context("returning a message received while the source was off")?;
+        }
+    }
+    Ok(())
 }
 
 async fn delete(source: &QueueSource, sqs: &Client, messages: &[&Message]) -> Result<()> {

@@ -70,6 +70,11 @@ impl Switches {
 pub struct Gate(watch::Receiver<bool>);
 
 impl Gate {
+    /// Whether the source is enabled now.
+    pub fn is_open(&self) -> bool {
+        *self.0.borrow()
+    }
+
     /// Returns at once when enabled; else waits until enabled or stopped.
     pub async fn wait_open(&mut self, stop: &mut watch::Receiver<bool>) {
         while !*self.0.borrow_and_update() && !*stop.borrow() {

@@ -137,6 +137,9 @@ impl ShardReader {
                 pause(POLL_EVERY, &mut stop).await;
                 continue;
             }
+            if !gate.is_open() {
+                continue; // turned off while reading: the records wait, undelivered
+            }
             let batch: Vec<&Record> = pending.iter().take(self.source.polling.batch_size).collect();
             match self.deliver(&batch).await {
                 Delivery::Done => {
