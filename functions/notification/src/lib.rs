@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use address::{EmailAddress, InvalidEmailAddress};
 pub use mail::{Kind, Mail};
 pub use ses::{MailError, Mailer, SesMailer};
-pub use store::{Claim, Notification, NotificationStore, NotificationTable};
+pub use store::{Claim, LEASE, Notification, NotificationStore, NotificationTable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {
@@ -35,10 +35,14 @@ pub enum NotificationError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Mail(#[from] MailError),
+    #[error("another attempt is sending the {0} mail now; this one is retried later")]
+    InProgress(&'static str),
 }
 
 /// Mails the shopper the outcome of their order, once: the mail is claimed
-/// in the table, sent, then marked sent.
+/// in the table, sent, then marked sent. A copy of the event handled while
+/// another attempt holds the claim fails, to be retried once that attempt
+/// has marked the mail sent or let its claim lapse.
 pub async fn mail_order_outcome(
     notifications: &impl NotificationStore,
     mailer: &impl Mailer,
@@ -56,15 +60,13 @@ pub async fn mail_order_outcome(
         return Err(NotificationError::UnexpectedEvent(delivery.detail_type));
     };
     let to = EmailAddress::parse(&order.email)?;
-    let mail = match notifications.claim(&to, &order.order_id, kind, &mail).await? {
-        Claim::New => mail,
-        Claim::Unsent(claimed) => {
-            tracing::info!(
-                kind = kind.as_str(),
-                "an earlier attempt may not have sent this mail; sending it again"
-            );
-            claimed
-        }
+    let now = astroshop_saga::now();
+    let mail = match notifications
+        .claim(&to, &order.order_id, kind, &mail, now)
+        .await?
+    {
+        Claim::Send(mail) => mail,
+        Claim::InProgress => return Err(NotificationError::InProgress(kind.as_str())),
         Claim::AlreadySent => {
             tracing::info!(kind = kind.as_str(), "mail already sent; nothing to do");
             return Ok(());

@@ -1,20 +1,24 @@
 //! The `Notifications` table: one item per e-mail an order gets (pk `email`,
 //! sk `<orderId>#<kind>`), holding its text and whether it went out
 //! (`status` SENDING, then SENT with `sentAt`). The item is claimed before
-//! the mail is sent, on the condition that it is new, so a redelivered event
-//! finds it: SENT means done, SENDING means the earlier attempt may not have
-//! reached SES, and the same text is sent again.
+//! the mail is sent, for a lease (`leaseUntil`, epoch milliseconds), on the
+//! condition that it is new or its lease ran out, so a redelivered event
+//! finds it: SENT means done; SENDING within the lease means another attempt
+//! is sending it now (the event is retried later and finds it SENT); SENDING
+//! after the lease means that attempt died, perhaps before SES sent it, and
+//! the text first claimed is sent again.
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::future::Future;
+use std::time::Duration;
 
 use astroshop_domain::OrderId;
 use astroshop_domain::events::timestamp;
 use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -27,13 +31,19 @@ type Item = HashMap<String, AttributeValue>;
 const SENDING: &str = "SENDING";
 const SENT: &str = "SENT";
 
+/// How long a claim keeps other attempts from sending the same mail: three
+/// times the function's timeout, so the attempt holding an expired lease is
+/// surely gone.
+pub const LEASE: Duration = Duration::from_secs(30);
+
 /// What claiming an order's mail found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// Nobody had claimed it: send it.
-    New,
-    /// Claimed before and perhaps not sent: send this, the text first claimed.
-    Unsent(Mail),
+    /// The mail is ours to send now: this text, the one first claimed (a
+    /// new claim's own, or an abandoned claim's).
+    Send(Mail),
+    /// Another attempt holds the claim and is sending it now.
+    InProgress,
     /// It went out already.
     AlreadySent,
 }
@@ -51,12 +61,14 @@ pub struct Notification {
 
 /// The record of what was mailed to whom.
 pub trait NotificationStore {
+    /// Claims the mail at `now` for [`LEASE`].
     fn claim(
         &self,
         to: &EmailAddress,
         order_id: &OrderId,
         kind: Kind,
         mail: &Mail,
+        now: OffsetDateTime,
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 
     fn mark_sent(
@@ -98,6 +110,10 @@ fn sort_key(order_id: &OrderId, kind: Kind) -> AttributeValue {
     AttributeValue::S(format!("{order_id}#{}", kind.as_str()))
 }
 
+fn epoch_millis(at: OffsetDateTime) -> AttributeValue {
+    AttributeValue::N((at.unix_timestamp_nanos() / 1_000_000).to_string())
+}
+
 fn text<'i>(item: &'i Item, name: &str) -> Result<&'i str, StoreError> {
     match item.get(name) {
         Some(AttributeValue::S(value)) => Ok(value),
@@ -123,40 +139,58 @@ impl NotificationStore for NotificationTable {
         order_id: &OrderId,
         kind: Kind,
         mail: &Mail,
+        now: OffsetDateTime,
     ) -> Result<Claim, StoreError> {
         let result = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("email", AttributeValue::S(to.to_string()))
-            .item("sk", sort_key(order_id, kind))
-            .item("orderId", AttributeValue::S(order_id.to_string()))
-            .item("kind", AttributeValue::S(kind.as_str().to_owned()))
-            .item("subject", AttributeValue::S(mail.subject.clone()))
-            .item("body", AttributeValue::S(mail.body.clone()))
-            .item("status", AttributeValue::S(SENDING.to_owned()))
-            .item("claimedAt", AttributeValue::S(timestamp(astroshop_saga::now())))
-            .condition_expression("attribute_not_exists(sk)")
+            .key("email", AttributeValue::S(to.to_string()))
+            .key("sk", sort_key(order_id, kind))
+            // A claim taken over keeps the text first claimed.
+            .update_expression(
+                "SET orderId = :order, kind = :kind, #status = :sending, claimedAt = :at, \
+                 leaseUntil = :until, subject = if_not_exists(subject, :subject), \
+                 body = if_not_exists(body, :body)",
+            )
+            .condition_expression("attribute_not_exists(sk) OR (#status = :sending AND leaseUntil < :now)")
+            // `status` is one of DynamoDB's reserved words.
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":order", AttributeValue::S(order_id.to_string()))
+            .expression_attribute_values(":kind", AttributeValue::S(kind.as_str().to_owned()))
+            .expression_attribute_values(":sending", AttributeValue::S(SENDING.to_owned()))
+            .expression_attribute_values(":at", AttributeValue::S(timestamp(now)))
+            .expression_attribute_values(":now", epoch_millis(now))
+            .expression_attribute_values(":until", epoch_millis(now + LEASE))
+            .expression_attribute_values(":subject", AttributeValue::S(mail.subject.clone()))
+            .expression_attribute_values(":body", AttributeValue::S(mail.body.clone()))
+            .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         let error = match result {
-            Ok(_) => return Ok(Claim::New),
+            Ok(output) => {
+                let claimed = output
+                    .attributes
+                    .ok_or_else(|| StoreError::Corrupt("a claim returned no item".to_owned()))?;
+                return Ok(Claim::Send(Mail {
+                    subject: text(&claimed, "subject")?.to_owned(),
+                    body: text(&claimed, "body")?.to_owned(),
+                }));
+            }
             Err(error) => error,
         };
-        let Some(PutItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
+        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
             return Err(error.into());
         };
-        let claimed = failed
+        let held = failed
             .item()
-            .ok_or_else(|| StoreError::Corrupt("a failed claim returned no item".to_owned()))?;
-        if text(claimed, "status")? == SENT {
-            return Ok(Claim::AlreadySent);
-        }
-        Ok(Claim::Unsent(Mail {
-            subject: text(claimed, "subject")?.to_owned(),
-            body: text(claimed, "body")?.to_owned(),
-        }))
+            .ok_or_else(|| StoreError::Corrupt("a refused claim returned no item".to_owned()))?;
+        Ok(if text(held, "status")? == SENT {
+            Claim::AlreadySent
+        } else {
+            Claim::InProgress
+        })
     }
 
     async fn mark_sent(

@@ -6,8 +6,8 @@
 
 use astroshop_domain::OrderId;
 use astroshop_notification::{
-    EmailAddress, Kind, Mail, NotificationStore, NotificationTable, SesMailer, list_notifications,
-    mail_order_outcome,
+    Claim, EmailAddress, Kind, LEASE, Mail, NotificationStore, NotificationTable, SesMailer,
+    list_notifications, mail_order_outcome,
 };
 use astroshop_saga::consume;
 use local_stack::testing::{TestTables, bus_event, json_response, request, sqs_event};
@@ -210,24 +210,28 @@ async fn the_history_is_newest_first_and_found_whatever_the_case_of_the_domain()
 }
 
 #[tokio::test]
-async fn a_mail_claimed_but_never_sent_is_sent_when_the_event_comes_again() {
+async fn a_mail_claimed_by_an_attempt_that_died_is_sent_when_the_event_comes_again() {
     let post = post("side-mail-resend").await;
     let to = mailbox();
     let (id, body) = confirmed(&to);
-    // An earlier attempt claimed the mail and stopped before SES sent it.
+    // An attempt claimed the mail a lease and more ago and died before SES sent it.
     let claimed = Mail {
         subject: format!("Your astroshop order {id} is confirmed"),
         body: "the text first written".into(),
     };
-    post.notifications
+    let then = astroshop_saga::now() - 2 * LEASE;
+    let claim = post
+        .notifications
         .claim(
             &EmailAddress::parse(&to).unwrap(),
             &OrderId::parse(&id).unwrap(),
             Kind::Confirmation,
             &claimed,
+            then,
         )
         .await
         .unwrap();
+    assert_eq!(claim, Claim::Send(claimed));
     let (_, history) = post.history(&format!("?email={to}")).await;
     assert_eq!(history["notifications"], json!([]));
 
@@ -238,6 +242,58 @@ async fn a_mail_claimed_but_never_sent_is_sent_when_the_event_comes_again() {
     assert_eq!(mail[0]["body"], "the text first written");
     let (_, history) = post.history(&format!("?email={to}")).await;
     assert_eq!(history["notifications"].as_array().unwrap().len(), 1, "{history}");
+}
+
+#[tokio::test]
+async fn two_copies_of_an_event_handled_at_once_send_one_mail() {
+    let post = post("side-mail-race").await;
+    for _ in 0..5 {
+        let to = mailbox();
+        let (_, body) = confirmed(&to);
+        let batch = [body];
+        let (first, second) = tokio::join!(post.deliver(&batch), post.deliver(&batch));
+        // A copy that found the other sending fails, and is delivered again later.
+        let failed = first.len() + second.len();
+        assert!(failed <= 1, "{first:?} {second:?}");
+        if failed == 1 {
+            assert!(post.deliver(&batch).await.is_empty());
+        }
+        assert_eq!(post.mail_to(&to).await.len(), 1);
+        let (_, history) = post.history(&format!("?email={to}")).await;
+        assert_eq!(history["notifications"].as_array().unwrap().len(), 1, "{history}");
+    }
+}
+
+#[tokio::test]
+async fn a_mail_being_sent_is_not_claimed_again_until_its_lease_runs_out() {
+    let post = post("side-mail-lease").await;
+    let to = EmailAddress::parse(&mailbox()).unwrap();
+    let order = OrderId::parse(&uuid::Uuid::new_v4().to_string()).unwrap();
+    let mail = |body: &str| Mail {
+        subject: "Your order".into(),
+        body: body.into(),
+    };
+    let now = astroshop_saga::now();
+    let claim = |body: &'static str, at| {
+        let (to, order, notifications) = (&to, &order, &post.notifications);
+        async move {
+            notifications
+                .claim(to, order, Kind::Failure, &mail(body), at)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(claim("first", now).await, Claim::Send(mail("first")));
+    assert_eq!(claim("second", now + LEASE / 2).await, Claim::InProgress);
+    assert_eq!(
+        claim("third", now + LEASE + std::time::Duration::from_secs(1)).await,
+        Claim::Send(mail("first"))
+    );
+    post.notifications
+        .mark_sent(&to, &order, Kind::Failure, "message-1")
+        .await
+        .unwrap();
+    assert_eq!(claim("fourth", now + 3 * LEASE).await, Claim::AlreadySent);
 }
 
 #[tokio::test]
