@@ -21,13 +21,13 @@ use astroshop_edge::{ApiError, json, query};
 use astroshop_orders::link_to;
 use astroshop_orders::store::instant;
 use astroshop_saga::{Entry, now};
-use astroshop_store::{CartStore, ProductCatalog, RateSource};
+use astroshop_store::{CardSealer, CartStore, ProductCatalog, RateSource};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::form::{CheckoutForm, MAX_BODY_BYTES};
-use crate::store::{CardSealer, Claim, OrderBook, Placed, Placement};
+use crate::store::{Claim, OrderBook, Placed, Placement};
 
 /// The ports checkout works through.
 pub struct Checkout<Carts, Catalog, Rates, Sealer, Book> {

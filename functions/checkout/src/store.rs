@@ -1,5 +1,4 @@
-//! Checkout's adapters: sealing the card with KMS, and placing an order in
-//! one DynamoDB transaction across the `Orders` table (the order and its
+//! Checkout's adapter: placing an order in one DynamoDB transaction across the `Orders` table (the order and its
 //! first event, laid out by the orders service's own adapter) and the
 //! `Idempotency` table (the key, when the client sent one).
 
@@ -8,8 +7,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use astroshop_domain::OrderId;
-use astroshop_domain::card::CardDetails;
-use astroshop_domain::events::SealedCard;
 use astroshop_domain::order::Order;
 use astroshop_orders::store::{OrderRecord, OrderTable};
 use astroshop_saga::Entry;
@@ -17,74 +14,10 @@ use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use time::OffsetDateTime;
 
 /// How long an Idempotency-Key is remembered.
 pub const IDEMPOTENCY_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
-
-#[derive(Debug, thiserror::Error)]
-pub enum SealError {
-    #[error("KMS: {0}")]
-    Kms(Box<aws_sdk_kms::Error>),
-    #[error("KMS gave no ciphertext")]
-    NoCiphertext,
-    #[error("card details do not serialize: {0}")]
-    Serialize(#[from] serde_json::Error),
-}
-
-/// Encrypts the card so only payment can read it.
-pub trait CardSealer {
-    fn seal(
-        &self,
-        card: &CardDetails,
-        order: &OrderId,
-    ) -> impl Future<Output = Result<SealedCard, SealError>> + Send;
-}
-
-/// The card key (`CARD_KEY_ID`) in KMS. The order id is the encryption
-/// context: a ciphertext only opens for the order it was sealed for.
-#[derive(Clone, Debug)]
-pub struct KmsSealer {
-    client: aws_sdk_kms::Client,
-    key_id: String,
-}
-
-impl KmsSealer {
-    pub fn new(client: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
-        Self {
-            client,
-            key_id: key_id.into(),
-        }
-    }
-
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, MissingSetting> {
-        Ok(Self::new(
-            aws_sdk_kms::Client::new(config),
-            setting("CARD_KEY_ID")?,
-        ))
-    }
-}
-
-impl CardSealer for KmsSealer {
-    async fn seal(&self, card: &CardDetails, order: &OrderId) -> Result<SealedCard, SealError> {
-        let plaintext = serde_json::to_vec(card)?;
-        let output = self
-            .client
-            .encrypt()
-            .key_id(&self.key_id)
-            .plaintext(aws_sdk_kms::primitives::Blob::new(plaintext))
-            .encryption_context("orderId", order.as_str())
-            .send()
-            .await
-            .map_err(|error| SealError::Kms(Box::new(error.into())))?;
-        let ciphertext = output.ciphertext_blob.ok_or(SealError::NoCiphertext)?;
-        Ok(SealedCard {
-            ciphertext: BASE64.encode(ciphertext.as_ref()),
-        })
-    }
-}
 
 /// A client's Idempotency-Key, taken for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]

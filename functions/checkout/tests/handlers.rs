@@ -3,16 +3,16 @@
 //! what the shopper is answered, and what is (or is not) written.
 
 use astroshop_checkout::Checkout;
-use astroshop_checkout::store::{CheckoutTables, KmsSealer, OrderBook};
-use astroshop_domain::card::CardDetails;
+use astroshop_checkout::store::{CheckoutTables, OrderBook};
+use astroshop_domain::OrderId;
+use astroshop_domain::events::SealedCard;
 use astroshop_domain::{ProductId, Quantity, UserId};
-use astroshop_store::{CartStore, CartTable, ProductTable, RateTableStore};
+use astroshop_store::{CardKey, CardOpener, CartStore, CartTable, OpenError, ProductTable, RateTableStore};
 use aws_sdk_dynamodb::types::AttributeValue;
-use base64::Engine;
 use local_stack::testing::{TestTables, json_response as json, request, sample_request};
 use serde_json::{Value, json};
 
-type ShopCheckout = Checkout<CartTable, ProductTable, RateTableStore, KmsSealer, CheckoutTables>;
+type ShopCheckout = Checkout<CartTable, ProductTable, RateTableStore, CardKey, CheckoutTables>;
 
 struct Shop {
     tables: TestTables,
@@ -26,7 +26,7 @@ async fn shop(prefix: &str) -> Shop {
         carts: CartTable::new(dynamodb.clone(), tables.setting("CARTS_TABLE")),
         catalog: ProductTable::new(dynamodb.clone(), tables.setting("PRODUCTS_TABLE")),
         rates: RateTableStore::new(dynamodb.clone(), tables.setting("CURRENCY_RATES_TABLE")),
-        sealer: KmsSealer::new(
+        sealer: CardKey::new(
             aws_sdk_kms::Client::new(tables.config()),
             tables.setting("CARD_KEY_ID"),
         ),
@@ -221,20 +221,16 @@ async fn a_checkout_places_a_pending_order_with_its_sealed_outbox_event_and_keep
     assert!(!event_text.contains("4432801561520454") && !event_text.contains("Cvv"));
 
     // Only the card key opens the card, and only for this order.
-    let kms = aws_sdk_kms::Client::new(shop.tables.config());
-    let ciphertext = base64::engine::general_purpose::STANDARD
-        .decode(detail["data"]["card"]["ciphertext"].as_str().unwrap())
-        .unwrap();
-    let opened = kms
-        .decrypt()
-        .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(ciphertext))
-        .encryption_context("orderId", id.as_str())
-        .send()
-        .await
-        .unwrap();
-    let card: CardDetails = serde_json::from_slice(opened.plaintext().unwrap().as_ref()).unwrap();
+    let sealed: SealedCard = serde_json::from_value(detail["data"]["card"].clone()).unwrap();
+    let cards = &shop.checkout.sealer;
+    let card = cards.open(&sealed, &OrderId::parse(&id).unwrap()).await.unwrap();
     assert_eq!(card.number.last4(), "0454");
     assert_eq!((card.expiry.month(), card.expiry.year()), (1, 2039));
+    let elsewhere = OrderId::parse(&uuid::Uuid::new_v4().to_string()).unwrap();
+    assert!(matches!(
+        cards.open(&sealed, &elsewhere).await,
+        Err(OpenError::Unreadable(_))
+    ));
 
     assert_eq!(
         shop.cart_size("larry").await,

@@ -8,7 +8,6 @@
 //! already recorded and publishes the same outcome again. Only the card's
 //! type and last four digits are ever stored, published or logged.
 
-pub mod card;
 pub mod store;
 
 use astroshop_domain::OrderId;
@@ -20,10 +19,9 @@ use astroshop_domain::events::{
 use astroshop_domain::order::Order;
 use astroshop_edge::{ApiError, ok, path_param};
 use astroshop_saga::{Delivery, PublishError, Publisher, Unreadable};
-use astroshop_store::StoreError;
+use astroshop_store::{CardOpener, OpenError, StoreError};
 use lambda_http::{Body, Request, Response};
 
-use crate::card::{CardOpener, OpenError};
 use crate::store::{Payment, PaymentStatus, Payments, Refund};
 
 // ------------------------------------------------------------------- the API

@@ -1,20 +1,20 @@
 //! The charge and refund steps and the payment API, against the template's
 //! table, bus and card key in the emulator. Cards are sealed here as
-//! checkout seals them (KMS Encrypt under the card key, context
-//! `{"orderId": ...}`); what the steps publish is caught on the bus by a tap.
+//! checkout seals them (the shop's `CardKey`); what the steps publish is caught on the bus by a tap.
 
+use astroshop_domain::card::{CardDetails, CardNumber, Expiry};
 use astroshop_domain::events::{
     DomainEvent, Envelope, InventoryReserved, OrderFailed, OrderPlaced, SealedCard,
 };
 use astroshop_domain::order::{Order, OrderId};
-use astroshop_payment::card::CardKey;
 use astroshop_payment::store::{Payments, PaymentsTable};
 use astroshop_payment::{charge_card, get_payment, refund_payment};
 use astroshop_saga::{Publisher, consume};
+use astroshop_store::{CardKey, CardSealer};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use local_stack::testing::{EventTap, TestTables, bus_event, json_response, request, sqs_event};
+use local_stack::testing::{
+    EventTap, TestTables, bus_event, json_response, larrys_order, new_order_id, request, sqs_event,
+};
 use serde_json::{Value, json};
 
 const GOOD_VISA: &str = "4432-8015-6152-0454";
@@ -22,8 +22,6 @@ const GOOD_VISA: &str = "4432-8015-6152-0454";
 struct Shop {
     payments: PaymentsTable,
     cards: CardKey,
-    kms: aws_sdk_kms::Client,
-    key_id: String,
     bus: Publisher,
     tap: EventTap,
     tables: TestTables,
@@ -32,13 +30,12 @@ struct Shop {
 async fn shop(prefix: &str) -> Shop {
     let tables = TestTables::provision(prefix).await.expect("tables provisioned");
     let tap = EventTap::attach(&tables).await.expect("tap attached");
-    let kms = aws_sdk_kms::Client::new(tables.config());
-    let key_id = tables.setting("CARD_KEY_ID").to_owned();
     Shop {
         payments: PaymentsTable::new(tables.dynamodb(), tables.setting("PAYMENTS_TABLE")),
-        cards: CardKey::new(kms.clone(), &key_id),
-        kms,
-        key_id,
+        cards: CardKey::new(
+            aws_sdk_kms::Client::new(tables.config()),
+            tables.setting("CARD_KEY_ID"),
+        ),
         bus: Publisher::new(
             aws_sdk_eventbridge::Client::new(tables.config()),
             tables.setting("EVENT_BUS_NAME"),
@@ -48,27 +45,12 @@ async fn shop(prefix: &str) -> Shop {
     }
 }
 
-/// An order of one telescope at 580.84 USD, paid with a card ending 0454.
+/// Larry's order (580.84 USD, a Visa ending 0454), under a new id.
 fn order() -> Order {
-    serde_json::from_value(json!({
-        "orderId": uuid::Uuid::new_v4().to_string(),
-        "userId": "larry",
-        "email": "larry@example.com",
-        "currencyCode": "USD",
-        "items": [{
-            "item": {"productId": "OLJCESPC7Z", "quantity": 1},
-            "cost": {"currencyCode": "USD", "units": 553, "nanos": 870000000}
-        }],
-        "shippingCost": {"currencyCode": "USD", "units": 26, "nanos": 970000000},
-        "total": {"currencyCode": "USD", "units": 580, "nanos": 840000000},
-        "shippingAddress": {
-            "streetAddress": "1600 Amphitheatre Parkway", "city": "Mountain View",
-            "state": "CA", "country": "United States", "zipCode": "94043"
-        },
-        "card": {"cardType": "visa", "last4": "0454"},
-        "placedAt": "2026-11-21T10:00:00Z"
-    }))
-    .expect("a well-formed order")
+    Order {
+        order_id: new_order_id(),
+        ..larrys_order()
+    }
 }
 
 /// The SQS message body of `event` on the bus.
@@ -92,19 +74,11 @@ fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
 impl Shop {
     /// The card as checkout seals it for `order`.
     async fn seal(&self, order: &OrderId, number: &str, month: u8, year: u16) -> SealedCard {
-        let details = json!({"number": number, "expiry": {"month": month, "year": year}});
-        let sealed = self
-            .kms
-            .encrypt()
-            .key_id(&self.key_id)
-            .plaintext(aws_sdk_kms::primitives::Blob::new(details.to_string()))
-            .encryption_context("orderId", order.as_str())
-            .send()
-            .await
-            .expect("KMS encrypts");
-        SealedCard {
-            ciphertext: BASE64.encode(sealed.ciphertext_blob.expect("a ciphertext").into_inner()),
-        }
+        let card = CardDetails {
+            number: CardNumber::parse(number).expect("a card number's shape"),
+            expiry: Expiry::new(month.into(), year.into()).expect("a month and year"),
+        };
+        self.cards.seal(&card, order).await.expect("KMS encrypts")
     }
 
     fn reserved(&self, order: &Order, card: &SealedCard) -> String {

@@ -1,4 +1,4 @@
-//! DynamoDB adapters behind the ports the services share, and the
+//! DynamoDB (and KMS) adapters behind the ports the services share, and the
 //! configuration they read from the environment.
 //!
 //! Clients come from `aws_config` defaults, so `AWS_ENDPOINT_URL` (or
@@ -6,6 +6,7 @@
 //! line of code changing.
 
 pub mod ads;
+pub mod card_key;
 pub mod carts;
 pub mod dynamo;
 pub mod kept;
@@ -14,6 +15,7 @@ pub mod rates;
 pub mod search;
 
 pub use ads::{Ad, AdCatalog, AdTable};
+pub use card_key::{CardKey, CardOpener, CardSealer, OpenError, SealError};
 pub use carts::{CartStore, CartTable, LineUpdate};
 pub use kept::Kept;
 pub use products::{Changed, Created, ProductCatalog, ProductEditor, ProductTable};

@@ -1,8 +1,8 @@
 //! Lambda: `POST /api/checkout`.
 
 use astroshop_checkout::Checkout;
-use astroshop_checkout::store::{CheckoutTables, KmsSealer};
-use astroshop_store::{CachedRates, CartTable, ProductTable};
+use astroshop_checkout::store::CheckoutTables;
+use astroshop_store::{CachedRates, CardKey, CartTable, ProductTable};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         carts: CartTable::from_env(dynamodb.clone())?,
         catalog: ProductTable::from_env(dynamodb.clone())?,
         rates: CachedRates::from_env(dynamodb.clone())?,
-        sealer: KmsSealer::from_env(&config)?,
+        sealer: CardKey::from_env(&config)?,
         book: CheckoutTables::from_env(dynamodb)?,
     };
     astroshop_edge::serve(|request| checkout.place_order(request)).await

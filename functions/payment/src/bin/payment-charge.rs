@@ -1,9 +1,9 @@
 //! Lambda: the `payment-charge` queue consumer (InventoryReserved).
 
-use astroshop_payment::card::CardKey;
 use astroshop_payment::charge_card;
 use astroshop_payment::store::PaymentsTable;
 use astroshop_saga::{Publisher, consume};
+use astroshop_store::CardKey;
 use lambda_runtime::{Error, service_fn};
 
 #[tokio::main]
