@@ -88,33 +88,20 @@ pub async fn count_confirmed_order(ledger: &impl Ledger, delivery: Delivery) -> 
 #[cfg(test)]
 mod tests {
     use astroshop_domain::Money;
-    use astroshop_domain::card::{CardSummary, CardType};
-    use astroshop_domain::shipping::Address;
+    use local_stack::testing::larrys_order;
     use time::macros::date;
 
     use super::*;
 
+    /// Larry's order, with this total, placed at this time.
     fn order(total: Money, placed_at: &str) -> Order {
         Order {
-            order_id: OrderId::parse("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").unwrap(),
-            user_id: astroshop_domain::UserId::parse("larry").unwrap(),
-            email: "larry@example.com".into(),
             currency_code: total.currency_code().clone(),
             items: vec![],
             shipping_cost: Money::zero(total.currency_code().clone()),
             total,
-            shipping_address: Address {
-                street_address: "1600 Amphitheatre Parkway".into(),
-                city: "Mountain View".into(),
-                state: "CA".into(),
-                country: "United States".into(),
-                zip_code: "94043".into(),
-            },
-            card: CardSummary {
-                card_type: CardType::Visa,
-                last4: "0454".into(),
-            },
             placed_at: placed_at.into(),
+            ..larrys_order()
         }
     }
 

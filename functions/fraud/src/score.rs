@@ -115,9 +115,8 @@ pub fn assess(order: &Order, total_usd: &Money) -> Assessment {
 
 #[cfg(test)]
 mod tests {
-    use astroshop_domain::card::{CardSummary, CardType};
-    use astroshop_domain::shipping::Address;
-    use astroshop_domain::{CartLine, CurrencyCode, OrderId, OrderItem, ProductId, Quantity, UserId};
+    use astroshop_domain::{CartLine, CurrencyCode, OrderItem, ProductId, Quantity};
+    use local_stack::testing::larrys_order;
 
     use super::*;
 
@@ -125,6 +124,7 @@ mod tests {
         Money::new(CurrencyCode::usd(), units, 0).unwrap()
     }
 
+    /// Larry's order with these lines, no shipping, mailed to `email`.
     fn order(email: &str, lines: &[(&str, i64, i64)]) -> Order {
         let items = lines
             .iter()
@@ -136,27 +136,12 @@ mod tests {
                 cost: usd(*price),
             })
             .collect::<Vec<_>>();
-        let total = astroshop_domain::order::total_of(&items, &usd(0)).unwrap();
         Order {
-            order_id: OrderId::parse("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").unwrap(),
-            user_id: UserId::parse("larry").unwrap(),
             email: email.into(),
-            currency_code: CurrencyCode::usd(),
+            total: astroshop_domain::order::total_of(&items, &usd(0)).unwrap(),
             items,
             shipping_cost: usd(0),
-            total,
-            shipping_address: Address {
-                street_address: "1600 Amphitheatre Parkway".into(),
-                city: "Mountain View".into(),
-                state: "CA".into(),
-                country: "United States".into(),
-                zip_code: "94043".into(),
-            },
-            card: CardSummary {
-                card_type: CardType::Visa,
-                last4: "0454".into(),
-            },
-            placed_at: "2026-11-21T10:00:00Z".into(),
+            ..larrys_order()
         }
     }
 

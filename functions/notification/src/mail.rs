@@ -112,49 +112,9 @@ fn write_lines(body: &mut String, order: &Order) -> Result<(), MoneyError> {
 
 #[cfg(test)]
 mod tests {
-    use astroshop_domain::card::{CardSummary, CardType};
-    use astroshop_domain::shipping::Address;
-    use astroshop_domain::{CartLine, CurrencyCode, Money, OrderId, OrderItem, ProductId, Quantity, UserId};
+    use local_stack::testing::larrys_order as order;
 
     use super::*;
-
-    fn usd(units: i64, nanos: i64) -> Money {
-        Money::new(CurrencyCode::usd(), units, nanos).unwrap()
-    }
-
-    fn order() -> Order {
-        let line = |product: &str, quantity: i64, cost: Money| OrderItem {
-            item: CartLine {
-                product_id: ProductId::parse(product).unwrap(),
-                quantity: Quantity::new(quantity).unwrap(),
-            },
-            cost,
-        };
-        Order {
-            order_id: OrderId::parse("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").unwrap(),
-            user_id: UserId::parse("larry").unwrap(),
-            email: "larry_sergei@example.com".into(),
-            currency_code: CurrencyCode::usd(),
-            items: vec![
-                line("OLJCESPC7Z", 2, usd(101, 960_000_000)),
-                line("66VCHSJNUP", 1, usd(349, 950_000_000)),
-            ],
-            shipping_cost: usd(26, 970_000_000),
-            total: usd(580, 840_000_000),
-            shipping_address: Address {
-                street_address: "1600 Amphitheatre Parkway".into(),
-                city: "Mountain View".into(),
-                state: "CA".into(),
-                country: "United States".into(),
-                zip_code: "94043".into(),
-            },
-            card: CardSummary {
-                card_type: CardType::Visa,
-                last4: "0454".into(),
-            },
-            placed_at: "2026-11-21T10:00:00Z".into(),
-        }
-    }
 
     #[test]
     fn a_confirmation_lists_every_line_shipping_total_address_and_tracking_id() {

@@ -12,7 +12,7 @@ use astroshop_domain::events::{
     Charge, DomainEvent, Envelope, InventoryReleased, InventoryReserved, OrderFlagged, OrderPlaced,
     OrderShipped, PaymentFailed, PaymentSucceeded, SealedCard,
 };
-use astroshop_domain::{Order, OrderId};
+use astroshop_domain::{Order, OrderId, UserId};
 use astroshop_orders::outbox::publish_outbox;
 use astroshop_orders::state::follow_saga_event;
 use astroshop_orders::store::OrderTable;
@@ -22,7 +22,9 @@ use astroshop_saga::{Entry, Publisher, consume};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::LambdaEvent;
-use local_stack::testing::{EventTap, TestTables, bus_event, json_response as json, request, sqs_event};
+use local_stack::testing::{
+    EventTap, TestTables, bus_event, json_response as json, larrys_order, new_order_id, request, sqs_event,
+};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -49,26 +51,20 @@ async fn orders(prefix: &str) -> Orders {
     }
 }
 
-fn usd(units: i64) -> Value {
-    json!({"currencyCode": "USD", "units": units, "nanos": 0})
+/// 580.84 USD, as the API shows Larry's order's total.
+fn larrys_total() -> Value {
+    json!({"currencyCode": "USD", "units": 580, "nanos": 840_000_000})
 }
 
-/// An order of `user`, placed at `placed_at`.
+/// Larry's order, of `user` this time, placed at `placed_at`.
 fn an_order(user: &str, placed_at: OffsetDateTime) -> Order {
-    serde_json::from_value(json!({
-        "orderId": uuid::Uuid::new_v4().to_string(),
-        "userId": user,
-        "email": format!("{user}@example.com"),
-        "currencyCode": "USD",
-        "items": [{"item": {"productId": "OLJCESPC7Z", "quantity": 2}, "cost": usd(100)}],
-        "shippingCost": usd(18),
-        "total": usd(218),
-        "shippingAddress": {"streetAddress": "1 Main St", "city": "Springfield", "state": "IL",
-                            "country": "United States", "zipCode": "62701"},
-        "card": {"cardType": "visa", "last4": "0454"},
-        "placedAt": astroshop_orders::store::instant(placed_at),
-    }))
-    .unwrap()
+    Order {
+        order_id: new_order_id(),
+        user_id: UserId::parse(user).unwrap(),
+        email: format!("{user}@example.com"),
+        placed_at: astroshop_orders::store::instant(placed_at),
+        ..larrys_order()
+    }
 }
 
 fn sealed() -> SealedCard {
@@ -283,7 +279,7 @@ async fn an_order_is_shown_with_its_status_and_link_and_unknown_or_malformed_ids
     assert_eq!(shown["orderId"], order.order_id.as_str());
     assert_eq!(shown["status"], "PENDING");
     assert_eq!(shown["flagged"], false);
-    assert_eq!(shown["total"], usd(218));
+    assert_eq!(shown["total"], larrys_total());
     assert_eq!(shown["items"][0]["item"]["quantity"], 2);
     assert_eq!(shown["link"], format!("/api/orders/{}", order.order_id));
     assert_eq!(shown["history"], json!([]));
@@ -330,8 +326,8 @@ async fn a_shoppers_orders_are_listed_newest_first_and_a_user_id_is_required() {
     assert_eq!(listed, [newer.order_id.as_str(), older.order_id.as_str()]);
     let first = &body["orders"][0];
     assert_eq!(first["status"], "PENDING");
-    assert_eq!(first["items"], 2);
-    assert_eq!(first["total"], usd(218));
+    assert_eq!(first["items"], 3);
+    assert_eq!(first["total"], larrys_total());
     assert_eq!(first["link"], format!("/api/orders/{}", newer.order_id));
 
     let (status, body) = list("/api/orders?userId=nobody").await;
@@ -367,7 +363,7 @@ async fn the_publisher_puts_each_new_outbox_event_on_the_bus_and_passes_other_re
         format!("{}/OrderPlaced.v1", order.order_id)
     );
     assert_eq!(detail["metadata"]["traceparent"], TRACE);
-    assert_eq!(detail["data"]["order"]["total"], usd(218));
+    assert_eq!(detail["data"]["order"]["total"], larrys_total());
     assert_eq!(detail["data"]["card"]["ciphertext"], "c2VhbGVk");
 }
 
@@ -489,7 +485,7 @@ async fn a_declined_payment_fails_the_order_and_a_late_shipment_only_joins_its_h
         shown["history"][1]["summary"]
             .as_str()
             .unwrap()
-            .contains("2 held unit")
+            .contains("3 held unit")
     );
     let outbox = orders.outbox_records(&order.order_id, 1).await;
     assert_eq!(orders.publish(outbox).await, Vec::<String>::new());

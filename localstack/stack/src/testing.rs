@@ -1,10 +1,14 @@
 //! Helpers for handler tests: the template's tables in the shared emulator
-//! under a prefix of the test's own, and API Gateway events built exactly as
-//! the local gateway builds them.
+//! under a prefix of the test's own, API Gateway events built exactly as
+//! the local gateway builds them, and the order the saga's tests share.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, anyhow};
+use astroshop_domain::card::{CardSummary, CardType};
+use astroshop_domain::order::{Order, OrderId, OrderItem};
+use astroshop_domain::shipping::Address;
+use astroshop_domain::{CartLine, CurrencyCode, Money, ProductId, Quantity, UserId};
 use serde_json::Value;
 
 use crate::apigw::{self, HttpRequest, Invocation};
@@ -324,6 +328,51 @@ pub async fn read_request(stream: &mut tokio::net::TcpStream) -> Result<(String,
             return Ok((head, body[..length].to_vec()));
         }
     }
+}
+
+/// Larry's order, the one the saga's tests start from (change what a test
+/// is about with `Order { total, ..larrys_order() }`): two Explorascopes at
+/// 101.96 USD and a telescope at 349.95 USD, shipping 26.97 USD, total
+/// 580.84 USD, to Mountain View, paid with a Visa ending 0454, placed
+/// 2026-11-21T10:00:00Z.
+pub fn larrys_order() -> Order {
+    let usd = |units, nanos| Money::new(CurrencyCode::usd(), units, nanos).expect("an amount in range");
+    let line = |product: &str, quantity, cost| OrderItem {
+        item: CartLine {
+            product_id: ProductId::parse(product).expect("a product id"),
+            quantity: Quantity::new(quantity).expect("a quantity in range"),
+        },
+        cost,
+    };
+    Order {
+        order_id: OrderId::parse("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").expect("an order id"),
+        user_id: UserId::parse("larry").expect("a user id"),
+        email: "larry_sergei@example.com".into(),
+        currency_code: CurrencyCode::usd(),
+        items: vec![
+            line("OLJCESPC7Z", 2, usd(101, 960_000_000)),
+            line("66VCHSJNUP", 1, usd(349, 950_000_000)),
+        ],
+        shipping_cost: usd(26, 970_000_000),
+        total: usd(580, 840_000_000),
+        shipping_address: Address {
+            street_address: "1600 Amphitheatre Parkway".into(),
+            city: "Mountain View".into(),
+            state: "CA".into(),
+            country: "United States".into(),
+            zip_code: "94043".into(),
+        },
+        card: CardSummary {
+            card_type: CardType::Visa,
+            last4: "0454".into(),
+        },
+        placed_at: "2026-11-21T10:00:00Z".into(),
+    }
+}
+
+/// A new order id, for a test's own order.
+pub fn new_order_id() -> OrderId {
+    OrderId::parse(&uuid::Uuid::new_v4().to_string()).expect("a UUID is an order id")
 }
 
 #[cfg(test)]
