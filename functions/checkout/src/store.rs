@@ -10,9 +10,8 @@ use astroshop_domain::OrderId;
 use astroshop_domain::order::Order;
 use astroshop_orders::store::{OrderRecord, OrderTable};
 use astroshop_saga::Entry;
-use astroshop_store::{MissingSetting, StoreError, setting};
+use astroshop_store::{MissingSetting, StoreError, dynamo, setting};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use time::OffsetDateTime;
 
@@ -128,13 +127,11 @@ impl OrderBook for CheckoutTables {
             .set_transact_items(Some(writes))
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(Placed::Placed),
-            Err(error) => match error.into_service_error() {
-                TransactWriteItemsError::TransactionCanceledException(_) => Ok(Placed::Refused),
-                other => Err(other.into()),
-            },
-        }
+        Ok(if dynamo::condition_held(written)? {
+            Placed::Placed
+        } else {
+            Placed::Refused
+        })
     }
 
     async fn claimed(&self, key: &str) -> Result<Option<Claimed>, StoreError> {

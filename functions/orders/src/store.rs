@@ -19,7 +19,6 @@ use astroshop_saga::Entry;
 use astroshop_store::dynamo::{self, Item};
 use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -254,13 +253,7 @@ impl OrderTable {
             .set_transact_items(Some(writes))
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(error) => match error.into_service_error() {
-                TransactWriteItemsError::TransactionCanceledException(_) => Ok(false),
-                other => Err(other.into()),
-            },
-        }
+        dynamo::condition_held(written)
     }
 
     /// Adds a step to the history alone (a step that came after the order

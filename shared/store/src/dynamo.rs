@@ -1,6 +1,7 @@
 //! DynamoDB mechanics every table adapter needs the same way: reading every
 //! page of a query or scan, batch writes with DynamoDB's leftovers retried,
-//! and a failed write condition read as an answer rather than an error.
+//! and a failed write condition (or a cancelled transaction) read as an
+//! answer rather than an error.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -108,3 +109,11 @@ conditional_failure!(
     aws_sdk_dynamodb::operation::delete_item::DeleteItemError,
     aws_sdk_dynamodb::operation::update_item::UpdateItemError
 );
+
+/// A transaction is refused as a whole: a condition of one of its writes did
+/// not hold, or a concurrent transaction on the same items won.
+impl ConditionalFailure for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError {
+    fn is_condition_failure(&self) -> bool {
+        self.is_transaction_canceled_exception()
+    }
+}
