@@ -64,7 +64,13 @@ where
             _ => &[],
         };
         if body.len() > MAX_BODY_BYTES {
-            return Ok(too_large(body.len()));
+            return Err(ApiError::PayloadTooLarge {
+                code: "payload_too_large",
+                message: format!(
+                    "the request body is {} bytes; a checkout is at most {MAX_BODY_BYTES}",
+                    body.len()
+                ),
+            });
         }
         let key = idempotency_key(&request)?;
         let form = CheckoutForm::parse(body)?;
@@ -226,18 +232,6 @@ fn accepted(order: &Order, status: OrderStatus) -> Response<Body> {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
-}
-
-/// 413: the edge's error shape, for a status its error type has no variant for.
-fn too_large(size: usize) -> Response<Body> {
-    tracing::info!(size, "request rejected: body too large");
-    json(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &serde_json::json!({"error": {
-            "code": "payload_too_large",
-            "message": format!("the request body is {size} bytes; a checkout is at most {MAX_BODY_BYTES}"),
-        }}),
-    )
 }
 
 /// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.

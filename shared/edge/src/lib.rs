@@ -35,6 +35,9 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// A body larger than the endpoint reads.
+    #[error("{message}")]
+    PayloadTooLarge { code: &'static str, message: String },
     /// Our own fault; the message is logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -67,6 +70,7 @@ impl ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,7 +82,8 @@ impl ApiError {
             | Self::Forbidden { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unprocessable { code, .. } => code,
+            | Self::Unprocessable { code, .. }
+            | Self::PayloadTooLarge { code, .. } => code,
             Self::Internal(_) => "internal_error",
         }
     }
