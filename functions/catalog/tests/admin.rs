@@ -18,19 +18,9 @@ struct Admin {
 
 async fn admin(prefix: &str) -> Admin {
     let tables = TestTables::provision(prefix).await.expect("tables provisioned");
+    let secret = tables.admin_secret().await;
     let ssm = aws_sdk_ssm::Client::new(tables.config());
     let parameter = tables.setting("ADMIN_KEY_PARAMETER");
-    // Read as an operator does: the SecureString, decrypted.
-    let secret = ssm
-        .get_parameter()
-        .name(parameter)
-        .with_decryption(true)
-        .send()
-        .await
-        .expect("the admin key parameter exists")
-        .parameter
-        .and_then(|p| p.value)
-        .expect("the parameter has a value");
     Admin {
         products: ProductTable::new(tables.dynamodb(), tables.setting("PRODUCTS_TABLE")),
         key: AdminKey::new(ssm, parameter, AdminKey::TTL),

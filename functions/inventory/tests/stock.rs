@@ -20,18 +20,9 @@ struct Shop {
 
 async fn shop(prefix: &str) -> Shop {
     let tables = TestTables::provision(prefix).await.expect("tables provisioned");
+    let secret = tables.admin_secret().await;
     let ssm = aws_sdk_ssm::Client::new(tables.config());
     let parameter = tables.setting("ADMIN_KEY_PARAMETER");
-    let secret = ssm
-        .get_parameter()
-        .name(parameter)
-        .with_decryption(true)
-        .send()
-        .await
-        .expect("the admin key parameter exists")
-        .parameter
-        .and_then(|p| p.value)
-        .expect("the parameter has a value");
     Shop {
         stock: InventoryTable::new(tables.dynamodb(), tables.setting("INVENTORY_TABLE")),
         key: AdminKey::new(ssm, parameter, AdminKey::TTL),

@@ -64,6 +64,21 @@ impl TestTables {
             .map(String::as_str)
             .unwrap_or_else(|| panic!("no function of the template is given {name}"))
     }
+
+    /// The admin API key, read as an operator reads it: the SecureString
+    /// named by `ADMIN_KEY_PARAMETER`, decrypted.
+    pub async fn admin_secret(&self) -> String {
+        aws_sdk_ssm::Client::new(&self.config)
+            .get_parameter()
+            .name(self.setting("ADMIN_KEY_PARAMETER"))
+            .with_decryption(true)
+            .send()
+            .await
+            .expect("the admin key parameter exists")
+            .parameter
+            .and_then(|parameter| parameter.value)
+            .expect("the parameter has a value")
+    }
 }
 
 /// The saga's event sources, as the rules of the template match them.
