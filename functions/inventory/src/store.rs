@@ -1,7 +1,10 @@
 //! The `Inventory` table: one stock item per product (`{productId,
-//! available}`) and one reservation item per order (`productId` =
+//! available, stocked}`) and one reservation item per order (`productId` =
 //! `RES#<orderId>`, `status`, `items`). Product ids cannot contain `#`, so the
-//! two never meet.
+//! two never meet. Only stock items carry `stocked`, the key of the sparse,
+//! keys-only `stock` index: the listing finds the products there, however
+//! many reservations the orders left, and a change of a count never writes to
+//! the index.
 //!
 //! Every change of stock is a condition inside a transaction: a hold succeeds
 //! only while `available >= quantity` and only once per order (the
@@ -248,6 +251,13 @@ fn count(item: &Item, name: &str) -> Result<u64, StoreError> {
     }
 }
 
+/// The sparse index of stock items, and the value of their `stocked`.
+const STOCK_INDEX: &str = "stock";
+
+fn stocked() -> AttributeValue {
+    AttributeValue::S("STOCK".to_owned())
+}
+
 fn read_stock(item: &Item) -> Result<StockLevel, StoreError> {
     let Some(AttributeValue::S(product)) = item.get("productId") else {
         return Err(StoreError::Corrupt("stock item has no productId".into()));
@@ -269,19 +279,22 @@ fn shortage(product: &ProductId, wanted: u64, seen: Option<&Item>) -> String {
 
 impl StockLevels for InventoryTable {
     async fn stock_levels(&self) -> Result<Vec<StockLevel>, StoreError> {
-        // Reservations share the table; only stock items have `available`.
-        let items = dynamo::all_pages(|start_key| async {
+        let keys = dynamo::all_pages(|start_key| async {
             let page = self
                 .client
-                .scan()
+                .query()
                 .table_name(&self.table)
-                .filter_expression("attribute_exists(available)")
+                .index_name(STOCK_INDEX)
+                .key_condition_expression("stocked = :stocked")
+                .expression_attribute_values(":stocked", stocked())
+                .projection_expression("productId")
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
             Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
         })
         .await?;
+        let items = dynamo::get_batches(&self.client, &self.table, keys).await?;
         let mut levels = items.iter().map(read_stock).collect::<Result<Vec<_>, _>>()?;
         levels.sort_by(|a, b| a.product_id.cmp(&b.product_id));
         Ok(levels)
@@ -305,8 +318,9 @@ impl StockLevels for InventoryTable {
             .update_item()
             .table_name(&self.table)
             .key("productId", AttributeValue::S(product.to_string()))
-            .update_expression("SET available = :available, updatedAt = :at")
+            .update_expression("SET available = :available, stocked = :stocked, updatedAt = :at")
             .expression_attribute_values(":available", AttributeValue::N(available.to_string()))
+            .expression_attribute_values(":stocked", stocked())
             .expression_attribute_values(":at", AttributeValue::S(now()))
             .return_values(ReturnValue::AllNew)
             .send()

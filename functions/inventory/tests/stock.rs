@@ -2,13 +2,13 @@
 //! the gateway builds, against the template's tables (seeded as a deploy
 //! seeds them) and the admin key parameter in the emulator.
 
-use astroshop_domain::ProductId;
+use astroshop_domain::{CartLine, ProductId, Quantity};
 use astroshop_edge::AdminKey;
-use astroshop_inventory::store::{InventoryTable, StockLevels};
+use astroshop_inventory::store::{Hold, InventoryTable, Reservations, StockLevels};
 use astroshop_inventory::{get_stock, list_stock, restock};
 use astroshop_seed::SeedTargets;
 use lambda_http::http::HeaderValue;
-use local_stack::testing::{TestTables, json_response as json, request, sample_request};
+use local_stack::testing::{TestTables, json_response as json, new_order_id, request, sample_request};
 use serde_json::{Value, json};
 
 struct Shop {
@@ -144,7 +144,36 @@ async fn restocking_sets_the_count_only_with_the_admin_key() {
         shop.restock("NEW-TELESCOPE", zero, Some(&shop.secret)).await,
         (200, opened.clone())
     );
-    assert_eq!(shop.get("NEW-TELESCOPE").await, (200, opened));
+    assert_eq!(shop.get("NEW-TELESCOPE").await, (200, opened.clone()));
+    let (_, listed) = shop.list().await;
+    assert!(listed.as_array().unwrap().contains(&opened), "{listed}");
+}
+
+#[tokio::test]
+async fn the_listing_shows_the_stock_left_and_never_the_orders_reservations() {
+    let shop = shop("invpay-stock-held").await;
+    let seeded = astroshop_seed::stock().unwrap();
+    let order = new_order_id();
+    let line = CartLine {
+        product_id: ProductId::parse("OLJCESPC7Z").unwrap(),
+        quantity: Quantity::new(3).unwrap(),
+    };
+    assert_eq!(shop.stock.hold(&order, &[line]).await.unwrap(), Hold::Held);
+
+    let (status, listed) = shop.list().await;
+    assert_eq!(status, 200, "{listed}");
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), seeded.len(), "{listed:?}");
+    let product_ids: Vec<&str> = listed
+        .iter()
+        .map(|entry| entry["productId"].as_str().unwrap())
+        .collect();
+    let mut sorted = product_ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(product_ids, sorted, "listed by product id");
+    let held = ProductId::parse("OLJCESPC7Z").unwrap();
+    let expected = json!({"productId": "OLJCESPC7Z", "available": seeded[&held] - 3});
+    assert!(listed.contains(&expected), "{expected} not in {listed:?}");
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ pub use admin_key::{AdminKeyError, delete_admin_key, ensure_admin_key};
 use std::collections::BTreeMap;
 
 use astroshop_domain::{CurrencyCode, Product, ProductId, Rate, RateTable};
-use astroshop_store::{Ad, AdTable, MissingSetting, ProductTable, RateTableStore, StoreError, dynamo};
+use astroshop_store::{Ad, AdTable, MissingSetting, ProductTable, RateTableStore, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
 
@@ -152,19 +152,18 @@ impl SeedTargets {
         Ok(())
     }
 
-    /// The stock item `{productId, available}` the inventory service keeps,
-    /// unless the product has one already.
+    /// The stock item `{productId, available, stocked}` the inventory
+    /// service keeps; a count the product has already is left as it is.
     async fn open_stock(&self, product: &ProductId, available: u64) -> Result<(), StoreError> {
-        let result = self
-            .dynamodb
-            .put_item()
+        self.dynamodb
+            .update_item()
             .table_name(&self.inventory)
-            .item("productId", AttributeValue::S(product.to_string()))
-            .item("available", AttributeValue::N(available.to_string()))
-            .condition_expression("attribute_not_exists(productId)")
+            .key("productId", AttributeValue::S(product.to_string()))
+            .update_expression("SET stocked = :stocked, available = if_not_exists(available, :available)")
+            .expression_attribute_values(":stocked", AttributeValue::S("STOCK".to_owned()))
+            .expression_attribute_values(":available", AttributeValue::N(available.to_string()))
             .send()
-            .await;
-        dynamo::condition_held(result)?;
+            .await?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! DynamoDB mechanics every table adapter needs the same way: reading every
-//! page of a query or scan, batch writes with DynamoDB's leftovers retried,
+//! page of a query or scan, batch reads and writes with DynamoDB's leftovers
+//! retried,
 //! and a failed write condition (or a cancelled transaction) read as an
 //! answer rather than an error.
 
@@ -9,14 +10,16 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
 
 use crate::StoreError;
 
 pub type Item = HashMap<String, AttributeValue>;
 
 /// `BatchWriteItem` takes at most 25 requests.
-const BATCH: usize = 25;
+const WRITE_BATCH: usize = 25;
+/// `BatchGetItem` takes at most 100 keys.
+const GET_BATCH: usize = 100;
 /// Rounds of retrying what DynamoDB left unprocessed (throttling) before
 /// giving up and letting the caller's retry take over.
 const UNPROCESSED_ROUNDS: u32 = 8;
@@ -47,32 +50,87 @@ pub async fn write_batches(
     table: &str,
     requests: Vec<WriteRequest>,
 ) -> Result<(), StoreError> {
-    for chunk in requests.chunks(BATCH) {
-        let mut pending = chunk.to_vec();
-        let mut round = 0;
-        while !pending.is_empty() {
-            if round == UNPROCESSED_ROUNDS {
-                return Err(StoreError::Missing(format!(
-                    "{} writes to {table} stayed unprocessed",
-                    pending.len()
-                )));
-            }
-            if round > 0 {
-                tokio::time::sleep(Duration::from_millis(50 << round)).await;
-            }
+    for chunk in requests.chunks(WRITE_BATCH) {
+        until_processed(table, chunk.to_vec(), |pending| async {
             let output = client
                 .batch_write_item()
                 .request_items(table, pending)
                 .send()
                 .await?;
-            pending = output
+            let left = output
                 .unprocessed_items
                 .and_then(|mut left| left.remove(table))
                 .unwrap_or_default();
-            round += 1;
-        }
+            Ok((Vec::new(), left))
+        })
+        .await?;
     }
     Ok(())
+}
+
+/// The items of `table` with these keys, read strongly consistent in
+/// batches, what DynamoDB leaves unprocessed retried with a growing pause.
+/// Keys with no item are left out; the order is DynamoDB's.
+pub async fn get_batches(client: &Client, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(GET_BATCH) {
+        let got = until_processed(table, chunk.to_vec(), |pending| async {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()?;
+            let output = client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await?;
+            let got = output
+                .responses
+                .and_then(|mut responses| responses.remove(table))
+                .unwrap_or_default();
+            let left = output
+                .unprocessed_keys
+                .and_then(|mut left| left.remove(table))
+                .map(|left| left.keys)
+                .unwrap_or_default();
+            Ok((got, left))
+        })
+        .await?;
+        items.extend(got);
+    }
+    Ok(items)
+}
+
+/// Sends `pending` to `table` until DynamoDB has processed all of it: `send`
+/// gives the items that came back and the requests left unprocessed, which
+/// go again after a growing pause.
+async fn until_processed<T, F, P>(
+    table: &str,
+    mut pending: Vec<T>,
+    mut send: F,
+) -> Result<Vec<Item>, StoreError>
+where
+    F: FnMut(Vec<T>) -> P,
+    P: Future<Output = Result<(Vec<Item>, Vec<T>), StoreError>>,
+{
+    let mut items = Vec::new();
+    let mut round = 0;
+    while !pending.is_empty() {
+        if round == UNPROCESSED_ROUNDS {
+            return Err(StoreError::Missing(format!(
+                "{} requests to {table} stayed unprocessed",
+                pending.len()
+            )));
+        }
+        if round > 0 {
+            tokio::time::sleep(Duration::from_millis(50 << round)).await;
+        }
+        let (got, left) = send(pending).await?;
+        items.extend(got);
+        pending = left;
+        round += 1;
+    }
+    Ok(items)
 }
 
 /// A conditional write's outcome: true when written, false when its condition
