@@ -125,7 +125,9 @@ where
         if round > 0 {
             tokio::time::sleep(Duration::from_millis(50 << round)).await;
         }
-        let (got, left) = send(pending).await?;
+        // Boxed: the future of one request is deep already, and the futures
+        // of the functions that await this one are built around it.
+        let (got, left) = Box::pin(send(pending)).await?;
         items.extend(got);
         pending = left;
         round += 1;
