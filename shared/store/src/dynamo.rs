@@ -1,8 +1,7 @@
 //! DynamoDB mechanics every table adapter needs the same way: reading every
 //! page of a query or scan, batch reads and writes with DynamoDB's leftovers
-//! retried,
-//! and a failed write condition (or a cancelled transaction) read as an
-//! answer rather than an error.
+//! retried, and a failed write condition (or a cancelled transaction) read
+//! as an answer rather than an error.
 
 use std::collections::HashMap;
 use std::future::Future;
