@@ -4,7 +4,7 @@
 use astroshop_accounting::{LedgerTable, count_confirmed_order};
 use astroshop_saga::consume;
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_stack::testing::{TestTables, bus_event, sqs_event};
+use local_stack::testing::{TestTables, bus_event, failed_ids, sqs_event};
 use serde_json::{Value, json};
 
 struct Books {
@@ -53,14 +53,12 @@ fn confirmed(order: &Value) -> String {
 impl Books {
     /// Delivers a batch; the ids of the messages that failed.
     async fn deliver(&self, bodies: &[String]) -> Vec<String> {
-        consume(sqs_event(bodies), |delivery| {
-            count_confirmed_order(&self.ledger, delivery)
-        })
-        .await
-        .batch_item_failures
-        .into_iter()
-        .map(|failure| failure.item_identifier)
-        .collect()
+        failed_ids(
+            &consume(sqs_event(bodies), |delivery| {
+                count_confirmed_order(&self.ledger, delivery)
+            })
+            .await,
+        )
     }
 
     /// The daily total `<currency>#<day>` as (total nanos, orders), if any.

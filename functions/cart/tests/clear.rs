@@ -5,7 +5,7 @@ use astroshop_cart::clear::clear_ordered_lines;
 use astroshop_domain::{CartLine, ProductId, Quantity, UserId};
 use astroshop_saga::consume;
 use astroshop_store::{CartStore, CartTable};
-use local_stack::testing::{TestTables, bus_event, sqs_event};
+use local_stack::testing::{TestTables, bus_event, failed_ids, sqs_event};
 use serde_json::json;
 
 async fn carts(prefix: &str) -> CartTable {
@@ -78,12 +78,7 @@ fn confirmed(user_id: &str, lines: &[(&str, i64)], placed_at: &str) -> String {
 }
 
 async fn deliver(carts: &CartTable, bodies: &[String]) -> Vec<String> {
-    consume(sqs_event(bodies), |delivery| clear_ordered_lines(carts, delivery))
-        .await
-        .batch_item_failures
-        .into_iter()
-        .map(|failure| failure.item_identifier)
-        .collect()
+    failed_ids(&consume(sqs_event(bodies), |delivery| clear_ordered_lines(carts, delivery)).await)
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 use astroshop_fraud::check_order;
 use astroshop_saga::{Publisher, consume};
 use astroshop_store::RateTableStore;
-use local_stack::testing::{EventTap, TestTables, bus_event, sqs_event};
+use local_stack::testing::{EventTap, TestTables, bus_event, failed_ids, sqs_event};
 use serde_json::{Value, json};
 
 struct Fraud {
@@ -56,14 +56,12 @@ fn confirmed(currency: &str, quantity: u32, units: i64) -> (String, String) {
 impl Fraud {
     /// Delivers a batch; the ids of the messages that failed.
     async fn deliver(&self, bodies: &[String]) -> Vec<String> {
-        consume(sqs_event(bodies), |delivery| {
-            check_order(&self.rates, &self.publisher, delivery)
-        })
-        .await
-        .batch_item_failures
-        .into_iter()
-        .map(|failure| failure.item_identifier)
-        .collect()
+        failed_ids(
+            &consume(sqs_event(bodies), |delivery| {
+                check_order(&self.rates, &self.publisher, delivery)
+            })
+            .await,
+        )
     }
 
     async fn flags(&self) -> Vec<Value> {

@@ -14,7 +14,7 @@ use astroshop_inventory::store::{InventoryTable, Reservation, ReservationStatus,
 use astroshop_inventory::{release_stock, reserve_stock};
 use astroshop_saga::{Publisher, consume};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use local_stack::testing::{EventTap, TestTables, bus_event, sqs_event};
+use local_stack::testing::{EventTap, TestTables, bus_event, failed_ids, sqs_event};
 use serde_json::{Value, json};
 
 struct Saga {
@@ -98,14 +98,6 @@ fn order_failed(order: &Order) -> String {
         order: order.clone(),
         reason: "the card number is not valid".into(),
     })
-}
-
-fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
-    response
-        .batch_item_failures
-        .iter()
-        .map(|failure| failure.item_identifier.as_str())
-        .collect()
 }
 
 impl Saga {

@@ -10,7 +10,7 @@ use astroshop_notification::{
     list_notifications, mail_order_outcome,
 };
 use astroshop_saga::consume;
-use local_stack::testing::{TestTables, bus_event, json_response, request, sqs_event};
+use local_stack::testing::{TestTables, bus_event, failed_ids, json_response, request, sqs_event};
 use serde_json::{Value, json};
 
 struct Post {
@@ -80,14 +80,12 @@ fn failed(email: &str, reason: &str) -> (String, String) {
 impl Post {
     /// Delivers a batch; the ids of the messages that failed.
     async fn deliver(&self, bodies: &[String]) -> Vec<String> {
-        consume(sqs_event(bodies), |delivery| {
-            mail_order_outcome(&self.notifications, &self.mailer, delivery)
-        })
-        .await
-        .batch_item_failures
-        .into_iter()
-        .map(|failure| failure.item_identifier)
-        .collect()
+        failed_ids(
+            &consume(sqs_event(bodies), |delivery| {
+                mail_order_outcome(&self.notifications, &self.mailer, delivery)
+            })
+            .await,
+        )
     }
 
     /// Every mail SES sent to `to`, oldest first.

@@ -23,7 +23,8 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::LambdaEvent;
 use local_stack::testing::{
-    EventTap, TestTables, bus_event, json_response as json, larrys_order, new_order_id, request, sqs_event,
+    EventTap, TestTables, bus_event, failed_ids, json_response as json, larrys_order, new_order_id, request,
+    sqs_event,
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -114,14 +115,12 @@ impl Orders {
 
     /// Delivers one batch to `orders-state`; the ids of the messages it failed.
     async fn follow(&self, bodies: &[String]) -> Vec<String> {
-        consume(sqs_event(bodies), |delivery| {
-            follow_saga_event(&self.table, &self.publisher, delivery)
-        })
-        .await
-        .batch_item_failures
-        .into_iter()
-        .map(|failure| failure.item_identifier)
-        .collect()
+        failed_ids(
+            &consume(sqs_event(bodies), |delivery| {
+                follow_saga_event(&self.table, &self.publisher, delivery)
+            })
+            .await,
+        )
     }
 
     async fn get(&self, uri: &str) -> (u16, Value) {

@@ -13,7 +13,8 @@ use astroshop_saga::{Publisher, consume};
 use astroshop_store::{CardKey, CardSealer};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use local_stack::testing::{
-    EventTap, TestTables, bus_event, json_response, larrys_order, new_order_id, request, sqs_event,
+    EventTap, TestTables, bus_event, failed_ids, json_response, larrys_order, new_order_id, request,
+    sqs_event,
 };
 use serde_json::{Value, json};
 
@@ -61,14 +62,6 @@ fn message<T: DomainEvent>(event: T) -> String {
         T::DETAIL_TYPE,
         &serde_json::to_value(&envelope).unwrap(),
     )
-}
-
-fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
-    response
-        .batch_item_failures
-        .iter()
-        .map(|failure| failure.item_identifier.as_str())
-        .collect()
 }
 
 impl Shop {

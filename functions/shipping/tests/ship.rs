@@ -6,7 +6,7 @@ use astroshop_saga::{Publisher, consume};
 use astroshop_shipping::ShipmentTable;
 use astroshop_shipping::ship::ship_paid_order;
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_stack::testing::{EventTap, TestTables, bus_event, sqs_event};
+use local_stack::testing::{EventTap, TestTables, bus_event, failed_ids, sqs_event};
 use serde_json::{Value, json};
 
 struct Warehouse {
@@ -64,14 +64,12 @@ fn paid() -> (String, String) {
 impl Warehouse {
     /// Delivers a batch; the ids of the messages that failed.
     async fn deliver(&self, bodies: &[String]) -> Vec<String> {
-        consume(sqs_event(bodies), |delivery| {
-            ship_paid_order(&self.shipments, &self.publisher, delivery)
-        })
-        .await
-        .batch_item_failures
-        .into_iter()
-        .map(|failure| failure.item_identifier)
-        .collect()
+        failed_ids(
+            &consume(sqs_event(bodies), |delivery| {
+                ship_paid_order(&self.shipments, &self.publisher, delivery)
+            })
+            .await,
+        )
     }
 
     async fn shipment(&self, order_id: &str) -> Option<Value> {

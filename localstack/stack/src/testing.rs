@@ -106,6 +106,16 @@ pub fn bus_event(source: &str, detail_type: &str, detail: &Value) -> String {
     .to_string()
 }
 
+/// The ids of the messages a consumer reported failed in its answer to an
+/// [`sqs_event`] batch.
+pub fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|failure| failure.item_identifier.clone())
+        .collect()
+}
+
 /// The event Lambda hands an SQS consumer for a batch of message bodies
 /// (message ids `m0`, `m1`, ... in order).
 pub fn sqs_event(bodies: &[String]) -> lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent> {
