@@ -3,6 +3,7 @@
 //! `ASTROSHOP_BASE_URL` set it tests that shop instead (LocalStack, a
 //! deployed stack), so one suite serves every mode.
 
+pub mod accounts;
 pub mod browser;
 pub mod checkout;
 

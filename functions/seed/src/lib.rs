@@ -1,6 +1,7 @@
 //! Deploy-time setup as CloudFormation custom resources, so `sam deploy` alone
 //! gives a working shop: `Custom::SeedData` loads the catalogue and currency
-//! rates, `Custom::AdminKey` creates the admin API key in SSM Parameter Store.
+//! rates, `Custom::SecretKey` creates a secret key (the admin API's, the order
+//! links') in SSM Parameter Store.
 //! CloudFormation waits for an answer at the request's pre-signed URL, so
 //! every outcome, failure included, is reported there.
 
@@ -98,25 +99,24 @@ impl Setup {
             ("Custom::SeedData", RequestType::Delete) => Ok("astroshop-seed-data".to_owned()),
             // The physical id is the parameter's name, so `!Ref` gives it and a
             // renamed parameter is a replacement CloudFormation deletes the old one of.
-            ("Custom::AdminKey", RequestType::Create | RequestType::Update) => {
-                let name = request
-                    .resource_properties
-                    .get("ParameterName")
-                    .and_then(Value::as_str)
-                    .ok_or("Custom::AdminKey needs a ParameterName property")?;
-                astroshop_seed::ensure_admin_key(&self.ssm, name)
+            ("Custom::SecretKey", RequestType::Create | RequestType::Update) => {
+                let property = |name| request.resource_properties.get(name).and_then(Value::as_str);
+                let name =
+                    property("ParameterName").ok_or("Custom::SecretKey needs a ParameterName property")?;
+                let description = property("Description").unwrap_or("astroshop secret key");
+                astroshop_seed::ensure_secret_key(&self.ssm, name, description)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(name.to_owned())
             }
-            ("Custom::AdminKey", RequestType::Delete) => {
+            ("Custom::SecretKey", RequestType::Delete) => {
                 let name = request
                     .physical_resource_id
                     .as_deref()
                     .ok_or("a Delete request has a physical resource id")?;
                 // A failed Create reported its logical id; there is nothing to delete then.
                 if name != request.logical_resource_id {
-                    astroshop_seed::delete_admin_key(&self.ssm, name)
+                    astroshop_seed::delete_secret_key(&self.ssm, name)
                         .await
                         .map_err(|e| e.to_string())?;
                 }

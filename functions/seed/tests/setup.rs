@@ -55,15 +55,15 @@ async fn setup(prefix: &str) -> (Setup, TestTables) {
 }
 
 #[tokio::test]
-async fn the_admin_key_is_created_once_kept_on_update_and_deleted_with_the_stack() {
+async fn a_secret_key_is_created_once_kept_on_update_and_deleted_with_the_stack() {
     let (setup, tables) = setup("setup-admin-key").await;
     let ssm = aws_sdk_ssm::Client::new(tables.config());
     let name = "/setup-admin-key/admin-key-under-test";
-    let properties = json!({"ParameterName": name});
+    let properties = json!({"ParameterName": name, "Description": "the key under test"});
 
     let created = run(
         &setup,
-        request("Create", "Custom::AdminKey", properties.clone(), None),
+        request("Create", "Custom::SecretKey", properties.clone(), None),
     )
     .await;
     assert_eq!(created["Status"], "SUCCESS", "{created}");
@@ -78,13 +78,29 @@ async fn the_admin_key_is_created_once_kept_on_update_and_deleted_with_the_stack
     };
     let parameter = read(ssm.clone()).await.unwrap();
     assert_eq!(parameter.r#type, Some(ParameterType::SecureString));
+    let described = ssm
+        .describe_parameters()
+        .parameter_filters(
+            aws_sdk_ssm::types::ParameterStringFilter::builder()
+                .key("Name")
+                .values(name)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.parameters()[0].description(),
+        Some("the key under test")
+    );
     let key = parameter.value.unwrap();
     assert_eq!(key.len(), 64);
     assert!(key.chars().all(|c| c.is_ascii_hexdigit()), "{key}");
 
     let updated = run(
         &setup,
-        request("Update", "Custom::AdminKey", properties.clone(), Some(name)),
+        request("Update", "Custom::SecretKey", properties.clone(), Some(name)),
     )
     .await;
     assert_eq!(updated["Status"], "SUCCESS", "{updated}");
@@ -96,7 +112,7 @@ async fn the_admin_key_is_created_once_kept_on_update_and_deleted_with_the_stack
 
     let deleted = run(
         &setup,
-        request("Delete", "Custom::AdminKey", properties, Some(name)),
+        request("Delete", "Custom::SecretKey", properties, Some(name)),
     )
     .await;
     assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
@@ -147,9 +163,9 @@ async fn an_unknown_resource_type_fails_with_a_reason() {
 }
 
 #[tokio::test]
-async fn an_admin_key_without_a_name_fails_with_a_reason() {
+async fn a_secret_key_without_a_name_fails_with_a_reason() {
     let (setup, _tables) = setup("setup-no-name").await;
-    let answer = run(&setup, request("Create", "Custom::AdminKey", json!({}), None)).await;
+    let answer = run(&setup, request("Create", "Custom::SecretKey", json!({}), None)).await;
     assert_eq!(answer["Status"], "FAILED");
     assert!(
         answer["Reason"].as_str().unwrap().contains("ParameterName"),

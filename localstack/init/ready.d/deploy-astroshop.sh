@@ -21,5 +21,16 @@ awslocal cloudformation deploy \
   --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
 
 api_id=$(awslocal apigatewayv2 get-apis --query "Items[?Name=='astroshop'].ApiId | [0]" --output text)
-echo "astroshop is deployed on LocalStack:"
+output() {
+  awslocal cloudformation describe-stacks --stack-name astroshop \
+    --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue | [0]" --output text
+}
+secret() {
+  awslocal ssm get-parameter --with-decryption --name "$(output "$1")" --query Parameter.Value --output text
+}
+echo "astroshop is deployed on LocalStack; the end-to-end tests need:"
 echo "  ASTROSHOP_BASE_URL=http://$api_id.execute-api.localhost.localstack.cloud:4566"
+echo "  ASTROSHOP_ADMIN_KEY=$(secret AdminKeyParameter)"
+echo "  ASTROSHOP_ORDER_LINK_KEY=$(secret OrderLinkKeyParameter)"
+echo "  ASTROSHOP_SHOPPER_POOL_ID=$(output ShopperPoolId)"
+echo "  ASTROSHOP_SHOPPER_POOL_CLIENT_ID=$(output ShopperPoolClientId)"

@@ -1,5 +1,6 @@
 //! API Gateway HTTP API payload format 2.0: the event a function receives
-//! for an HTTP request, and how its answer becomes an HTTP response.
+//! for an HTTP request (with the claims of the token a JWT authorizer
+//! accepted, on its routes only), and how its answer becomes an HTTP response.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,9 @@ pub struct Invocation<'a> {
     pub account_id: &'a str,
     /// Milliseconds since the Unix epoch.
     pub time_epoch_ms: i64,
+    /// The claims of the token the route's JWT authorizer accepted, each
+    /// as API Gateway passes it (a string); `None` on an open route.
+    pub jwt_claims: Option<&'a BTreeMap<String, String>>,
 }
 
 /// The payload 2.0 event for `request`.
@@ -107,6 +111,10 @@ pub fn event(request: &HttpRequest, invocation: &Invocation<'_>) -> Value {
     }
     if !body.is_null() {
         fields.insert("body".into(), body);
+    }
+    if let Some(claims) = invocation.jwt_claims {
+        // No route sets AuthorizationScopes, so API Gateway passes no scopes.
+        event["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
     }
     event
 }
@@ -254,6 +262,10 @@ mod tests {
     }
 
     fn build(request: &HttpRequest) -> Value {
+        build_with(request, None)
+    }
+
+    fn build_with(request: &HttpRequest, jwt_claims: Option<&BTreeMap<String, String>>) -> Value {
         let params = BTreeMap::from([("productId".to_owned(), "A B".to_owned())]);
         event(
             request,
@@ -263,8 +275,40 @@ mod tests {
                 request_id: "req-1",
                 account_id: "000000000000",
                 time_epoch_ms: 1_700_000_000_000,
+                jwt_claims,
             },
         )
+    }
+
+    #[test]
+    fn an_authorized_request_carries_its_claims_where_lambda_http_reads_them() {
+        let claims = BTreeMap::from([
+            ("sub".to_owned(), "4a1f".to_owned()),
+            ("exp".to_owned(), "1700003600".to_owned()),
+        ]);
+        let event = build_with(&request(), Some(&claims));
+        assert_eq!(
+            event["requestContext"]["authorizer"]["jwt"]["scopes"],
+            Value::Null
+        );
+        let parsed = lambda_http::request::from_str(&event.to_string()).unwrap();
+        use lambda_http::RequestExt;
+        let lambda_http::request::RequestContext::ApiGatewayV2(context) = parsed.request_context() else {
+            panic!("not an HTTP API request");
+        };
+        let jwt = context.authorizer.unwrap().jwt.unwrap();
+        assert_eq!(jwt.claims.get("sub").map(String::as_str), Some("4a1f"));
+        assert_eq!(jwt.claims.get("exp").map(String::as_str), Some("1700003600"));
+    }
+
+    #[test]
+    fn an_open_route_has_no_authorizer_whatever_the_client_sends() {
+        let mut with_token = request();
+        with_token
+            .headers
+            .push(("authorization".into(), "Bearer eyJ.eyJ.sig".into()));
+        let event = build(&with_token);
+        assert!(event["requestContext"].get("authorizer").is_none(), "{event}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The AWS emulator (moto server): DynamoDB, SQS, EventBridge, SES and SSM on
-//! one loopback port.
+//! The AWS emulator (moto server): DynamoDB, SQS, EventBridge, KMS, SES, SSM
+//! and Cognito user pools (sign-up, tokens and each pool's JWKS) on one
+//! loopback port.
 
 use std::fs::File;
 use std::path::Path;

@@ -1,6 +1,8 @@
 //! The HTTP API on a local port: each request is matched to a route of the
-//! template, turned into a payload 2.0 event, invoked through the Invoke API
-//! and its answer sent back, as API Gateway does.
+//! template, checked by the route's JWT authorizer if it names one (a
+//! refusal is API Gateway's 401, and no function runs), turned into a
+//! payload 2.0 event, invoked through the Invoke API and its answer sent
+//! back, as API Gateway does.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::apigw::{self, HttpRequest, Invocation};
+use crate::authorizer::{Authorizers, Claims, Refusal};
 use crate::functions::Invoker;
 use crate::routes::{RouteTable, Selection};
 
@@ -26,15 +29,23 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 
 pub struct Gateway {
     routes: RouteTable,
+    authorizers: Authorizers,
     invoker: Invoker,
     account_id: String,
     log_requests: bool,
 }
 
 impl Gateway {
-    pub fn new(routes: RouteTable, invoker: Invoker, account_id: String, log_requests: bool) -> Self {
+    pub fn new(
+        routes: RouteTable,
+        authorizers: Authorizers,
+        invoker: Invoker,
+        account_id: String,
+        log_requests: bool,
+    ) -> Self {
         Self {
             routes,
+            authorizers,
             invoker,
             account_id,
             log_requests,
@@ -127,6 +138,13 @@ impl Gateway {
             }
         };
         let (route, path_parameters) = route;
+        let jwt_claims = match &route.authorizer {
+            None => None,
+            Some(name) => match self.authorize(name, &parts.headers).await {
+                Ok(claims) => Some(claims),
+                Err(refused) => return (refused, None),
+            },
+        };
         let function = Some(route.function.clone());
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -155,9 +173,36 @@ impl Gateway {
                 request_id: &request_id,
                 account_id: &self.account_id,
                 time_epoch_ms: time::OffsetDateTime::now_utc().unix_timestamp() * 1000,
+                jwt_claims: jwt_claims.as_ref(),
             },
         );
         (self.invoke(&route.function, &event).await, function)
+    }
+
+    /// The claims of the request's token if the authorizer `name` accepts
+    /// it, else the answer API Gateway gives instead.
+    async fn authorize(
+        &self,
+        name: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<Claims, Response<Full<Bytes>>> {
+        let Some(authorizer) = self.authorizers.get(name) else {
+            // The template names no authorizer it does not declare, so this is the stack's bug.
+            tracing::error!(
+                authorizer = name,
+                "a route names an authorizer the gateway does not have"
+            );
+            return Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal Server Error",
+                &[],
+            ));
+        };
+        authorizer
+            .check(headers)
+            .await
+            .map_err(|refusal| unauthorized(&refusal))
     }
 
     async fn invoke(&self, function: &str, event: &serde_json::Value) -> Response<Full<Bytes>> {
@@ -189,7 +234,16 @@ impl Gateway {
     }
 }
 
-/// An error in the shop's JSON error shape.
+/// API Gateway's own answer to a request its JWT authorizer refused.
+fn unauthorized(refusal: &Refusal) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::UNAUTHORIZED)
+        .header("content-type", "application/json")
+        .header("www-authenticate", refusal.challenge())
+        .body(Full::new(Bytes::from_static(br#"{"message":"Unauthorized"}"#)))
+        .expect("a refusal's challenge is a valid header value")
+}
+
 /// The request's headers as API Gateway passes them on: with the
 /// `x-forwarded-*` headers it adds, which tell a function (the storefront) how
 /// it was reached.
@@ -209,6 +263,7 @@ fn forwarded_headers(headers: &http::HeaderMap, port: u16) -> Vec<(String, Strin
     forwarded
 }
 
+/// An error in the shop's JSON error shape.
 fn error(status: StatusCode, code: &str, message: &str, headers: &[(&str, String)]) -> Response<Full<Bytes>> {
     let body = serde_json::json!({"error": {"code": code, "message": message}});
     let mut builder = Response::builder()
@@ -220,4 +275,25 @@ fn error(status: StatusCode, code: &str, message: &str, headers: &[(&str, String
     builder
         .body(Full::new(Bytes::from(body.to_string())))
         .expect("static headers always build")
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refusal_is_api_gateways_401_with_its_challenge() {
+        let response = unauthorized(&Refusal::Invalid("the token has expired".into()));
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+        assert_eq!(header("content-type"), "application/json");
+        assert_eq!(
+            header("www-authenticate"),
+            r#"Bearer scope="" error="invalid_token" error_description="the token has expired""#
+        );
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, r#"{"message":"Unauthorized"}"#);
+    }
 }

@@ -2,7 +2,9 @@
 //! `provided.al2023` Lambda or serves an API Gateway HTTP API, so this crate
 //! does that part, reading `infra/template.yaml`: it provisions the AWS
 //! emulator (moto server) with the template's resources, runs the functions
-//! with `cargo lambda watch`, and serves the HTTP API on a local port.
+//! with `cargo lambda watch`, and serves the HTTP API on a local port,
+//! checking the tokens of the routes that name a JWT authorizer against the
+//! emulator's Cognito user pools, as API Gateway checks them.
 //!
 //! Every trigger reaches a function the same way: an event built here, posted
 //! to the Invoke API of `cargo lambda watch` (`functions::invoke_url`). The
@@ -12,6 +14,7 @@
 //! event source mappings do.
 
 pub mod apigw;
+pub mod authorizer;
 pub mod emulator;
 pub mod functions;
 pub mod gateway;

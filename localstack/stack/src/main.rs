@@ -67,6 +67,12 @@ async fn up(port: u16, prefix: String) -> Result<()> {
     if let Some((parameter, key)) = stack.admin_key().await? {
         eprintln!("  admin API key (SSM parameter {parameter}): Authorization: Bearer {key}");
     }
+    if let (Some(pool), Some(client)) = (
+        stack.resource_ref("ShopperPool"),
+        stack.resource_ref("ShopperPoolClient"),
+    ) {
+        eprintln!("  shopper accounts: user pool {pool}, app client {client} (in the emulator's Cognito)");
+    }
     eprintln!(
         "  AWS emulator: {} (pid {emulator_pid}); functions: cargo lambda watch (pid {functions_pid})",
         stack.emulator_endpoint()

@@ -1,5 +1,7 @@
 //! Creates in the emulator what the template declares and the emulator
-//! serves, and seeds the data a fresh deploy would have.
+//! serves (tables, queues, buses and rules, keys, mail identities, user
+//! pools and their app clients), recording what `!Ref` and `!GetAtt` give
+//! for each, and seeds the data a fresh deploy would have.
 
 use std::collections::BTreeMap;
 
@@ -206,7 +208,7 @@ pub fn shared_environment(resolver: &Resolver<'_>) -> Result<BTreeMap<String, St
 
 /// Does locally what the template's deploy-time custom resources do, with
 /// the same code: `Custom::SeedData` seeds the tables its function is given,
-/// `Custom::AdminKey` creates the admin key parameter (whose name `!Ref` then
+/// `Custom::SecretKey` creates a secret key parameter (whose name `!Ref` then
 /// gives, as in the cloud).
 pub async fn run_setup_resources(resolver: &mut Resolver<'_>, config: &aws_config::SdkConfig) -> Result<()> {
     let template = resolver.template();
@@ -228,14 +230,17 @@ pub async fn run_setup_resources(resolver: &mut Resolver<'_>, config: &aws_confi
     }
     let ssm = aws_sdk_ssm::Client::new(config);
     let keys: Vec<(String, Value)> = template
-        .resources_of("Custom::AdminKey")
+        .resources_of("Custom::SecretKey")
         .map(|(id, r)| (id.to_owned(), r.properties.clone()))
         .collect();
     for (id, properties) in keys {
-        let name = resolver
-            .resolve_string(properties.get("ParameterName").unwrap_or(&Value::Null))
-            .with_context(|| format!("{id}: ParameterName"))?;
-        astroshop_seed::ensure_admin_key(&ssm, &name).await?;
+        let property = |name| {
+            resolver
+                .resolve_string(properties.get(name).unwrap_or(&Value::Null))
+                .with_context(|| format!("{id}: {name}"))
+        };
+        let name = property("ParameterName")?;
+        astroshop_seed::ensure_secret_key(&ssm, &name, &property("Description")?).await?;
         resolver.record(&id, "Ref", name);
     }
     Ok(())
@@ -485,6 +490,170 @@ async fn create_keys_and_mail_identities(
     Ok(keys.len() + identities.len())
 }
 
+/// A password policy's rules, each `false` unless the template sets it.
+const PASSWORD_RULES: [&str; 4] = [
+    "RequireLowercase",
+    "RequireUppercase",
+    "RequireNumbers",
+    "RequireSymbols",
+];
+
+/// Creates every `AWS::Cognito::UserPool` (with what the emulator keeps of
+/// it: its name, username attributes and password policy), then every
+/// `AWS::Cognito::UserPoolClient`, recording a pool's id (its `Ref`) and
+/// ARN and a client's id (its `Ref`). Gives how many pools and clients.
+pub async fn create_user_pools(
+    resolver: &mut Resolver<'_>,
+    cognito: &aws_sdk_cognitoidentityprovider::Client,
+) -> Result<(usize, usize)> {
+    use aws_sdk_cognitoidentityprovider::types::{
+        ExplicitAuthFlowsType, PasswordPolicyType, PreventUserExistenceErrorTypes, UserPoolPolicyType,
+        UsernameAttributeType,
+    };
+    let template = resolver.template();
+    let of_kind = |kind| -> Vec<(String, Value)> {
+        template
+            .resources_of(kind)
+            .map(|(id, r)| (id.to_owned(), r.properties.clone()))
+            .collect()
+    };
+    let pools = of_kind("AWS::Cognito::UserPool");
+    let clients = of_kind("AWS::Cognito::UserPoolClient");
+    for (id, properties) in &pools {
+        let properties = resolver
+            .resolve(properties)
+            .with_context(|| format!("user pool {id}"))?;
+        let name = match properties.get("UserPoolName") {
+            Some(name) => scalar(name).with_context(|| format!("user pool {id}: UserPoolName"))?,
+            None => resolver.names().physical(id),
+        };
+        let mut request = cognito
+            .create_user_pool()
+            .pool_name(&name)
+            .set_username_attributes(strings(&properties, "UsernameAttributes").map(|attributes| {
+                attributes
+                    .iter()
+                    .map(|a| UsernameAttributeType::from(a.as_str()))
+                    .collect()
+            }));
+        if let Some(policy) = properties.pointer("/Policies/PasswordPolicy") {
+            let rule = |key: &str| policy.get(key).map(|v| v == &Value::Bool(true) || v == "true");
+            let length = match policy.get("MinimumLength") {
+                Some(length) => Some(scalar(length)?.parse().context("MinimumLength")?),
+                None => None,
+            };
+            request = request.policies(
+                UserPoolPolicyType::builder()
+                    .password_policy(
+                        PasswordPolicyType::builder()
+                            .set_minimum_length(length)
+                            .set_require_lowercase(rule("RequireLowercase"))
+                            .set_require_uppercase(rule("RequireUppercase"))
+                            .set_require_numbers(rule("RequireNumbers"))
+                            .set_require_symbols(rule("RequireSymbols"))
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        let created = request
+            .customize()
+            .mutate_request(|request| {
+                // The SDK leaves out a rule that is `false`, Cognito's
+                // default; moto reads a missing rule as `true`, so the
+                // rules the template relaxes are sent as `false`.
+                let Some(mut body) = request
+                    .body()
+                    .bytes()
+                    .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
+                else {
+                    return;
+                };
+                let Some(policy) = body
+                    .pointer_mut("/Policies/PasswordPolicy")
+                    .and_then(Value::as_object_mut)
+                else {
+                    return;
+                };
+                for rule in PASSWORD_RULES {
+                    policy.entry(rule).or_insert(Value::Bool(false));
+                }
+                let body = body.to_string();
+                request
+                    .headers_mut()
+                    .insert("content-length", body.len().to_string());
+                *request.body_mut() = body.into();
+            })
+            .send()
+            .await
+            .with_context(|| format!("creating user pool {id} ({name})"))?;
+        let pool = created
+            .user_pool()
+            .ok_or_else(|| anyhow!("the emulator created user pool {id} without describing it"))?;
+        let (Some(pool_id), Some(arn)) = (pool.id(), pool.arn()) else {
+            bail!("the emulator gave user pool {id} no id or ARN");
+        };
+        resolver.record(id, "Ref", pool_id);
+        resolver.record(id, "Arn", arn);
+    }
+    for (id, properties) in &clients {
+        let properties = resolver
+            .resolve(properties)
+            .with_context(|| format!("user pool client {id}"))?;
+        let name = match properties.get("ClientName") {
+            Some(name) => scalar(name).with_context(|| format!("user pool client {id}: ClientName"))?,
+            None => resolver.names().physical(id),
+        };
+        let created = cognito
+            .create_user_pool_client()
+            .user_pool_id(text(&properties, "UserPoolId")?)
+            .client_name(&name)
+            .generate_secret(properties.get("GenerateSecret") == Some(&Value::Bool(true)))
+            .set_explicit_auth_flows(strings(&properties, "ExplicitAuthFlows").map(|flows| {
+                flows
+                    .iter()
+                    .map(|f| ExplicitAuthFlowsType::from(f.as_str()))
+                    .collect()
+            }))
+            .set_prevent_user_existence_errors(
+                properties
+                    .get("PreventUserExistenceErrors")
+                    .and_then(Value::as_str)
+                    .map(PreventUserExistenceErrorTypes::from),
+            )
+            .send()
+            .await
+            .with_context(|| format!("creating user pool client {id} ({name})"))?;
+        let client_id = created
+            .user_pool_client()
+            .and_then(|client| client.client_id())
+            .ok_or_else(|| anyhow!("the emulator gave user pool client {id} no id"))?;
+        resolver.record(id, "Ref", client_id);
+    }
+    Ok((pools.len(), clients.len()))
+}
+
+/// A list of strings property (`UsernameAttributes: [email]`).
+fn strings(properties: &Value, key: &str) -> Option<Vec<String>> {
+    properties.get(key).and_then(Value::as_array).map(|items| {
+        items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
+/// A scalar property as text, as CloudFormation reads `8` and `"8"` alike.
+fn scalar(value: &Value) -> Result<String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => bail!("expected a scalar, got {other}"),
+    }
+}
+
 /// What `everything` created, for the progress line.
 #[derive(Debug, Default)]
 pub struct Provisioned {
@@ -493,14 +662,23 @@ pub struct Provisioned {
     pub buses: usize,
     pub rules: usize,
     pub keys_and_identities: usize,
+    pub user_pools: usize,
+    pub user_pool_clients: usize,
 }
 
 impl std::fmt::Display for Provisioned {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} tables, {} queues, {} event buses, {} rules, {} keys and mail identities; data seeded",
-            self.tables, self.queues, self.buses, self.rules, self.keys_and_identities
+            "{} tables, {} queues, {} event buses, {} rules, {} keys and mail identities, \
+             {} user pools with {} app clients; data seeded",
+            self.tables,
+            self.queues,
+            self.buses,
+            self.rules,
+            self.keys_and_identities,
+            self.user_pools,
+            self.user_pool_clients
         )
     }
 }
@@ -512,6 +690,8 @@ pub async fn everything(resolver: &mut Resolver<'_>, config: &aws_config::SdkCon
     create_tables(resolver, &aws_sdk_dynamodb::Client::new(config)).await?;
     let queues = create_queues(resolver, &aws_sdk_sqs::Client::new(config)).await?;
     let (buses, rules) = create_event_routing(resolver, &aws_sdk_eventbridge::Client::new(config)).await?;
+    let (user_pools, user_pool_clients) =
+        create_user_pools(resolver, &aws_sdk_cognitoidentityprovider::Client::new(config)).await?;
     run_setup_resources(resolver, config).await?;
     Ok(Provisioned {
         tables: resolver.template().resources_of("AWS::DynamoDB::Table").count(),
@@ -519,5 +699,7 @@ pub async fn everything(resolver: &mut Resolver<'_>, config: &aws_config::SdkCon
         buses,
         rules,
         keys_and_identities,
+        user_pools,
+        user_pool_clients,
     })
 }

@@ -1,6 +1,7 @@
 //! API Gateway HTTP API route selection: the most specific route wins. A
 //! literal segment beats a `{variable}`, which beats a greedy `{proxy+}`; a
 //! route for the method beats `ANY`; `$default` catches what nothing else does.
+//! A route carries the authorizer it names, which the gateway applies.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,8 @@ pub struct Route {
     pub route_key: String,
     /// The function (cargo binary) that serves it.
     pub function: String,
+    /// The JWT authorizer a request must pass before the function runs.
+    pub authorizer: Option<String>,
     method: Option<String>,
     segments: Option<Vec<Segment>>,
 }
@@ -66,9 +69,15 @@ impl Route {
         Self {
             route_key,
             function: function.to_owned(),
+            authorizer: None,
             method: (method != "ANY").then_some(method),
             segments,
         }
+    }
+
+    /// The route, guarded by `authorizer` (none for an open route).
+    pub fn with_authorizer(self, authorizer: Option<String>) -> Self {
+        Self { authorizer, ..self }
     }
 
     /// The path parameters if `path` matches, with a rank: lower is more specific.
@@ -125,7 +134,11 @@ impl RouteTable {
             template
                 .functions()
                 .iter()
-                .flat_map(|f| f.routes.iter().map(|r| Route::new(&r.method, &r.path, &f.binary)))
+                .flat_map(|f| {
+                    f.routes.iter().map(|r| {
+                        Route::new(&r.method, &r.path, &f.binary).with_authorizer(r.authorizer.clone())
+                    })
+                })
                 .collect(),
         )
     }

@@ -1,5 +1,8 @@
 //! The whole local stack: the emulator provisioned from the template and
-//! seeded, the functions under `cargo lambda watch`, and the HTTP API.
+//! seeded, the functions under `cargo lambda watch`, and the HTTP API with
+//! its JWT authorizers. Every function is given the API's local address as
+//! `SHOP_URL` (what links in mail and pages point at), so the gateway's port
+//! is bound before the functions start.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::authorizer::Authorizers;
 use crate::emulator::Emulator;
 use crate::functions::{self, Functions, Invoker, Output};
 use crate::gateway::Gateway;
@@ -74,8 +78,8 @@ pub struct Stack {
     gateway: JoinHandle<()>,
     sources: JoinSet<()>,
     config: aws_config::SdkConfig,
-    /// The SSM parameter holding the admin API key, when the template has one.
-    admin_key_parameter: Option<String>,
+    /// What `!Ref` gives for each resource of the template, as provisioned.
+    references: std::collections::BTreeMap<String, String>,
     invoker: Invoker,
     switches: crate::sources::Switches,
     /// What the functions are given (table names, the bus, the emulator).
@@ -134,11 +138,14 @@ impl Stack {
         let config = provision::emulator_config(emulator.endpoint(), LOCAL_REGION);
         let mut resolver = Resolver::new(&template, names);
         let provisioned = provision::everything(&mut resolver, &config).await?;
-        let admin_key_parameter = template
-            .resources_of("Custom::AdminKey")
-            .next()
-            .map(|(id, _)| resolver.resolve_string(&serde_json::json!({ "Ref": id })))
-            .transpose()?;
+        let references = template
+            .resources()
+            .filter_map(|(id, _)| {
+                let reference = resolver.resolve_string(&serde_json::json!({ "Ref": id })).ok()?;
+                Some((id.to_owned(), reference))
+            })
+            .collect();
+        let authorizers = Authorizers::from_template(&resolver, emulator.endpoint())?;
         steps.end(&provisioned.to_string());
 
         steps.begin("building the functions (cargo build)");
@@ -147,8 +154,13 @@ impl Stack {
         steps.end("built");
 
         steps.begin("starting the functions (cargo lambda watch)");
+        let listener = TcpListener::bind(("127.0.0.1", options.port))
+            .await
+            .with_context(|| format!("binding port {}", options.port))?;
+        let base_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
         let mut environment = provision::shared_environment(&resolver)?;
         environment.extend(provision::emulator_environment(emulator.endpoint(), LOCAL_REGION));
+        environment.insert("SHOP_URL".to_owned(), base_url.clone());
         let invoke_port = functions::free_port()?;
         let functions = Functions::start(
             invoke_port,
@@ -176,12 +188,9 @@ impl Stack {
         steps.end(&started.to_string());
 
         steps.begin("serving the HTTP API");
-        let listener = TcpListener::bind(("127.0.0.1", options.port))
-            .await
-            .with_context(|| format!("binding port {}", options.port))?;
-        let base_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
         let gateway = Arc::new(Gateway::new(
             routes,
+            authorizers,
             invoker.clone(),
             LOCAL_ACCOUNT.to_owned(),
             options.log_requests,
@@ -197,7 +206,7 @@ impl Stack {
             gateway,
             sources,
             config,
-            admin_key_parameter,
+            references,
             invoker,
             switches: started.switches,
             environment,
@@ -213,6 +222,13 @@ impl Stack {
     /// The name the stack gave a resource the template leaves unnamed (a queue, say).
     pub fn resource_name(&self, logical_id: &str) -> String {
         Names::local(&self.prefix).physical(logical_id)
+    }
+
+    /// What `!Ref` gives for the template's resource `logical_id` in this
+    /// stack: a table's name, a queue's URL, a user pool's id
+    /// (`ShopperPool`), an app client's id (`ShopperPoolClient`).
+    pub fn resource_ref(&self, logical_id: &str) -> Option<&str> {
+        self.references.get(logical_id).map(String::as_str)
     }
 
     /// A setting the functions get, such as `LEDGER_TABLE` or `EVENT_BUS_NAME`.
@@ -244,7 +260,7 @@ impl Stack {
     /// The admin API key and the SSM parameter it is kept in, read from the
     /// emulator as an operator reads it from SSM.
     pub async fn admin_key(&self) -> Result<Option<(String, String)>> {
-        let Some(name) = &self.admin_key_parameter else {
+        let Some(name) = self.resource_ref("AdminKey") else {
             return Ok(None);
         };
         let output = aws_sdk_ssm::Client::new(&self.config)
@@ -258,7 +274,7 @@ impl Stack {
             .parameter
             .and_then(|p| p.value)
             .with_context(|| format!("the admin key parameter {name} has no value"))?;
-        Ok(Some((name.clone(), key)))
+        Ok(Some((name.to_owned(), key)))
     }
 
     /// Process ids of what the stack started, for a reader of `ps`.

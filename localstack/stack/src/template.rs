@@ -1,6 +1,9 @@
 //! `infra/template.yaml`, read as the cloud reads it: the one list of the
-//! shop's functions, routes and resources. The local stack derives everything
-//! it creates and runs from this model, so nothing is listed twice.
+//! shop's functions, routes (with the authorizer each names) and resources.
+//! The local stack derives everything it creates and runs from this model,
+//! so nothing is listed twice. What the local stack cannot do as the cloud
+//! does (a Lambda authorizer, a default authorizer, scopes) is refused here,
+//! rather than served open.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +18,7 @@ use serde_json::{Map, Value};
 pub struct Template {
     resources: BTreeMap<String, Resource>,
     functions: Vec<Function>,
+    authorizers: BTreeMap<String, JwtAuthorizer>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +82,21 @@ pub struct HttpRoute {
     /// Upper-case method, or `ANY`.
     pub method: String,
     pub path: String,
+    /// The authorizer the route names (`Auth.Authorizer`), which checks every
+    /// request before the function runs; `None` for an open route.
+    pub authorizer: Option<String>,
+}
+
+/// A JWT authorizer of the HTTP API (`Auth.Authorizers.<name>` with a
+/// `JwtConfiguration`), as SAM declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JwtAuthorizer {
+    /// Where the token is, e.g. `$request.header.Authorization`.
+    pub identity_source: String,
+    /// The one issuer accepted, intrinsics unresolved.
+    pub issuer: Value,
+    /// The audiences accepted (an `aud` or `client_id`), intrinsics unresolved.
+    pub audience: Vec<Value>,
 }
 
 impl Template {
@@ -119,12 +138,43 @@ impl Template {
                 ))
             })
             .collect::<Result<_>>()?;
-        let functions = resources
+        let functions: Vec<Function> = resources
             .iter()
             .filter(|(_, r)| r.kind == "AWS::Serverless::Function")
             .map(|(id, r)| parse_function(id, r, &globals))
             .collect::<Result<_>>()?;
-        Ok(Self { resources, functions })
+        let mut authorizers = BTreeMap::new();
+        for (id, api) in resources
+            .iter()
+            .filter(|(_, r)| r.kind == "AWS::Serverless::HttpApi")
+        {
+            for (name, authorizer) in
+                parse_authorizers(&api.properties).with_context(|| format!("HttpApi {id}"))?
+            {
+                if authorizers.insert(name.clone(), authorizer).is_some() {
+                    bail!("two HTTP APIs declare an authorizer {name}; the local stack serves one API");
+                }
+            }
+        }
+        for function in &functions {
+            for route in &function.routes {
+                if let Some(name) = &route.authorizer
+                    && !authorizers.contains_key(name)
+                {
+                    bail!(
+                        "function {}: {} {} names the authorizer {name}, which no HttpApi declares",
+                        function.logical_id,
+                        route.method,
+                        route.path
+                    );
+                }
+            }
+        }
+        Ok(Self {
+            resources,
+            functions,
+            authorizers,
+        })
     }
 
     pub fn functions(&self) -> &[Function] {
@@ -137,6 +187,16 @@ impl Template {
 
     pub fn resource(&self, logical_id: &str) -> Option<&Resource> {
         self.resources.get(logical_id)
+    }
+
+    /// Every resource, by logical id.
+    pub fn resources(&self) -> impl Iterator<Item = (&str, &Resource)> {
+        self.resources.iter().map(|(id, r)| (id.as_str(), r))
+    }
+
+    /// The HTTP API's JWT authorizers, by the name routes give them.
+    pub fn jwt_authorizers(&self) -> &BTreeMap<String, JwtAuthorizer> {
+        &self.authorizers
     }
 
     /// Resources of one CloudFormation type, by logical id.
@@ -182,6 +242,8 @@ fn parse_function(id: &str, resource: &Resource, globals: &Value) -> Result<Func
                 routes.push(HttpRoute {
                     method: field("Method")?.to_ascii_uppercase(),
                     path: field("Path")?.to_owned(),
+                    authorizer: route_authorizer(event)
+                        .with_context(|| format!("function {id}, event {name}"))?,
                 });
             }
         }
@@ -193,6 +255,68 @@ fn parse_function(id: &str, resource: &Resource, globals: &Value) -> Result<Func
         routes,
         sources,
     })
+}
+
+/// The authorizer an `HttpApi` event names; SAM's `NONE` is none.
+fn route_authorizer(event: &Value) -> Result<Option<String>> {
+    let Some(auth) = event.pointer("/Properties/Auth") else {
+        return Ok(None);
+    };
+    if auth.get("AuthorizationScopes").is_some() {
+        bail!("the local gateway does not check AuthorizationScopes");
+    }
+    match auth.get("Authorizer") {
+        None => Ok(None),
+        Some(Value::String(name)) if name == "NONE" => Ok(None),
+        Some(Value::String(name)) => Ok(Some(name.clone())),
+        Some(other) => bail!("Auth.Authorizer is not a name: {other}"),
+    }
+}
+
+/// The JWT authorizers an `AWS::Serverless::HttpApi` declares in `Auth`.
+fn parse_authorizers(properties: &Value) -> Result<Vec<(String, JwtAuthorizer)>> {
+    let Some(auth) = properties.get("Auth") else {
+        return Ok(Vec::new());
+    };
+    if auth.get("DefaultAuthorizer").is_some() {
+        bail!("the local gateway does not apply a DefaultAuthorizer; name the authorizer on each route");
+    }
+    let Some(Value::Object(authorizers)) = auth.get("Authorizers") else {
+        return Ok(Vec::new());
+    };
+    authorizers
+        .iter()
+        .map(|(name, body)| {
+            let Some(jwt) = body.get("JwtConfiguration") else {
+                bail!("authorizer {name}: the local gateway serves JWT authorizers only");
+            };
+            if body.get("AuthorizationScopes").is_some() {
+                bail!("authorizer {name}: the local gateway does not check AuthorizationScopes");
+            }
+            let identity_source = match body.get("IdentitySource") {
+                None => "$request.header.Authorization".to_owned(),
+                Some(Value::String(source)) => source.clone(),
+                Some(other) => bail!("authorizer {name}: IdentitySource is not a string: {other}"),
+            };
+            let issuer = jwt
+                .get("issuer")
+                .cloned()
+                .ok_or_else(|| anyhow!("authorizer {name}: JwtConfiguration has no issuer"))?;
+            let audience = match jwt.get("audience") {
+                Some(Value::Array(audiences)) => audiences.clone(),
+                Some(one) => vec![one.clone()],
+                None => bail!("authorizer {name}: JwtConfiguration has no audience"),
+            };
+            Ok((
+                name.clone(),
+                JwtAuthorizer {
+                    identity_source,
+                    issuer,
+                    audience,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// The trigger an `Events` entry declares, if it is one Lambda polls or runs.
@@ -336,6 +460,16 @@ Globals:
       Variables:
         RUST_LOG: info
 Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        Authorizers:
+          Member:
+            IdentitySource: $request.header.Authorization
+            JwtConfiguration:
+              issuer: !Sub "https://cognito-idp.${AWS::Region}.amazonaws.com/${Pool}"
+              audience: [!Ref PoolClient]
   Things:
     Type: AWS::DynamoDB::Table
     Properties:
@@ -354,6 +488,18 @@ Resources:
         Api:
           Type: HttpApi
           Properties: {Method: get, Path: /api/things}
+        Mine:
+          Type: HttpApi
+          Properties:
+            Method: get
+            Path: /api/my/things
+            Auth: {Authorizer: Member}
+        Open:
+          Type: HttpApi
+          Properties:
+            Method: get
+            Path: /api/open/things
+            Auth: {Authorizer: NONE}
         Other:
           Type: Schedule
           Properties: {Schedule: rate(1 minute)}
@@ -377,12 +523,21 @@ Resources:
         let template = Template::parse(TEMPLATE).unwrap();
         let function = template.function("ListThings").unwrap();
         assert_eq!(function.binary, "list-things");
+        let route = |path: &str| HttpRoute {
+            method: "GET".into(),
+            path: path.into(),
+            authorizer: None,
+        };
         assert_eq!(
             function.routes,
-            vec![HttpRoute {
-                method: "GET".into(),
-                path: "/api/things".into()
-            }]
+            vec![
+                route("/api/things"),
+                HttpRoute {
+                    authorizer: Some("Member".into()),
+                    ..route("/api/my/things")
+                },
+                route("/api/open/things"),
+            ]
         );
         assert_eq!(function.environment["RUST_LOG"], "info");
         assert_eq!(
@@ -458,6 +613,51 @@ Resources:
     }
 
     #[test]
+    fn the_http_apis_jwt_authorizers_are_listed_by_name_intrinsics_unresolved() {
+        let template = Template::parse(TEMPLATE).unwrap();
+        let authorizers = template.jwt_authorizers();
+        assert_eq!(authorizers.keys().collect::<Vec<_>>(), ["Member"]);
+        assert_eq!(
+            authorizers["Member"],
+            JwtAuthorizer {
+                identity_source: "$request.header.Authorization".into(),
+                issuer: serde_json::json!({"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${Pool}"}),
+                audience: vec![serde_json::json!({"Ref": "PoolClient"})],
+            }
+        );
+    }
+
+    #[test]
+    fn a_route_naming_an_undeclared_authorizer_is_an_error() {
+        let broken = TEMPLATE.replace("Auth: {Authorizer: Member}", "Auth: {Authorizer: Nobody}");
+        let error = Template::parse(&broken).unwrap_err();
+        assert!(format!("{error:#}").contains("Nobody"), "{error:#}");
+    }
+
+    #[test]
+    fn what_the_local_gateway_cannot_check_is_refused_rather_than_left_open() {
+        let lambda_authorizer = TEMPLATE.replace(
+            "            JwtConfiguration:",
+            "            FunctionArn: !GetAtt Check.Arn\n            Other:",
+        );
+        let default_authorizer = TEMPLATE.replace(
+            "        Authorizers:",
+            "        DefaultAuthorizer: Member\n        Authorizers:",
+        );
+        let route_scopes = TEMPLATE.replace(
+            "Auth: {Authorizer: Member}",
+            "Auth: {Authorizer: Member, AuthorizationScopes: [orders]}",
+        );
+        for (what, broken) in [
+            ("a Lambda authorizer", lambda_authorizer),
+            ("a default authorizer", default_authorizer),
+            ("a route's scopes", route_scopes),
+        ] {
+            assert!(Template::parse(&broken).is_err(), "{what} was accepted");
+        }
+    }
+
+    #[test]
     fn a_function_without_a_binary_is_an_error() {
         let broken = TEMPLATE.replace("Binary: list-things", "Other: x");
         let error = Template::parse(&broken).unwrap_err();
@@ -473,5 +673,15 @@ Resources:
                 .iter()
                 .any(|f| f.binary == "catalog-list-products")
         );
+        let orders = template.function("OrdersListFunction").unwrap();
+        assert!(
+            orders
+                .routes
+                .iter()
+                .any(|r| r.path == "/api/orders" && r.authorizer.as_deref() == Some("ShopperToken")),
+            "{:?}",
+            orders.routes
+        );
+        assert!(template.jwt_authorizers().contains_key("ShopperToken"));
     }
 }

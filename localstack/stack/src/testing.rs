@@ -1,6 +1,8 @@
 //! Helpers for handler tests: the template's tables in the shared emulator
 //! under a prefix of the test's own, API Gateway events built exactly as
-//! the local gateway builds them, and the order the saga's tests share.
+//! the local gateway builds them (a signed-in shopper's only on a route
+//! with an authorizer, as the gateway passes claims on no other), and the
+//! order the saga's tests share.
 
 use std::collections::BTreeMap;
 
@@ -68,13 +70,20 @@ impl TestTables {
     /// The admin API key, read as an operator reads it: the SecureString
     /// named by `ADMIN_KEY_PARAMETER`, decrypted.
     pub async fn admin_secret(&self) -> String {
+        self.secret("ADMIN_KEY_PARAMETER").await
+    }
+
+    /// The secret key in the SecureString parameter the setting names (as
+    /// `ADMIN_KEY_PARAMETER` or `ORDER_LINK_KEY_PARAMETER` do).
+    pub async fn secret(&self, setting: &str) -> String {
+        let name = self.setting(setting);
         aws_sdk_ssm::Client::new(&self.config)
             .get_parameter()
-            .name(self.setting("ADMIN_KEY_PARAMETER"))
+            .name(name)
             .with_decryption(true)
             .send()
             .await
-            .expect("the admin key parameter exists")
+            .unwrap_or_else(|e| panic!("the parameter {name} exists: {e}"))
             .parameter
             .and_then(|parameter| parameter.value)
             .expect("the parameter has a value")
@@ -264,6 +273,35 @@ impl EventTap {
 /// The payload 2.0 event the gateway sends for `method` and `uri` (path and
 /// query), and the function the template routes it to.
 pub fn api_event(method: &str, uri: &str, body: Option<&str>) -> Result<(String, Value)> {
+    route_event(method, uri, body, None)
+}
+
+/// The event the gateway sends for a request with the token of the shopper
+/// `sub` (an ID token of the local pool, its claims as the gateway passes
+/// them); an error for a route without an authorizer, which gets no claims.
+pub fn api_event_signed_in(
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+    sub: &str,
+) -> Result<(String, Value)> {
+    let claims = BTreeMap::from(
+        [
+            ("sub", sub),
+            ("token_use", "id"),
+            ("iss", "https://cognito-idp.us-east-1.amazonaws.com/local"),
+        ]
+        .map(|(name, value)| (name.to_owned(), value.to_owned())),
+    );
+    route_event(method, uri, body, Some(&claims))
+}
+
+fn route_event(
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+    jwt_claims: Option<&BTreeMap<String, String>>,
+) -> Result<(String, Value)> {
     let template = Template::shop()?;
     let routes = RouteTable::from_template(&template);
     let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
@@ -274,6 +312,12 @@ pub fn api_event(method: &str, uri: &str, body: Option<&str>) -> Result<(String,
     else {
         return Err(anyhow!("the template routes no function for {method} {path}"));
     };
+    if jwt_claims.is_some() && route.authorizer.is_none() {
+        return Err(anyhow!(
+            "{} has no authorizer, so the gateway passes it no shopper",
+            route.route_key
+        ));
+    }
     let request = HttpRequest {
         method: method.to_owned(),
         raw_path: path.to_owned(),
@@ -293,6 +337,7 @@ pub fn api_event(method: &str, uri: &str, body: Option<&str>) -> Result<(String,
             request_id: "local-request",
             account_id: LOCAL_ACCOUNT,
             time_epoch_ms: 0,
+            jwt_claims,
         },
     );
     Ok((route.function.clone(), event))
@@ -302,6 +347,21 @@ pub fn api_event(method: &str, uri: &str, body: Option<&str>) -> Result<(String,
 /// to be routed to `function` by the template.
 pub fn request(method: &str, uri: &str, body: Option<&str>, function: &str) -> lambda_http::Request {
     let (routed_to, event) = api_event(method, uri, body).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(routed_to, function, "{method} {uri} is routed to {routed_to}");
+    lambda_http::request::from_str(&event.to_string()).expect("the gateway's events parse")
+}
+
+/// [`request`] as it arrives on a route with the JWT authorizer, once the
+/// gateway has checked the token of the shopper whose `sub` it is (a route
+/// without one panics: the gateway passes it no shopper).
+pub fn signed_in_request(
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+    function: &str,
+    sub: &str,
+) -> lambda_http::Request {
+    let (routed_to, event) = api_event_signed_in(method, uri, body, sub).unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(routed_to, function, "{method} {uri} is routed to {routed_to}");
     lambda_http::request::from_str(&event.to_string()).expect("the gateway's events parse")
 }
@@ -403,6 +463,19 @@ pub fn new_order_id() -> OrderId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signed_in_request_carries_the_shoppers_sub_on_an_authorized_route_only() {
+        use lambda_http::RequestExt;
+        let request = signed_in_request("GET", "/api/orders", None, "orders-list", "4a1f");
+        let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) = request.request_context_ref()
+        else {
+            panic!("not an HTTP API request");
+        };
+        let claims = &context.authorizer.as_ref().unwrap().jwt.as_ref().unwrap().claims;
+        assert_eq!(claims.get("sub").map(String::as_str), Some("4a1f"));
+        assert!(api_event_signed_in("GET", "/api/products", None, "4a1f").is_err());
+    }
 
     /// Each sample in `events/http` is named after the function its route
     /// reaches, and parses as the request that function gets.

@@ -2,11 +2,12 @@
 //! euro reference rates and ads, see `data/LICENSE`, and each product's
 //! opening stock), and the one routine that loads it into DynamoDB: the local
 //! stack and the deploy-time seeder both call it.
-//! Also the shop's admin key, created in SSM Parameter Store on deploy.
+//! Also the shop's secret keys (the admin key, the order-link key), created
+//! in SSM Parameter Store on deploy.
 
-mod admin_key;
+mod secret_key;
 
-pub use admin_key::{AdminKeyError, delete_admin_key, ensure_admin_key};
+pub use secret_key::{SecretKeyError, delete_secret_key, ensure_secret_key};
 
 use std::collections::BTreeMap;
 
