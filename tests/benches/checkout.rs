@@ -107,8 +107,10 @@ fn checkout(shop: &Shop, product: &str, user: &str) -> Result<(Duration, Value)>
         bail!("checkout: {} {}", placed.status, placed.body);
     }
     let id = placed.body["orderId"].as_str().context("no orderId")?.to_owned();
+    // Followed by its link, as the shopper follows it.
+    let link = placed.body["link"].as_str().context("no link")?.to_owned();
     loop {
-        let order = shop.get(&format!("/api/orders/{id}"))?.body;
+        let order = shop.get(&link)?.body;
         match order["status"].as_str() {
             Some("CONFIRMED") => return Ok((started.elapsed(), order)),
             Some("FAILED") => bail!("order {id} failed: {}", order["failureReason"]),

@@ -17,10 +17,12 @@ mod checkout;
 mod currency;
 mod gateway;
 mod loadgen;
+mod owners;
 mod recommendations;
 mod search;
 mod shipping;
 mod storefront;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -45,6 +47,8 @@ fn main() {
         storefront::TESTS,
         browser::TESTS,
         checkout::TESTS,
+        owners::TESTS,
+        tokens::TESTS,
     ]
     .concat();
     let exclusive: Vec<(&str, Test)> = checkout::EXCLUSIVE.to_vec();

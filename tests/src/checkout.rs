@@ -1,6 +1,6 @@
 //! Buying things, as the end-to-end tests and the checkout benchmark do:
-//! a product of the caller's own with its own stock, and the demo's checkout
-//! request.
+//! a product of the caller's own with its own stock, the demo's checkout
+//! request, and an order's link as its owner holds it.
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
@@ -90,4 +90,29 @@ pub fn checkout_request(user: &str, email: &str, currency: &str, card: (&str, i6
             "creditCardExpirationYear": year
         }
     })
+}
+
+/// The key of an order's link, which checkout gives the shopper. The tests
+/// that follow many orders by id sign it as the shop does, with the secret
+/// an operator reads from SSM (the template's `OrderLinkKey`);
+/// `ASTROSHOP_ORDER_LINK_KEY` gives the secret for a deployed shop.
+pub fn order_key(shop: &Shop, id: &str) -> Result<String> {
+    let secret = match std::env::var("ASTROSHOP_ORDER_LINK_KEY") {
+        Ok(secret) => secret,
+        Err(_) => {
+            let parameter = shop.setting("ORDER_LINK_KEY_PARAMETER")?;
+            let ssm = aws_sdk_ssm::Client::new(&shop.aws()?);
+            shop.block_on(ssm.get_parameter().name(&parameter).with_decryption(true).send())?
+                .parameter
+                .and_then(|parameter| parameter.value)
+                .with_context(|| format!("the parameter {parameter} has no value"))?
+        }
+    };
+    let id = astroshop_domain::OrderId::parse(id)?;
+    Ok(astroshop_edge::order_link::sign(secret.as_bytes(), &id))
+}
+
+/// `GET /api/orders/<id>?key=<key>`, as the holder of the order's link asks.
+pub fn order_path(shop: &Shop, id: &str) -> Result<String> {
+    Ok(format!("/api/orders/{id}?key={}", order_key(shop, id)?))
 }

@@ -2,11 +2,15 @@
 //! it. Lines are added to atomically in the store; every answer shows the
 //! cart with each product priced in the currency the shopper asked for. A
 //! confirmed order's products are cleared from the cart by [`clear`].
+//!
+//! Each route serves guests under `/api/cart` (the cart the client names, as
+//! the demo's clients do) and signed-in shoppers under `/api/account/cart`
+//! (their own cart, from their token; a `userId` or `sessionId` is ignored).
 
 pub mod clear;
 
 use astroshop_domain::{CartLine, Product, ProductId, Quantity, UserId};
-use astroshop_edge::{ApiError, Pricing, json_body, ok, path_param, query, required_query};
+use astroshop_edge::{ApiError, Pricing, json_body, ok, path_param, query, shopper};
 use astroshop_store::{CartStore, LineUpdate, ProductCatalog, RateSource};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -28,19 +32,19 @@ struct CartItemView {
     product: Product,
 }
 
-/// `POST /api/cart` body.
+/// `POST /api/cart` body; a signed-in shopper's has no `userId`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AddItemBody {
-    user_id: UserId,
+    user_id: Option<String>,
     item: CartLine,
 }
 
-/// `DELETE /api/cart` body.
+/// `DELETE /api/cart` body; a signed-in shopper sends none.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct EmptyCartBody {
-    user_id: UserId,
+    user_id: String,
 }
 
 /// `GET /api/cart?sessionId=&currencyCode=`: no session is an empty cart.
@@ -51,13 +55,12 @@ pub async fn get_cart(
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let pricing = Pricing::for_request(&request, rates).await?;
-    let Some(session) = query(&request, "sessionId") else {
+    let Some(user) = session_shopper(&request)? else {
         return Ok(ok(&CartView {
             user_id: String::new(),
             items: Vec::new(),
         }));
     };
-    let user = parse_user(session)?;
     Ok(ok(&cart_view(carts, catalog, &pricing, &user).await?))
 }
 
@@ -70,6 +73,12 @@ pub async fn add_item(
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let AddItemBody { user_id, item } = json_body(&request)?;
+    let user_id = shopper::shopper(&request, user_id.as_deref())?.ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_body",
+            "the request body needs a \"userId\" naming the cart",
+        )
+    })?;
     let pricing = Pricing::for_request(&request, rates).await?;
     let product = catalog
         .get_product(&item.product_id)
@@ -98,7 +107,10 @@ pub async fn add_item(
 
 /// `DELETE /api/cart` with `{"userId"}`: every line goes; 204 even if there were none.
 pub async fn empty_cart(carts: &impl CartStore, request: Request) -> Result<Response<Body>, ApiError> {
-    let EmptyCartBody { user_id } = json_body(&request)?;
+    let user_id = match shopper::signed_in(&request) {
+        Some(account) => account,
+        None => shopper::guest(&json_body::<EmptyCartBody>(&request)?.user_id)?,
+    };
     carts.empty_cart(&user_id).await.map_err(ApiError::internal)?;
     Ok(no_content())
 }
@@ -107,7 +119,9 @@ pub async fn empty_cart(carts: &impl CartStore, request: Request) -> Result<Resp
 pub async fn remove_item(carts: &impl CartStore, request: Request) -> Result<Response<Body>, ApiError> {
     let product = ProductId::parse(path_param(&request, "productId")?)
         .map_err(|e| ApiError::bad_request("invalid_product_id", e.to_string()))?;
-    let user = parse_user(required_query(&request, "sessionId")?)?;
+    let user = session_shopper(&request)?.ok_or_else(|| {
+        ApiError::bad_request("missing_parameter", "query parameter \"sessionId\" is required")
+    })?;
     let removed = carts
         .remove_line(&user, &product)
         .await
@@ -122,8 +136,16 @@ pub async fn remove_item(carts: &impl CartStore, request: Request) -> Result<Res
     }
 }
 
-fn parse_user(session: &str) -> Result<UserId, ApiError> {
-    UserId::parse(session).map_err(|e| ApiError::bad_request("invalid_session_id", e.to_string()))
+/// The signed-in shopper, else the guest the `sessionId` parameter names.
+fn session_shopper(request: &Request) -> Result<Option<UserId>, ApiError> {
+    if let Some(account) = shopper::signed_in(request) {
+        return Ok(Some(account));
+    }
+    query(request, "sessionId")
+        .map(|session| {
+            UserId::guest(session).map_err(|e| ApiError::bad_request("invalid_session_id", e.to_string()))
+        })
+        .transpose()
 }
 
 fn product_not_found(id: &ProductId) -> ApiError {

@@ -4,7 +4,7 @@
 use astroshop_cart::{add_item, empty_cart, get_cart, remove_item};
 use astroshop_store::{CartTable, ProductTable, RateTableStore};
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_stack::testing::{TestTables, json_response as json, request};
+use local_stack::testing::{TestTables, json_response as json, request, signed_in_request};
 use serde_json::{Value, json};
 
 struct Shop {
@@ -268,4 +268,94 @@ async fn an_expired_line_is_not_shown_and_a_new_add_starts_it_afresh() {
     let (status, body) = shop.add("jack", "OLJCESPC7Z", 20).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(shop.lines("jack").await, [("OLJCESPC7Z".to_owned(), 20)]);
+}
+
+#[tokio::test]
+async fn a_signed_in_shoppers_cart_is_theirs_whatever_the_request_names() {
+    let shop = shop("cart-account").await;
+    let sub = "5f1c2a9e-0c1d-4b8e-9a51-1f4c0d3e2b7a";
+    let account =
+        |method, uri: &str, body: Option<&str>, function| signed_in_request(method, uri, body, function, sub);
+
+    // The body's userId and the query's sessionId are ignored: the token says whose cart it is.
+    let add = r#"{"userId": "kim", "item": {"productId": "OLJCESPC7Z", "quantity": 3}}"#;
+    let added = add_item(
+        &shop.carts,
+        &shop.products,
+        &shop.rates,
+        account("POST", "/api/account/cart", Some(add), "cart-add-item"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(json(added).0, 200);
+    let no_user = r#"{"item": {"productId": "9SIQT8TOJO", "quantity": 1}}"#;
+    let added = add_item(
+        &shop.carts,
+        &shop.products,
+        &shop.rates,
+        account("POST", "/api/account/cart", Some(no_user), "cart-add-item"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(json(added).0, 200);
+    assert!(
+        shop.lines("kim").await.is_empty(),
+        "kim's guest cart is untouched"
+    );
+
+    let shown = get_cart(
+        &shop.carts,
+        &shop.products,
+        &shop.rates,
+        account("GET", "/api/account/cart?sessionId=kim", None, "cart-get"),
+    )
+    .await
+    .unwrap();
+    let (status, cart) = json(shown);
+    assert_eq!(status, 200, "{cart}");
+    let products: Vec<&str> = cart["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line["productId"].as_str().unwrap())
+        .collect();
+    assert_eq!(products, ["9SIQT8TOJO", "OLJCESPC7Z"]);
+
+    // No guest id can name the account's cart.
+    let (status, body) = shop.get(&format!("/api/cart?sessionId=account:{sub}")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_session_id"))
+    );
+    let (status, _) = shop.add(&format!("account:{sub}"), "OLJCESPC7Z", 1).await;
+    assert_eq!(status, 400);
+
+    let removed = remove_item(
+        &shop.carts,
+        account(
+            "DELETE",
+            "/api/account/cart/items/OLJCESPC7Z",
+            None,
+            "cart-remove-item",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(json(removed).0, 204);
+    let emptied = empty_cart(
+        &shop.carts,
+        account("DELETE", "/api/account/cart", None, "cart-empty"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(json(emptied).0, 204);
+    let shown = get_cart(
+        &shop.carts,
+        &shop.products,
+        &shop.rates,
+        account("GET", "/api/account/cart", None, "cart-get"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(json(shown).1["items"], json!([]));
 }

@@ -1,10 +1,13 @@
-//! Checkout: `POST /api/checkout`. Validates the demo's request, prices the
+//! Checkout: `POST /api/checkout` for guests and `POST /api/account/checkout`
+//! for a signed-in shopper (whose order it is, from their token). Validates
+//! the demo's request, prices the
 //! shopper's cart in their currency (each line's unit price, shipping as the
 //! quote endpoint gives it, the exact total), seals the card for payment,
 //! and places the order: the order (PENDING) and its `OrderPlaced` event in
 //! the outbox are one transaction, so the saga starts exactly when the order
-//! exists. The answer is 202: the order is accepted, and its link follows it
-//! through the saga. The cart is left as it is until the order is confirmed.
+//! exists. The answer is 202: the order is accepted, and its link (with the
+//! key that opens it, see [`OrderLinks`]) follows it through the saga. The
+//! cart is left as it is until the order is confirmed.
 //!
 //! With an `Idempotency-Key` header, the key is taken in the same
 //! transaction: the same request sent again answers the same order, and
@@ -17,8 +20,8 @@ use astroshop_domain::events::{Envelope, OrderPlaced};
 use astroshop_domain::order::total_of;
 use astroshop_domain::shipping;
 use astroshop_domain::{CurrencyCode, Order, OrderId, OrderItem, OrderStatus};
-use astroshop_edge::{ApiError, json, query};
-use astroshop_orders::link_to;
+use astroshop_edge::order_link::api_link;
+use astroshop_edge::{ApiError, OrderLinks, check_body_size, json, query, shopper};
 use astroshop_orders::store::instant;
 use astroshop_saga::{Entry, now};
 use astroshop_store::{CardSealer, CartStore, ProductCatalog, RateSource};
@@ -26,7 +29,7 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use crate::form::{CheckoutForm, MAX_BODY_BYTES};
+use crate::form::CheckoutForm;
 use crate::store::{Claim, OrderBook, Placed, Placement};
 
 /// The ports checkout works through.
@@ -36,6 +39,7 @@ pub struct Checkout<Carts, Catalog, Rates, Sealer, Book> {
     pub rates: Rates,
     pub sealer: Sealer,
     pub book: Book,
+    pub links: OrderLinks,
 }
 
 /// The answer: the placed order, where the saga has it, and where to follow it.
@@ -46,6 +50,7 @@ struct PlacedOrder<'o> {
     order: &'o Order,
     status: OrderStatus,
     link: String,
+    key: String,
 }
 
 impl<Carts, Catalog, Rates, Sealer, Book> Checkout<Carts, Catalog, Rates, Sealer, Book>
@@ -56,24 +61,16 @@ where
     Sealer: CardSealer + Sync,
     Book: OrderBook + Sync,
 {
-    /// `POST /api/checkout?currencyCode=`
+    /// `POST /api/checkout?currencyCode=` and `POST /api/account/checkout?currencyCode=`
     pub async fn place_order(&self, request: Request) -> Result<Response<Body>, ApiError> {
+        check_body_size(&request)?;
         let body: &[u8] = match request.body() {
             Body::Text(text) => text.as_bytes(),
             Body::Binary(bytes) => bytes,
             _ => &[],
         };
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge {
-                code: "payload_too_large",
-                message: format!(
-                    "the request body is {} bytes; a checkout is at most {MAX_BODY_BYTES}",
-                    body.len()
-                ),
-            });
-        }
         let key = idempotency_key(&request)?;
-        let form = CheckoutForm::parse(body)?;
+        let form = CheckoutForm::parse_for(body, shopper::signed_in(&request))?;
         let currency = match query(&request, "currencyCode") {
             Some(code) => CurrencyCode::parse(code)
                 .map_err(|e| ApiError::bad_request("invalid_currency", format!("\"currencyCode\": {e}")))?,
@@ -178,7 +175,7 @@ where
         match self.book.place(&placement).await.map_err(ApiError::internal)? {
             Placed::Placed => {
                 tracing::info!(order_id = %order_id, total = %placement.order.total, "order placed");
-                Ok(accepted(&placement.order, OrderStatus::Pending))
+                self.accepted(&placement.order, OrderStatus::Pending).await
             }
             // Another request with the same key got there first.
             Placed::Refused => match &claim {
@@ -213,25 +210,31 @@ where
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal(format!("key {} names a missing order", claim.key)))?;
         tracing::info!(order_id = %claimed.order_id, "same request with the same Idempotency-Key; same order");
-        Ok(Some(accepted(&record.order, record.status)))
+        Ok(Some(self.accepted(&record.order, record.status).await?))
     }
-}
 
-/// 202 with the order and its `Location`.
-fn accepted(order: &Order, status: OrderStatus) -> Response<Body> {
-    let link = link_to(&order.order_id);
-    let mut response = json(
-        StatusCode::ACCEPTED,
-        &PlacedOrder {
-            order,
-            status,
-            link: link.clone(),
-        },
-    );
-    if let Ok(location) = HeaderValue::from_str(&link) {
-        response.headers_mut().insert(header::LOCATION, location);
+    /// 202 with the order, its link and its `Location`.
+    async fn accepted(&self, order: &Order, status: OrderStatus) -> Result<Response<Body>, ApiError> {
+        let key = self
+            .links
+            .key_for(&order.order_id)
+            .await
+            .map_err(ApiError::internal)?;
+        let link = api_link(&order.order_id, &key);
+        let mut response = json(
+            StatusCode::ACCEPTED,
+            &PlacedOrder {
+                order,
+                status,
+                link: link.clone(),
+                key,
+            },
+        );
+        if let Ok(location) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        Ok(response)
     }
-    response
 }
 
 /// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.

@@ -7,9 +7,11 @@ use astroshop_checkout::store::{CheckoutTables, OrderBook};
 use astroshop_domain::OrderId;
 use astroshop_domain::events::SealedCard;
 use astroshop_domain::{ProductId, Quantity, UserId};
+use astroshop_edge::OrderLinks;
+use astroshop_edge::order_link::sign;
 use astroshop_store::{CardKey, CardOpener, CartStore, CartTable, OpenError, ProductTable, RateTableStore};
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_stack::testing::{TestTables, json_response as json, request, sample_request};
+use local_stack::testing::{TestTables, json_response as json, request, sample_request, signed_in_request};
 use serde_json::{Value, json};
 
 type ShopCheckout = Checkout<CartTable, ProductTable, RateTableStore, CardKey, CheckoutTables>;
@@ -34,6 +36,11 @@ async fn shop(prefix: &str) -> Shop {
             dynamodb,
             tables.setting("ORDERS_TABLE"),
             tables.setting("IDEMPOTENCY_TABLE"),
+        ),
+        links: OrderLinks::new(
+            aws_sdk_ssm::Client::new(tables.config()),
+            tables.setting("ORDER_LINK_KEY_PARAMETER"),
+            OrderLinks::TTL,
         ),
     };
     Shop { tables, checkout }
@@ -68,6 +75,14 @@ struct Answer {
 }
 
 impl Shop {
+    /// The key of the order's link, as the order's owner is given it.
+    async fn key(&self, id: &str) -> String {
+        sign(
+            self.tables.secret("ORDER_LINK_KEY_PARAMETER").await.as_bytes(),
+            &OrderId::parse(id).unwrap(),
+        )
+    }
+
     async fn add_to_cart(&self, user: &str, product: &str, quantity: i64) {
         self.checkout
             .carts
@@ -180,11 +195,13 @@ async fn a_checkout_places_a_pending_order_with_its_sealed_outbox_event_and_keep
     let placed = &answer.body;
     let id = placed["orderId"].as_str().unwrap().to_owned();
     assert_eq!(placed["status"], "PENDING");
-    assert_eq!(placed["link"], format!("/api/orders/{id}"));
+    let key = shop.key(&id).await;
+    let link = format!("/api/orders/{id}?key={key}");
     assert_eq!(
-        answer.location.as_deref(),
-        Some(format!("/api/orders/{id}").as_str())
+        (placed["link"].as_str(), placed["key"].as_str()),
+        (Some(link.as_str()), Some(key.as_str()))
     );
+    assert_eq!(answer.location.as_deref(), Some(link.as_str()));
     // 2 × 101.96 + 349.95 + 3 × 8.99 shipping = 580.84 USD, to the nano.
     assert_eq!(placed["shippingCost"], usd(26, 970_000_000));
     assert_eq!(placed["total"], usd(580, 840_000_000));
@@ -434,5 +451,40 @@ async fn the_sample_event_in_events_places_an_order() {
             .await
             .unwrap()
             .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_signed_in_shopper_checks_out_their_own_cart_as_their_order() {
+    let shop = shop("orders-checkout-account").await;
+    let sub = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+    let account = UserId::account(sub).unwrap();
+    shop.add_to_cart(account.as_str(), "OLJCESPC7Z", 1).await;
+    shop.add_to_cart("mallory", "66VCHSJNUP", 3).await;
+
+    // The body names mallory's guest cart; the token decides whose order it is.
+    let body = demo_request("mallory").to_string();
+    let request = signed_in_request(
+        "POST",
+        "/api/account/checkout",
+        Some(&body),
+        "checkout-place",
+        sub,
+    );
+    let answer = shop.answer(request).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let id = OrderId::parse(answer.body["orderId"].as_str().unwrap()).unwrap();
+    assert_eq!(answer.body["items"][0]["item"]["productId"], "OLJCESPC7Z");
+    let record = shop.checkout.book.order(&id).await.unwrap().unwrap();
+    assert_eq!(record.order.user_id, account);
+
+    // A guest cannot check out as the account.
+    let as_account = demo_request(account.as_str()).to_string();
+    let answer = shop.place_raw("/api/checkout", &as_account, None).await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(
+        shop.cart_size(account.as_str()).await,
+        1,
+        "the cart stays until the order is confirmed"
     );
 }

@@ -1,7 +1,8 @@
 //! Notification service: the e-mail a shopper gets when their order is
-//! confirmed or fails, sent once per order and outcome however often the
-//! event is delivered, and `GET /api/notifications?email=`, the history of
-//! what was sent to an address.
+//! confirmed or fails (with the order's link), sent once per order and
+//! outcome however often the event is delivered, and
+//! `GET /api/notifications?email=`, the history of what was sent to an
+//! address, for operators (admin key).
 
 pub mod address;
 pub mod mail;
@@ -9,10 +10,12 @@ mod ses;
 mod store;
 
 use astroshop_domain::MoneyError;
+use astroshop_domain::OrderId;
 use astroshop_domain::events::{OrderConfirmed, OrderFailed};
-use astroshop_edge::{ApiError, ok, required_query};
+use astroshop_edge::order_link::page_link;
+use astroshop_edge::{AdminKey, ApiError, OrderLinks, SecretError, ok, required_query};
 use astroshop_saga::{Delivery, Unreadable};
-use astroshop_store::StoreError;
+use astroshop_store::{MissingSetting, StoreError};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
@@ -37,6 +40,40 @@ pub enum NotificationError {
     Mail(#[from] MailError),
     #[error("another attempt is sending the {0} mail now; this one is retried later")]
     InProgress(&'static str),
+    #[error("signing the order's link")]
+    Link(#[from] SecretError),
+}
+
+/// The storefront's pages of orders, as the mail links them: the shop's
+/// address (`SHOP_URL`) and the order's key.
+pub struct OrderPages {
+    shop_url: String,
+    links: OrderLinks,
+}
+
+impl OrderPages {
+    pub fn new(shop_url: impl Into<String>, links: OrderLinks) -> Self {
+        Self {
+            shop_url: shop_url.into(),
+            links,
+        }
+    }
+
+    pub fn from_env(ssm: aws_sdk_ssm::Client) -> Result<Self, MissingSetting> {
+        Ok(Self::new(
+            astroshop_store::setting("SHOP_URL")?,
+            OrderLinks::from_env(ssm)?,
+        ))
+    }
+
+    /// The order's page, key included.
+    pub async fn link(&self, order: &OrderId) -> Result<String, SecretError> {
+        Ok(page_link(
+            &self.shop_url,
+            order,
+            &self.links.key_for(order).await?,
+        ))
+    }
 }
 
 /// Mails the shopper the outcome of their order, once: the mail is claimed
@@ -46,15 +83,18 @@ pub enum NotificationError {
 pub async fn mail_order_outcome(
     notifications: &impl NotificationStore,
     mailer: &impl Mailer,
+    pages: &OrderPages,
     delivery: Delivery,
 ) -> Result<(), NotificationError> {
     let (order, kind, mail) = if delivery.is::<OrderConfirmed>() {
         let confirmed: OrderConfirmed = delivery.parse()?;
-        let mail = mail::confirmation(&confirmed.order, &confirmed.tracking_id)?;
+        let link = pages.link(&confirmed.order.order_id).await?;
+        let mail = mail::confirmation(&confirmed.order, &confirmed.tracking_id, &link)?;
         (confirmed.order, Kind::Confirmation, mail)
     } else if delivery.is::<OrderFailed>() {
         let failed: OrderFailed = delivery.parse()?;
-        let mail = mail::failure(&failed.order, &failed.reason)?;
+        let link = pages.link(&failed.order.order_id).await?;
+        let mail = mail::failure(&failed.order, &failed.reason, &link)?;
         (failed.order, Kind::Failure, mail)
     } else {
         return Err(NotificationError::UnexpectedEvent(delivery.detail_type));
@@ -86,11 +126,15 @@ struct History {
     notifications: Vec<Notification>,
 }
 
-/// `GET /api/notifications?email=`: what was mailed to the address, newest first.
+/// `GET /api/notifications?email=`: what was mailed to the address, newest
+/// first. Mail holds a shopper's address and orders, so only an operator
+/// (the admin key) may read it.
 pub async fn list_notifications(
     notifications: &impl NotificationStore,
+    admin: &AdminKey,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
+    admin.authorize(&request).await?;
     let email = EmailAddress::parse(required_query(&request, "email")?)
         .map_err(|error| ApiError::bad_request("invalid_email", error.to_string()))?;
     let sent = notifications.sent_to(&email).await.map_err(ApiError::internal)?;

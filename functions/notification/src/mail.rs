@@ -1,6 +1,7 @@
 //! The two e-mails a shopper gets, written from the order the event carries:
 //! a confirmation (what was bought, what it cost, where it goes, how to track
-//! it) or a failure (why, and that nothing stays charged). Plain text, so
+//! it) or a failure (why, and that nothing stays charged), each with the
+//! order's link, which opens its page without an account. Plain text, so
 //! every mail client shows it the same way.
 
 use std::fmt::Write;
@@ -40,7 +41,8 @@ pub struct Mail {
     pub body: String,
 }
 
-pub fn confirmation(order: &Order, tracking_id: &str) -> Result<Mail, MoneyError> {
+/// `link` is the order's page, key included.
+pub fn confirmation(order: &Order, tracking_id: &str, link: &str) -> Result<Mail, MoneyError> {
     let mut body = format!(
         "Thank you for your order!\n\n\
          Order {id}, placed {placed}:\n\n",
@@ -53,13 +55,12 @@ pub fn confirmation(order: &Order, tracking_id: &str) -> Result<Mail, MoneyError
         body,
         "\nIt ships to:\n  {street}\n  {city}, {state} {zip}\n  {country}\n\n\
          Tracking id: {tracking_id}\n\
-         Follow your order at /api/orders/{id}\n",
+         Follow your order at {link}\n",
         street = address.street_address,
         city = address.city,
         state = address.state,
         zip = address.zip_code,
         country = address.country,
-        id = order.order_id,
     );
     Ok(Mail {
         subject: format!("Your astroshop order {} is confirmed", order.order_id),
@@ -67,7 +68,7 @@ pub fn confirmation(order: &Order, tracking_id: &str) -> Result<Mail, MoneyError
     })
 }
 
-pub fn failure(order: &Order, reason: &str) -> Result<Mail, MoneyError> {
+pub fn failure(order: &Order, reason: &str, link: &str) -> Result<Mail, MoneyError> {
     let mut body = format!(
         "We are sorry: your order {id}, placed {placed}, could not be completed.\n\n\
          Why: {reason}\n\n\
@@ -79,7 +80,8 @@ pub fn failure(order: &Order, reason: &str) -> Result<Mail, MoneyError> {
     let _ = write!(
         body,
         "\nYou owe nothing for this order: nothing was charged to your {card} ending in {last4}, \
-         or any charge made is refunded. Nothing will be shipped.\n",
+         or any charge made is refunded. Nothing will be shipped.\n\n\
+         The order's page: {link}\n",
         card = order.card.card_type,
         last4 = order.card.last4,
     );
@@ -116,9 +118,11 @@ mod tests {
 
     use super::*;
 
+    const LINK: &str = "https://shop.example/orders/3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11?key=k";
+
     #[test]
     fn a_confirmation_lists_every_line_shipping_total_address_and_tracking_id() {
-        let mail = confirmation(&order(), "5f0c2a8e-7d41-4b9a-a3e6-1c8b7d2f9e04").unwrap();
+        let mail = confirmation(&order(), "5f0c2a8e-7d41-4b9a-a3e6-1c8b7d2f9e04", LINK).unwrap();
         assert_eq!(
             mail.subject,
             "Your astroshop order 3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11 is confirmed"
@@ -136,13 +140,13 @@ mod tests {
              Mountain View, CA 94043\n  \
              United States\n\n\
              Tracking id: 5f0c2a8e-7d41-4b9a-a3e6-1c8b7d2f9e04\n\
-             Follow your order at /api/orders/3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11\n"
+             Follow your order at https://shop.example/orders/3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11?key=k\n"
         );
     }
 
     #[test]
     fn a_failure_says_why_what_was_ordered_and_that_nothing_stays_charged() {
-        let mail = failure(&order(), "the card expired in 01/2020").unwrap();
+        let mail = failure(&order(), "the card expired in 01/2020", LINK).unwrap();
         assert_eq!(
             mail.subject,
             "Your astroshop order 3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11 could not be completed"
@@ -161,6 +165,11 @@ mod tests {
             mail.body
         );
         assert!(!mail.body.contains("Tracking id"));
+        assert!(
+            mail.body.ends_with(&format!("The order's page: {LINK}\n")),
+            "{}",
+            mail.body
+        );
     }
 
     #[test]

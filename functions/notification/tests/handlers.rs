@@ -5,8 +5,10 @@
 //! `destinations.ToAddresses`, `subject`, `body`).
 
 use astroshop_domain::OrderId;
+use astroshop_edge::order_link::sign;
+use astroshop_edge::{AdminKey, OrderLinks};
 use astroshop_notification::{
-    Claim, EmailAddress, Kind, LEASE, Mail, NotificationStore, NotificationTable, SesMailer,
+    Claim, EmailAddress, Kind, LEASE, Mail, NotificationStore, NotificationTable, OrderPages, SesMailer,
     list_notifications, mail_order_outcome,
 };
 use astroshop_saga::consume;
@@ -17,11 +19,25 @@ struct Post {
     tables: TestTables,
     notifications: NotificationTable,
     mailer: SesMailer,
+    pages: OrderPages,
+    admin: AdminKey,
 }
+
+const SHOP_URL: &str = "https://shop.example";
 
 async fn post(prefix: &str) -> Post {
     let tables = TestTables::provision(prefix).await.expect("tables provisioned");
+    let ssm = aws_sdk_ssm::Client::new(tables.config());
     Post {
+        pages: OrderPages::new(
+            SHOP_URL,
+            OrderLinks::new(
+                ssm.clone(),
+                tables.setting("ORDER_LINK_KEY_PARAMETER"),
+                OrderLinks::TTL,
+            ),
+        ),
+        admin: AdminKey::new(ssm, tables.setting("ADMIN_KEY_PARAMETER"), AdminKey::TTL),
         notifications: NotificationTable::new(tables.dynamodb(), tables.setting("NOTIFICATIONS_TABLE")),
         mailer: SesMailer::new(
             aws_sdk_sesv2::Client::new(tables.config()),
@@ -82,7 +98,7 @@ impl Post {
     async fn deliver(&self, bodies: &[String]) -> Vec<String> {
         failed_ids(
             &consume(sqs_event(bodies), |delivery| {
-                mail_order_outcome(&self.notifications, &self.mailer, delivery)
+                mail_order_outcome(&self.notifications, &self.mailer, &self.pages, delivery)
             })
             .await,
         )
@@ -106,14 +122,34 @@ impl Post {
             .collect()
     }
 
+    /// The history as an operator reads it, with the admin key.
     async fn history(&self, query: &str) -> (u16, Value) {
+        let bearer = format!("Bearer {}", self.tables.admin_secret().await);
+        self.history_with(query, Some(&bearer)).await
+    }
+
+    async fn history_with(&self, query: &str, authorization: Option<&str>) -> (u16, Value) {
         let uri = format!("/api/notifications{query}");
-        let request = request("GET", &uri, None, "notification-list");
+        let mut request = request("GET", &uri, None, "notification-list");
+        if let Some(value) = authorization {
+            request
+                .headers_mut()
+                .insert("authorization", value.parse().unwrap());
+        }
         json_response(
-            list_notifications(&self.notifications, request)
+            list_notifications(&self.notifications, &self.admin, request)
                 .await
                 .unwrap_or_else(|e| e.into_response()),
         )
+    }
+
+    /// The storefront's page of the order, as its link in the mail gives it.
+    async fn page(&self, id: &str) -> String {
+        let key = sign(
+            self.tables.secret("ORDER_LINK_KEY_PARAMETER").await.as_bytes(),
+            &OrderId::parse(id).unwrap(),
+        );
+        format!("{SHOP_URL}/orders/{id}?key={key}")
     }
 }
 
@@ -140,6 +176,7 @@ async fn a_confirmed_order_is_mailed_once_from_the_shop_and_shown_in_the_history
         "Total: 580.84 USD",
         "1600 Amphitheatre Parkway",
         "Tracking id: 5f0c2a8e-7d41-4b9a-a3e6-1c8b7d2f9e04",
+        &format!("Follow your order at {}\n", post.page(&id).await),
     ] {
         assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
     }
@@ -175,6 +212,27 @@ async fn a_failed_order_is_mailed_the_reason_and_that_nothing_stays_charged() {
         text.contains("nothing was charged to your Visa ending in 0454, or any charge made is refunded"),
         "{text}"
     );
+    assert!(text.contains(&post.page(&id).await), "{text}");
+}
+
+#[tokio::test]
+async fn the_history_is_for_operators_only() {
+    let post = post("side-mail-admin").await;
+    let to = mailbox();
+    let (_, body) = confirmed(&to);
+    assert!(post.deliver(&[body]).await.is_empty());
+    let query = format!("?email={to}");
+    for (authorization, status) in [
+        (None, 401),
+        (Some("Bearer not-the-key"), 403),
+        (Some("Basic bGFycnk6cGFzcw=="), 401),
+    ] {
+        let (got, body) = post.history_with(&query, authorization).await;
+        assert_eq!(got, status, "{authorization:?}: {body}");
+        let text = body.to_string();
+        assert!(!text.contains(&to) && !text.contains("Amphitheatre"), "{text}");
+    }
+    assert_eq!(post.history(&query).await.0, 200);
 }
 
 #[tokio::test]

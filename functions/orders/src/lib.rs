@@ -1,6 +1,7 @@
 //! Orders service: an order with where the saga has it and every step it
-//! took, a shopper's orders, and the saga's bookkeeping: the outbox
-//! publisher, the order-state consumer and the sweeper of stuck orders.
+//! took (to the holder of its link), a signed-in shopper's orders, and the
+//! saga's bookkeeping: the outbox publisher, the order-state consumer and the
+//! sweeper of stuck orders.
 
 pub mod outbox;
 pub mod state;
@@ -8,19 +9,30 @@ pub mod steps;
 pub mod store;
 pub mod sweeper;
 
-use astroshop_domain::{Money, Order, OrderId, OrderStatus, UserId};
-use astroshop_edge::{ApiError, ok, path_param, required_query};
+use astroshop_domain::card::CardSummary;
+use astroshop_domain::shipping::Address;
+use astroshop_domain::{CurrencyCode, Money, OrderId, OrderItem, OrderStatus};
+use astroshop_edge::order_link::api_link;
+use astroshop_edge::{ApiError, OrderLinks, ok, path_param, shopper};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::store::{OrderRecord, OrderTable};
 
-/// An order as `GET /api/orders/{orderId}` shows it.
+/// An order as `GET /api/orders/{orderId}` shows it to the holder of its
+/// link: everything but whose it is (the guest's session id or the account).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderView {
-    #[serde(flatten)]
-    pub order: Order,
+    pub order_id: OrderId,
+    pub email: String,
+    pub currency_code: CurrencyCode,
+    pub items: Vec<OrderItem>,
+    pub shipping_cost: Money,
+    pub total: Money,
+    pub shipping_address: Address,
+    pub card: CardSummary,
+    pub placed_at: String,
     pub status: OrderStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracking_id: Option<String>,
@@ -30,6 +42,8 @@ pub struct OrderView {
     pub updated_at: String,
     pub history: Vec<HistoryView>,
     pub link: String,
+    /// The key of the link, for clients that build their own.
+    pub key: String,
 }
 
 /// One saga step of an order.
@@ -54,6 +68,7 @@ struct OrderSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     tracking_id: Option<String>,
     link: String,
+    key: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -61,16 +76,22 @@ struct OrderList {
     orders: Vec<OrderSummary>,
 }
 
-/// Where an order can be followed.
-pub fn link_to(id: &OrderId) -> String {
-    format!("/api/orders/{id}")
-}
-
-impl From<OrderRecord> for OrderView {
-    fn from(record: OrderRecord) -> Self {
+impl OrderView {
+    /// The record as its link's holder sees it; `key` opens it.
+    pub fn new(record: OrderRecord, key: String) -> Self {
+        let order = record.order;
         Self {
-            link: link_to(&record.order.order_id),
-            order: record.order,
+            link: api_link(&order.order_id, &key),
+            key,
+            order_id: order.order_id,
+            email: order.email,
+            currency_code: order.currency_code,
+            items: order.items,
+            shipping_cost: order.shipping_cost,
+            total: order.total,
+            shipping_address: order.shipping_address,
+            card: order.card,
+            placed_at: order.placed_at,
             status: record.status,
             tracking_id: record.tracking_id,
             failure_reason: record.failure_reason,
@@ -89,27 +110,49 @@ impl From<OrderRecord> for OrderView {
     }
 }
 
-/// `GET /api/orders/{orderId}`: the order, its status and its saga history.
-pub async fn get_order(orders: &OrderTable, request: Request) -> Result<Response<Body>, ApiError> {
+fn order_not_found(id: &OrderId) -> ApiError {
+    ApiError::not_found("order_not_found", format!("no order with id {id}"))
+}
+
+/// `GET /api/orders/{orderId}?key=`: the order, its status and its saga
+/// history, to the holder of its link; to anyone else it does not exist.
+pub async fn get_order(
+    orders: &OrderTable,
+    links: &OrderLinks,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let id = OrderId::parse(path_param(&request, "orderId")?)
         .map_err(|e| ApiError::bad_request("invalid_order_id", e.to_string()))?;
+    let key = links.authorize(&request, &id, || order_not_found(&id)).await?;
     let record = orders
         .order(&id)
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("order_not_found", format!("no order with id {id}")))?;
-    Ok(ok(&OrderView::from(record)))
+        .ok_or_else(|| order_not_found(&id))?;
+    Ok(ok(&OrderView::new(record, key)))
 }
 
-/// `GET /api/orders?userId=`: the shopper's latest orders, newest first.
-pub async fn list_orders(orders: &OrderTable, request: Request) -> Result<Response<Body>, ApiError> {
-    let user = UserId::parse(required_query(&request, "userId")?)
-        .map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
+/// `GET /api/orders`: the signed-in shopper's latest orders, newest first,
+/// each with its link. The shopper is the token's, never a parameter.
+pub async fn list_orders(
+    orders: &OrderTable,
+    links: &OrderLinks,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    let user = shopper::signed_in(&request).ok_or_else(|| ApiError::Unauthorized {
+        code: "unauthorized",
+        message: "listing orders needs a signed-in shopper's token".to_owned(),
+    })?;
     let records = orders.orders_of(&user).await.map_err(ApiError::internal)?;
-    let orders = records
-        .into_iter()
-        .map(|record| OrderSummary {
-            link: link_to(&record.order.order_id),
+    let mut orders = Vec::with_capacity(records.len());
+    for record in records {
+        let key = links
+            .key_for(&record.order.order_id)
+            .await
+            .map_err(ApiError::internal)?;
+        orders.push(OrderSummary {
+            link: api_link(&record.order.order_id, &key),
+            key,
             items: record
                 .order
                 .items
@@ -121,7 +164,7 @@ pub async fn list_orders(orders: &OrderTable, request: Request) -> Result<Respon
             placed_at: record.order.placed_at,
             total: record.order.total,
             tracking_id: record.tracking_id,
-        })
-        .collect();
+        });
+    }
     Ok(ok(&OrderList { orders }))
 }

@@ -13,6 +13,8 @@ use astroshop_domain::events::{
     OrderShipped, PaymentFailed, PaymentSucceeded, SealedCard,
 };
 use astroshop_domain::{Order, OrderId, UserId};
+use astroshop_edge::OrderLinks;
+use astroshop_edge::order_link::sign;
 use astroshop_orders::outbox::publish_outbox;
 use astroshop_orders::state::follow_saga_event;
 use astroshop_orders::store::OrderTable;
@@ -24,7 +26,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::LambdaEvent;
 use local_stack::testing::{
     EventTap, TestTables, bus_event, failed_ids, json_response as json, larrys_order, new_order_id, request,
-    sqs_event,
+    signed_in_request, sqs_event,
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -36,6 +38,7 @@ struct Orders {
     table: OrderTable,
     publisher: Publisher,
     tap: EventTap,
+    links: OrderLinks,
 }
 
 async fn orders(prefix: &str) -> Orders {
@@ -46,6 +49,11 @@ async fn orders(prefix: &str) -> Orders {
         publisher: Publisher::new(
             aws_sdk_eventbridge::Client::new(tables.config()),
             tables.setting("EVENT_BUS_NAME"),
+        ),
+        links: OrderLinks::new(
+            aws_sdk_ssm::Client::new(tables.config()),
+            tables.setting("ORDER_LINK_KEY_PARAMETER"),
+            OrderLinks::TTL,
         ),
         tables,
         tap,
@@ -65,6 +73,14 @@ fn an_order(user: &str, placed_at: OffsetDateTime) -> Order {
         email: format!("{user}@example.com"),
         placed_at: astroshop_orders::store::instant(placed_at),
         ..larrys_order()
+    }
+}
+
+/// An order of the signed-in shopper whose token's `sub` is `sub`.
+fn an_account_order(sub: &str, placed_at: OffsetDateTime) -> Order {
+    Order {
+        user_id: UserId::account(sub).unwrap(),
+        ..an_order("account-holder", placed_at)
     }
 }
 
@@ -125,14 +141,26 @@ impl Orders {
 
     async fn get(&self, uri: &str) -> (u16, Value) {
         json(
-            get_order(&self.table, request("GET", uri, None, "orders-get"))
+            get_order(&self.table, &self.links, request("GET", uri, None, "orders-get"))
                 .await
                 .unwrap_or_else(|e| e.into_response()),
         )
     }
 
+    /// The key in the order's link, as checkout answers it.
+    async fn key(&self, id: &OrderId) -> String {
+        sign(
+            self.tables.secret("ORDER_LINK_KEY_PARAMETER").await.as_bytes(),
+            id,
+        )
+    }
+
+    /// The order as the holder of its link sees it.
     async fn order(&self, order: &Order) -> Value {
-        let (status, body) = self.get(&format!("/api/orders/{}", order.order_id)).await;
+        let key = self.key(&order.order_id).await;
+        let (status, body) = self
+            .get(&format!("/api/orders/{}?key={key}", order.order_id))
+            .await;
         assert_eq!(status, 200, "{body}");
         body
     }
@@ -270,22 +298,61 @@ fn happy_saga(order: &Order) -> Vec<String> {
 // ------------------------------------------------------------------ the API
 
 #[tokio::test]
-async fn an_order_is_shown_with_its_status_and_link_and_unknown_or_malformed_ids_are_refused() {
+async fn an_order_is_shown_to_the_holder_of_its_link_and_to_no_one_else() {
     let orders = orders("orders-get").await;
     let order = an_order("ada", ago(5));
     orders.place(&order).await;
+    let key = orders.key(&order.order_id).await;
     let shown = orders.order(&order).await;
     assert_eq!(shown["orderId"], order.order_id.as_str());
     assert_eq!(shown["status"], "PENDING");
     assert_eq!(shown["flagged"], false);
     assert_eq!(shown["total"], larrys_total());
     assert_eq!(shown["items"][0]["item"]["quantity"], 2);
-    assert_eq!(shown["link"], format!("/api/orders/{}", order.order_id));
+    assert_eq!(shown["link"], format!("/api/orders/{}?key={key}", order.order_id));
+    assert_eq!(shown["key"], key.as_str());
+    assert_eq!(shown["email"], order.email.as_str());
     assert_eq!(shown["history"], json!([]));
     assert!(shown.get("trackingId").is_none() && shown.get("traceparent").is_none());
+    assert!(
+        shown.get("userId").is_none(),
+        "whose order it is stays hidden: {shown}"
+    );
 
+    // Without the key, with another order's or a doctored one, the order does not exist.
+    let other = orders.key(&new_order_id()).await;
+    let mut doctored = key.clone().into_bytes();
+    doctored[0] = if doctored[0] == b'A' { b'B' } else { b'A' };
+    let doctored = String::from_utf8(doctored).unwrap();
+    for query in [
+        String::new(),
+        "?key=".into(),
+        format!("?key={other}"),
+        format!("?key={doctored}"),
+    ] {
+        let (status, body) = orders
+            .get(&format!("/api/orders/{}{query}", order.order_id))
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("order_not_found")),
+            "{query}"
+        );
+        let text = body.to_string();
+        for private in [
+            order.email.as_str(),
+            "ada",
+            "Amphitheatre",
+            order.card.last4.as_str(),
+        ] {
+            assert!(!text.contains(private), "{query}: {text} shows {private}");
+        }
+    }
+
+    let unknown = OrderId::parse("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").unwrap();
+    let unknown_key = orders.key(&unknown).await;
     let (status, body) = orders
-        .get("/api/orders/3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11")
+        .get(&format!("/api/orders/{unknown}?key={unknown_key}"))
         .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -299,22 +366,27 @@ async fn an_order_is_shown_with_its_status_and_link_and_unknown_or_malformed_ids
 }
 
 #[tokio::test]
-async fn a_shoppers_orders_are_listed_newest_first_and_a_user_id_is_required() {
+async fn a_signed_in_shoppers_orders_are_listed_newest_first_with_their_links() {
     let orders = orders("orders-list").await;
-    let older = an_order("grace", ago(120));
-    let newer = an_order("grace", ago(10));
-    let someone_elses = an_order("alan", ago(60));
-    for order in [&older, &newer, &someone_elses] {
+    let grace = "0d7a4c55-3b1e-4a8f-b2c6-9e1f5d3a7c20";
+    let older = an_account_order(grace, ago(120));
+    let newer = an_account_order(grace, ago(10));
+    let someone_elses = an_account_order("9b3e1f7a-2c4d-4e6f-8a0b-1c2d3e4f5a6b", ago(60));
+    let a_guests_named_like_her = an_order(grace, ago(30));
+    for order in [&older, &newer, &someone_elses, &a_guests_named_like_her] {
         orders.place(order).await;
     }
-    let list = |uri: &'static str| async {
-        json(
-            list_orders(&orders.table, request("GET", uri, None, "orders-list"))
-                .await
-                .unwrap_or_else(|e| e.into_response()),
-        )
+    let list = |sub: &str| {
+        let request = signed_in_request("GET", "/api/orders", None, "orders-list", sub);
+        async {
+            json(
+                list_orders(&orders.table, &orders.links, request)
+                    .await
+                    .unwrap_or_else(|e| e.into_response()),
+            )
+        }
     };
-    let (status, body) = list("/api/orders?userId=grace").await;
+    let (status, body) = list(grace).await;
     assert_eq!(status, 200, "{body}");
     let listed: Vec<&str> = body["orders"]
         .as_array()
@@ -327,14 +399,31 @@ async fn a_shoppers_orders_are_listed_newest_first_and_a_user_id_is_required() {
     assert_eq!(first["status"], "PENDING");
     assert_eq!(first["items"], 3);
     assert_eq!(first["total"], larrys_total());
-    assert_eq!(first["link"], format!("/api/orders/{}", newer.order_id));
+    let key = orders.key(&newer.order_id).await;
+    assert_eq!(first["link"], format!("/api/orders/{}?key={key}", newer.order_id));
+    assert_eq!(first["key"], key.as_str());
 
-    let (status, body) = list("/api/orders?userId=nobody").await;
+    let (status, body) = list("a3c1e5f7-0000-4000-8000-000000000000").await;
     assert_eq!((status, body), (200, json!({"orders": []})));
-    let (status, body) = list("/api/orders").await;
+    // Without the gateway's checked token (a route without the authorizer)
+    // there is no one to list for; a userId parameter names no one.
+    let (status, body) = json(
+        list_orders(
+            &orders.table,
+            &orders.links,
+            request(
+                "GET",
+                &format!("/api/orders?userId=account:{grace}"),
+                None,
+                "orders-list",
+            ),
+        )
+        .await
+        .unwrap_or_else(|e| e.into_response()),
+    );
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (400, Some("missing_parameter"))
+        (401, Some("unauthorized"))
     );
 }
 

@@ -2,7 +2,8 @@
 //! (`payment-charge`, on InventoryReserved), by the OpenTelemetry demo's
 //! rules; gives the charge back when the order fails later, or voids the
 //! payment so a late charge never happens (`payment-refund`, on OrderFailed);
-//! and shows an order's payment (`GET /api/payments/{orderId}`).
+//! and shows an order's payment to the holder of the order's link
+//! (`GET /api/payments/{orderId}?key=`).
 //!
 //! Each step writes, then publishes; a redelivered event finds the payment
 //! already recorded and publishes the same outcome again. Only the card's
@@ -17,7 +18,7 @@ use astroshop_domain::events::{
     PaymentSucceeded, timestamp,
 };
 use astroshop_domain::order::Order;
-use astroshop_edge::{ApiError, ok, path_param};
+use astroshop_edge::{ApiError, OrderLinks, ok, path_param};
 use astroshop_saga::{Delivery, PublishError, Publisher, Unreadable};
 use astroshop_store::{CardOpener, OpenError, StoreError};
 use lambda_http::{Body, Request, Response};
@@ -26,15 +27,22 @@ use crate::store::{Payment, PaymentStatus, Payments, Refund};
 
 // ------------------------------------------------------------------- the API
 
-/// `GET /api/payments/{orderId}`: the order's payment; 404 when it has none.
-pub async fn get_payment(payments: &impl Payments, request: Request) -> Result<Response<Body>, ApiError> {
+/// `GET /api/payments/{orderId}?key=`: the order's payment, to the holder of
+/// the order's link; 404 when it has none, and to anyone else.
+pub async fn get_payment(
+    payments: &impl Payments,
+    links: &OrderLinks,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let order = OrderId::parse(path_param(&request, "orderId")?)
         .map_err(|error| ApiError::bad_request("invalid_order_id", error.to_string()))?;
+    let not_found = || ApiError::not_found("payment_not_found", format!("order {order} has no payment"));
+    links.authorize(&request, &order, not_found).await?;
     let payment = payments
         .payment(&order)
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("payment_not_found", format!("order {order} has no payment")))?;
+        .ok_or_else(not_found)?;
     Ok(ok(&payment))
 }
 

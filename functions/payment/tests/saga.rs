@@ -7,6 +7,8 @@ use astroshop_domain::events::{
     DomainEvent, Envelope, InventoryReserved, OrderFailed, OrderPlaced, SealedCard,
 };
 use astroshop_domain::order::{Order, OrderId};
+use astroshop_edge::OrderLinks;
+use astroshop_edge::order_link::sign;
 use astroshop_payment::store::{Payments, PaymentsTable};
 use astroshop_payment::{charge_card, get_payment, refund_payment};
 use astroshop_saga::{Publisher, consume};
@@ -21,6 +23,7 @@ use serde_json::{Value, json};
 const GOOD_VISA: &str = "4432-8015-6152-0454";
 
 struct Shop {
+    links: OrderLinks,
     payments: PaymentsTable,
     cards: CardKey,
     bus: Publisher,
@@ -32,6 +35,11 @@ async fn shop(prefix: &str) -> Shop {
     let tables = TestTables::provision(prefix).await.expect("tables provisioned");
     let tap = EventTap::attach(&tables).await.expect("tap attached");
     Shop {
+        links: OrderLinks::new(
+            aws_sdk_ssm::Client::new(tables.config()),
+            tables.setting("ORDER_LINK_KEY_PARAMETER"),
+            OrderLinks::TTL,
+        ),
         payments: PaymentsTable::new(tables.dynamodb(), tables.setting("PAYMENTS_TABLE")),
         cards: CardKey::new(
             aws_sdk_kms::Client::new(tables.config()),
@@ -102,11 +110,26 @@ impl Shop {
         .await
     }
 
-    /// The payment as `GET /api/payments/{orderId}` shows it.
+    /// The key in the order's link.
+    async fn key(&self, order: &str) -> String {
+        let order = OrderId::parse(order).unwrap();
+        sign(
+            self.tables.secret("ORDER_LINK_KEY_PARAMETER").await.as_bytes(),
+            &order,
+        )
+    }
+
+    /// The payment as `GET /api/payments/{orderId}?key=` shows it to the
+    /// holder of the order's link.
     async fn shown(&self, order: &str) -> (u16, Value) {
-        let request = request("GET", &format!("/api/payments/{order}"), None, "payment-get");
+        let key = self.key(order).await;
+        self.shown_at(&format!("/api/payments/{order}?key={key}")).await
+    }
+
+    async fn shown_at(&self, uri: &str) -> (u16, Value) {
+        let request = request("GET", uri, None, "payment-get");
         json_response(
-            get_payment(&self.payments, request)
+            get_payment(&self.payments, &self.links, request)
                 .await
                 .unwrap_or_else(|e| e.into_response()),
         )
@@ -402,7 +425,7 @@ async fn an_unknown_order_has_no_payment_and_a_malformed_id_is_refused() {
         (status, body["error"]["code"].as_str()),
         (404, Some("payment_not_found"))
     );
-    let (status, body) = shop.shown("not-an-order").await;
+    let (status, body) = shop.shown_at("/api/payments/not-an-order?key=k").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (400, Some("invalid_order_id"))
@@ -426,10 +449,27 @@ fn sample(json: &str) -> lambda_runtime::LambdaEvent<aws_lambda_events::event::s
 async fn the_sample_events_void_the_payment_before_the_late_charge() {
     let shop = shop("invpay-pay-samples").await;
     let shown = |response| json_response(response);
+    // The sample asks without a key; the holder of the order's link adds it.
+    let key = shop.key("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").await;
+    let sample_request = |key: Option<&str>| {
+        let path = local_stack::tools::repo_root().join("events/http/payment-get.json");
+        let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        if let Some(key) = key {
+            event["rawQueryString"] = json!(format!("key={key}"));
+            event["queryStringParameters"] = json!({"key": key});
+        }
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    };
+    assert_eq!(
+        get_payment(&shop.payments, &shop.links, sample_request(None))
+            .await
+            .unwrap_err()
+            .status(),
+        404
+    );
     let get = || async {
-        let request = local_stack::testing::sample_request("http/payment-get.json").unwrap();
         shown(
-            get_payment(&shop.payments, request)
+            get_payment(&shop.payments, &shop.links, sample_request(Some(&key)))
                 .await
                 .unwrap_or_else(|e| e.into_response()),
         )
@@ -455,4 +495,29 @@ async fn the_sample_events_void_the_payment_before_the_late_charge() {
     );
     let order = OrderId::parse("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").unwrap();
     assert_eq!(shop.published_for(&order).await, []);
+}
+
+#[tokio::test]
+async fn a_payment_is_shown_only_to_the_holder_of_the_orders_link() {
+    let shop = shop("invpay-pay-owner").await;
+    let order = order();
+    let card = shop.seal(&order.order_id, GOOD_VISA, 1, 2039).await;
+    let charged = shop.charge(&[shop.reserved(&order, &card)]).await;
+    assert!(charged.batch_item_failures.is_empty());
+    let id = order.order_id.as_str();
+    assert_eq!(shop.shown(id).await.0, 200);
+    let someone_elses = shop.key(new_order_id().as_str()).await;
+    for uri in [
+        format!("/api/payments/{id}"),
+        format!("/api/payments/{id}?key="),
+        format!("/api/payments/{id}?key={someone_elses}"),
+    ] {
+        let (status, body) = shop.shown_at(&uri).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("payment_not_found")),
+            "{uri}"
+        );
+        assert!(!body.to_string().contains("0454"), "{uri}: {body}");
+    }
 }

@@ -61,8 +61,10 @@ impl From<Quantity> for u32 {
     }
 }
 
-/// Whose cart: the storefront's session id or the client's user id. Any
-/// printable text up to 128 bytes, which keeps it a valid DynamoDB key.
+/// Whose cart or order: a guest's id (the storefront's session id, or the
+/// client's user id: any printable text up to 128 bytes, which keeps it a
+/// valid DynamoDB key) or a signed-in shopper's account (`account:<sub>`,
+/// which no guest id can be).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct UserId(String);
@@ -73,6 +75,7 @@ pub struct InvalidUserId(pub String);
 
 impl UserId {
     pub const MAX_LEN: usize = 128;
+    const ACCOUNT_PREFIX: &str = "account:";
 
     pub fn parse(id: &str) -> Result<Self, InvalidUserId> {
         let valid = (1..=Self::MAX_LEN).contains(&id.len())
@@ -82,6 +85,24 @@ impl UserId {
         } else {
             Err(InvalidUserId(id.to_owned()))
         }
+    }
+
+    /// A guest's id as a client gives it: any id but an account's.
+    pub fn guest(id: &str) -> Result<Self, InvalidUserId> {
+        let user = Self::parse(id)?;
+        if user.is_account() {
+            return Err(InvalidUserId(id.to_owned()));
+        }
+        Ok(user)
+    }
+
+    /// The signed-in shopper whose token's `sub` is `sub`.
+    pub fn account(sub: &str) -> Result<Self, InvalidUserId> {
+        Self::parse(&format!("{}{sub}", Self::ACCOUNT_PREFIX))
+    }
+
+    pub fn is_account(&self) -> bool {
+        self.0.starts_with(Self::ACCOUNT_PREFIX)
     }
 
     pub fn as_str(&self) -> &str {
@@ -120,6 +141,20 @@ pub struct CartLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_guest_id_names_an_account() {
+        let account = UserId::account("5f1c2a9e-0c1d-4b8e-9a51-1f4c0d3e2b7a").unwrap();
+        assert!(account.is_account());
+        assert!(UserId::guest(account.as_str()).is_err());
+        assert!(UserId::guest("account:anything").is_err());
+        let guest = UserId::guest("larry_ledger@example.com").unwrap();
+        assert!(!guest.is_account());
+        assert!(
+            UserId::parse(account.as_str()).is_ok(),
+            "stored account ids read back"
+        );
+    }
 
     #[test]
     fn quantities_run_from_one_to_the_cap() {

@@ -2,67 +2,36 @@
 //! SecureString (created on deploy), checked by every admin function, the
 //! catalogue's and the stock's alike.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use astroshop_store::{Kept, MissingSetting};
+use astroshop_store::MissingSetting;
 use lambda_http::Request;
 use lambda_http::http::header;
 use subtle::ConstantTimeEq;
 
 use crate::ApiError;
+use crate::secret::SecretParameter;
 
 /// The admin key, read from its SecureString parameter on first use and
-/// kept for a while by a warm instance: one SSM call per instance every few
-/// minutes, and a rotated key is honoured within [`AdminKey::TTL`].
+/// kept for a while by a warm instance (see [`SecretParameter`]).
 pub struct AdminKey {
-    ssm: aws_sdk_ssm::Client,
-    parameter: String,
-    kept: Kept<Vec<u8>>,
+    secret: SecretParameter,
 }
 
 impl AdminKey {
-    pub const TTL: Duration = Duration::from_secs(300);
+    pub const TTL: Duration = SecretParameter::TTL;
 
     pub fn new(ssm: aws_sdk_ssm::Client, parameter: impl Into<String>, ttl: Duration) -> Self {
         Self {
-            ssm,
-            parameter: parameter.into(),
-            kept: Kept::new(ttl),
+            secret: SecretParameter::new(ssm, parameter, ttl),
         }
     }
 
     /// The parameter named by `ADMIN_KEY_PARAMETER`, cached for [`Self::TTL`].
     pub fn from_env(ssm: aws_sdk_ssm::Client) -> Result<Self, MissingSetting> {
-        Ok(Self::new(
-            ssm,
-            astroshop_store::setting("ADMIN_KEY_PARAMETER")?,
-            Self::TTL,
-        ))
-    }
-
-    async fn current(&self) -> Result<Arc<Vec<u8>>, ApiError> {
-        self.kept.get_or_read(|| self.read()).await
-    }
-
-    async fn read(&self) -> Result<Arc<Vec<u8>>, ApiError> {
-        let output = self
-            .ssm
-            .get_parameter()
-            .name(&self.parameter)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|error| {
-                let error = aws_sdk_ssm::Error::from(error);
-                ApiError::internal(format!("reading admin key parameter {}: {error}", self.parameter))
-            })?;
-        let value = output
-            .parameter
-            .and_then(|parameter| parameter.value)
-            .filter(|value| !value.is_empty())
-            .ok_or_else(|| ApiError::internal(format!("admin key parameter {} is empty", self.parameter)))?;
-        Ok(Arc::new(value.into_bytes()))
+        Ok(Self {
+            secret: SecretParameter::from_env(ssm, "ADMIN_KEY_PARAMETER")?,
+        })
     }
 
     /// Lets the request through when it carries `Authorization: Bearer <key>`:
@@ -79,7 +48,7 @@ impl AdminKey {
                 code: "unauthorized",
                 message: "the admin API needs an Authorization: Bearer <admin key> header".to_owned(),
             })?;
-        let key = self.current().await?;
+        let key = self.secret.current().await.map_err(ApiError::internal)?;
         // Constant time, so response times do not reveal how much of a guess was right.
         if bool::from(token.as_bytes().ct_eq(key.as_slice())) {
             Ok(())

@@ -1,11 +1,17 @@
 //! The HTTP edge every API function shares: one error type mapped to a status
 //! and a `{"error":{"code","message"}}` body in one place, JSON responses, and
-//! the parsing of query and path parameters into domain types; and the admin
-//! API's key check.
+//! the parsing of query and path parameters into domain types; who a request
+//! acts for (a signed-in shopper, a guest, the holder of an order's link, an
+//! operator with the admin key).
 
 mod admin;
+pub mod order_link;
+mod secret;
+pub mod shopper;
 
 pub use admin::AdminKey;
+pub use order_link::OrderLinks;
+pub use secret::{SecretError, SecretParameter};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -238,8 +244,30 @@ impl Pricing {
     }
 }
 
-/// Runs an HTTP handler as a Lambda function: sets up tracing, and turns every
-/// `ApiError` into its JSON response so no error escapes as a bare 500.
+/// The largest request body any API route reads: every JSON request of the
+/// shop (a checkout is the largest) is well under it. A larger one is refused
+/// unread (413), before the handler runs, so nothing is written.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// 413 for a body over [`MAX_BODY_BYTES`]; [`serve`] checks every request.
+pub fn check_body_size(request: &Request) -> Result<(), ApiError> {
+    let size = match request.body() {
+        Body::Text(text) => text.len(),
+        Body::Binary(bytes) => bytes.len(),
+        _ => 0,
+    };
+    if size > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            code: "payload_too_large",
+            message: format!("the request body is {size} bytes; the API reads at most {MAX_BODY_BYTES}"),
+        });
+    }
+    Ok(())
+}
+
+/// Runs an HTTP handler as a Lambda function: sets up tracing, refuses a body
+/// over [`MAX_BODY_BYTES`], and turns every `ApiError` into its JSON response
+/// so no error escapes as a bare 500.
 pub async fn serve<H, F>(handler: H) -> Result<(), lambda_http::Error>
 where
     H: Fn(Request) -> F,
@@ -255,15 +283,24 @@ where
         );
         // Lambda's X-Ray header for this invocation (when tracing is active)
         // makes the request, and a checkout's whole saga, part of its trace.
-        if let Some(header) = request.lambda_context_ref().and_then(|context| context.xray_trace_id.as_deref()) {
+        if let Some(header) = request
+            .lambda_context_ref()
+            .and_then(|context| context.xray_trace_id.as_deref())
+        {
             astroshop_telemetry::continue_xray(&span, header);
         }
         if let Some(trace_id) = span.in_scope(astroshop_telemetry::current_trace_id) {
             span.record("trace_id", trace_id);
         }
-        let response = handler(request);
-        async move { Ok::<_, std::convert::Infallible>(response.await.unwrap_or_else(ApiError::into_response)) }
-            .instrument(span)
+        let response = check_body_size(&request).map(|()| handler(request));
+        async move {
+            let response = match response {
+                Ok(response) => response.await,
+                Err(too_large) => Err(too_large),
+            };
+            Ok::<_, std::convert::Infallible>(response.unwrap_or_else(ApiError::into_response))
+        }
+        .instrument(span)
     }))
     .await
 }

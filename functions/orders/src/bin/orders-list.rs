@@ -1,10 +1,13 @@
-//! Lambda: `GET /api/orders?userId=`.
+//! Lambda: `GET /api/orders` (a signed-in shopper's token required).
 
+use astroshop_edge::OrderLinks;
 use astroshop_orders::list_orders;
 use astroshop_orders::store::OrderTable;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let orders = OrderTable::from_env(astroshop_store::dynamodb(&astroshop_store::aws_config().await))?;
-    astroshop_edge::serve(|request| list_orders(&orders, request)).await
+    let config = astroshop_store::aws_config().await;
+    let orders = OrderTable::from_env(astroshop_store::dynamodb(&config))?;
+    let links = OrderLinks::from_env(aws_sdk_ssm::Client::new(&config))?;
+    astroshop_edge::serve(|request| list_orders(&orders, &links, request)).await
 }
