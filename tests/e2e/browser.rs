@@ -1,25 +1,82 @@
 //! The storefront in a real browser (headless chromium): a shopper browses,
 //! adds a product to the cart and switches to euros, with the page's own
-//! script doing what it does for a person. Screenshots of the home and cart
-//! pages, at laptop and phone width, are saved in target/screenshots.
+//! script doing what it does for a person; a shopper signs up, buys and
+//! finds the order under My orders; a guest buys and opens the order from
+//! the link in the confirmation mail; and a form another site posts to the
+//! shop is refused. Screenshots of each step (the home, cart and My orders
+//! pages also at phone width) are saved in target/screenshots.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use astroshop_tests::browser::Browser;
 use astroshop_tests::{Shop, ensure_that};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::storefront::SEEDED;
+use crate::checkout::SAGA_DEADLINE;
+use crate::search::eventually;
+use crate::storefront::{PASSWORD, SEEDED, unique_email};
 
-pub const TESTS: &[(&str, crate::Test)] =
-    tests![a_shopper_browses_adds_to_cart_and_pays_in_euros_in_chromium];
+pub const TESTS: &[(&str, crate::Test)] = tests![
+    a_shopper_browses_adds_to_cart_and_pays_in_euros_in_chromium,
+    a_shopper_signs_up_buys_and_finds_the_order_under_my_orders_in_chromium,
+    a_guest_buys_and_opens_the_order_from_the_link_in_the_mail_in_chromium,
+    a_form_another_site_posts_to_the_shop_is_refused_in_chromium,
+];
 
 const LAPTOP: (u32, u32) = (1280, 800);
 const PHONE: (u32, u32) = (390, 844);
 
 fn screenshots() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots")
+}
+
+/// Saves `name`.png at the current width.
+fn shot(browser: &mut Browser, name: &str) -> Result<()> {
+    browser.screenshot(&screenshots().join(format!("{name}.png")))
+}
+
+/// Waits until the page at `path` (and query) has loaded. The order page
+/// of a pending order reloads itself, so a load event alone may be its.
+fn arrive(browser: &mut Browser, path: &str) -> Result<()> {
+    browser.wait_until(&format!(
+        "(location.pathname + location.search).startsWith({}) && document.readyState === 'complete'",
+        json!(path)
+    ))
+}
+
+/// Types `value` into the field `selector` names.
+fn fill(browser: &mut Browser, selector: &str, value: &str) -> Result<()> {
+    browser.eval(&format!(
+        "document.querySelector({}).value = {}",
+        json!(selector),
+        json!(value)
+    ))?;
+    Ok(())
+}
+
+/// Submits the form `selector` names, as its button does, and waits for the
+/// page it leads to.
+fn submit(browser: &mut Browser, selector: &str) -> Result<()> {
+    browser.act_and_wait(&format!(
+        "document.querySelector({}).requestSubmit()",
+        json!(selector)
+    ))
+}
+
+fn text_of(browser: &mut Browser, selector: &str) -> Result<String> {
+    let text = browser.eval(&format!(
+        "(document.querySelector({0}) || {{}}).textContent",
+        json!(selector)
+    ))?;
+    Ok(text.as_str().unwrap_or_default().trim().to_owned())
+}
+
+/// The e-mail the header greets, or `None` for a guest.
+fn signed_in_as(browser: &mut Browser) -> Result<Option<String>> {
+    let shopper =
+        browser.eval("(document.querySelector('[data-shopper]') || {dataset: {}}).dataset.shopper")?;
+    Ok(shopper.as_str().map(str::to_owned))
 }
 
 /// Saves `name`.png at laptop width and `name`-phone.png at phone width.
@@ -105,5 +162,233 @@ fn a_shopper_browses_adds_to_cart_and_pays_in_euros_in_chromium(shop: &Shop) -> 
     let selected = browser.eval("document.querySelector('#currency').value")?;
     ensure_that!(selected == "EUR", "the switcher shows {selected}");
     both_widths(&mut browser, "cart")?;
+    Ok(())
+}
+
+fn a_shopper_signs_up_buys_and_finds_the_order_under_my_orders_in_chromium(shop: &Shop) -> Result<()> {
+    let base = shop.base_url();
+    let email = unique_email("chromium");
+    let mut browser = Browser::launch()?;
+    browser.set_screen(LAPTOP.0, LAPTOP.1, false)?;
+    browser.open(&format!("{base}/"))?;
+    ensure_that!(
+        signed_in_as(&mut browser)?.is_none(),
+        "a first visit is signed in"
+    );
+
+    browser.act_and_wait("document.querySelector('.account-nav a[href=\"/signup\"]').click()")?;
+    arrive(&mut browser, "/signup")?;
+    fill(&mut browser, "#email", &email)?;
+    fill(&mut browser, "#password", PASSWORD)?;
+    shot(&mut browser, "account-1-sign-up")?;
+    submit(&mut browser, "form.account-form")?;
+    arrive(&mut browser, "/")?;
+    let greeted = signed_in_as(&mut browser)?;
+    ensure_that!(
+        greeted.as_deref() == Some(email.as_str()),
+        "after signing up the header shows {greeted:?}, not {email}"
+    );
+    shot(&mut browser, "account-2-signed-up")?;
+
+    submit(&mut browser, "form.sign-out")?;
+    ensure_that!(
+        signed_in_as(&mut browser)?.is_none(),
+        "signing out left the shopper signed in"
+    );
+    browser.act_and_wait("document.querySelector('.account-nav a[href=\"/signin\"]').click()")?;
+    arrive(&mut browser, "/signin")?;
+    fill(&mut browser, "#email", &email)?;
+    fill(&mut browser, "#password", PASSWORD)?;
+    shot(&mut browser, "account-3-sign-in")?;
+    submit(&mut browser, "form.account-form")?;
+    arrive(&mut browser, "/")?;
+    let greeted = signed_in_as(&mut browser)?;
+    ensure_that!(
+        greeted.as_deref() == Some(email.as_str()),
+        "after signing in the header shows {greeted:?}"
+    );
+
+    browser.open(&format!("{base}/product/0PUK6V6EV0"))?;
+    submit(&mut browser, "form.add-to-cart")?;
+    arrive(&mut browser, "/cart")?;
+    let line = text_of(
+        &mut browser,
+        ".cart-line[data-product-id=\"0PUK6V6EV0\"] .quantity",
+    )?;
+    ensure_that!(line == "1", "the account's cart holds {line:?} imagers");
+    browser.act_and_wait("document.querySelector('a[href=\"/checkout\"]').click()")?;
+    arrive(&mut browser, "/checkout")?;
+    let prefilled = browser.eval("document.querySelector('#email').value")?;
+    ensure_that!(
+        prefilled == email.as_str(),
+        "checkout offers {prefilled} as the e-mail, not the shopper's"
+    );
+    shot(&mut browser, "account-4-checkout")?;
+    submit(&mut browser, "form.checkout-form")?;
+    arrive(&mut browser, "/orders/")?;
+    let search = browser.eval("location.search")?;
+    ensure_that!(
+        search.as_str().is_some_and(|search| search.starts_with("?key=")),
+        "the order page has no key: {search}"
+    );
+    let order_id = text_of(&mut browser, ".order-id code")?;
+    ensure_that!(!order_id.is_empty(), "the order page names no order");
+    let heading = text_of(&mut browser, "h1")?;
+    ensure_that!(
+        heading == "Thank you for your order",
+        "the order page says {heading:?}"
+    );
+    shot(&mut browser, "account-5-order")?;
+
+    browser.open(&format!("{base}/orders"))?;
+    arrive(&mut browser, "/orders")?;
+    let listed = browser.eval(&format!(
+        "!!document.querySelector('.order-card[data-order-id={}] a.order-link')",
+        json!(order_id)
+    ))?;
+    ensure_that!(listed == Value::Bool(true), "My orders does not list {order_id}");
+    both_widths(&mut browser, "account-6-my-orders")?;
+    browser.act_and_wait(&format!(
+        "document.querySelector('.order-card[data-order-id={}] a.order-link').click()",
+        json!(order_id)
+    ))?;
+    arrive(&mut browser, &format!("/orders/{order_id}?key="))?;
+    let shown = text_of(&mut browser, ".order-id code")?;
+    ensure_that!(shown == order_id, "the link from My orders opened {shown}");
+
+    browser.open(&format!("{base}/"))?;
+    submit(&mut browser, "form.sign-out")?;
+    ensure_that!(
+        signed_in_as(&mut browser)?.is_none(),
+        "still signed in after signing out"
+    );
+    browser.open(&format!("{base}/orders"))?;
+    arrive(&mut browser, "/signin")?;
+    shot(&mut browser, "account-7-signed-out")?;
+    Ok(())
+}
+
+fn a_guest_buys_and_opens_the_order_from_the_link_in_the_mail_in_chromium(shop: &Shop) -> Result<()> {
+    let base = shop.base_url();
+    let email = unique_email("guest");
+    let mut browser = Browser::launch()?;
+    browser.set_screen(LAPTOP.0, LAPTOP.1, false)?;
+    browser.open(&format!("{base}/product/1YMWWN1N4O"))?;
+    submit(&mut browser, "form.add-to-cart")?;
+    arrive(&mut browser, "/cart")?;
+    browser.act_and_wait("document.querySelector('a[href=\"/checkout\"]').click()")?;
+    arrive(&mut browser, "/checkout")?;
+    fill(&mut browser, "#email", &email)?;
+    submit(&mut browser, "form.checkout-form")?;
+    arrive(&mut browser, "/orders/")?;
+    let order_id = text_of(&mut browser, ".order-id code")?;
+    ensure_that!(!order_id.is_empty(), "the order page names no order");
+    shot(&mut browser, "guest-1-order")?;
+    drop(browser);
+
+    let needle = format!("/orders/{order_id}?key=");
+    let link = eventually(
+        "the confirmation mail with the order's link",
+        SAGA_DEADLINE,
+        || {
+            let link = shop
+                .sent_mail()?
+                .into_iter()
+                .filter(|mail| mail.to.iter().any(|to| to == &email))
+                .flat_map(|mail| {
+                    mail.body
+                        .split_whitespace()
+                        .filter(|word| word.contains(&needle))
+                        .map(|word| word.trim_end_matches(['.', ',', '>', '"', ')']).to_owned())
+                        .collect::<Vec<_>>()
+                })
+                .next();
+            Ok(link.ok_or_else(|| format!("no mail to {email} links {needle} yet")))
+        },
+    )?;
+    ensure_that!(
+        link.starts_with(&format!("{base}/orders/")),
+        "the mail links {link}, not a page of {base}"
+    );
+
+    // Another browser, with none of the guest's cookies: the link alone opens the order.
+    let mut reader = Browser::launch()?;
+    reader.set_screen(LAPTOP.0, LAPTOP.1, false)?;
+    reader.open(&link)?;
+    let status = reader.status()?;
+    ensure_that!(status == 200, "the mail's link answered {status}");
+    let shown = text_of(&mut reader, ".order-id code")?;
+    ensure_that!(
+        shown == order_id,
+        "the mail's link opened {shown}, not {order_id}"
+    );
+    let heading = text_of(&mut reader, "h1")?;
+    ensure_that!(
+        heading == "Thank you for your order",
+        "the order from the mail says {heading:?}"
+    );
+    shot(&mut reader, "guest-2-order-from-mail")?;
+    let without_key = link.split('?').next().unwrap_or_default().to_owned();
+    reader.open(&without_key)?;
+    let status = reader.status()?;
+    ensure_that!(status == 404, "the order without its key answered {status}");
+    shot(&mut reader, "guest-3-order-without-key")?;
+    Ok(())
+}
+
+/// The cart's lines as the cart page shows them: product id → quantity.
+fn cart_lines(browser: &mut Browser) -> Result<Value> {
+    browser.eval(
+        "Object.fromEntries([...document.querySelectorAll('.cart-line')]
+            .map(line => [line.dataset.productId, line.querySelector('.quantity').textContent]))",
+    )
+}
+
+fn a_form_another_site_posts_to_the_shop_is_refused_in_chromium(shop: &Shop) -> Result<()> {
+    let base = shop.base_url();
+    // Another origin that reaches the same shop: a page there is "another site".
+    let elsewhere = base.replacen("://127.0.0.1:", "://localhost:", 1);
+    ensure_that!(
+        elsewhere != base,
+        "this test plays another site at localhost, so it needs the shop at 127.0.0.1, not {base}"
+    );
+    let mut browser = Browser::launch()?;
+    browser.set_screen(LAPTOP.0, LAPTOP.1, false)?;
+    browser.open(&format!("{base}/product/HQTGWGPNH4"))?;
+    submit(&mut browser, "form.add-to-cart")?;
+    arrive(&mut browser, "/cart")?;
+    let before = cart_lines(&mut browser)?;
+    ensure_that!(before == json!({"HQTGWGPNH4": "1"}), "the cart holds {before}");
+
+    browser.ignore_content_security_policy()?;
+    browser.open(&format!("{elsewhere}/"))?;
+    let attack = format!(
+        "<head><title>Win a telescope</title></head><body><h1>Win a telescope!</h1>\
+         <form id=\"attack\" method=\"post\" action=\"{base}/cart\">\
+         <input type=\"hidden\" name=\"productId\" value=\"9SIQT8TOJO\">\
+         <input type=\"hidden\" name=\"quantity\" value=\"10\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"guessed\">\
+         <button>Claim your prize</button></form></body>"
+    );
+    browser.eval(&format!("document.documentElement.innerHTML = {}", json!(attack)))?;
+    shot(&mut browser, "csrf-1-another-sites-form")?;
+    browser.act_and_wait("document.getElementById('attack').submit()")?;
+    browser.wait_until(&format!(
+        "location.href === {} && document.readyState === 'complete'",
+        json!(format!("{base}/cart"))
+    ))?;
+    let status = browser.status()?;
+    ensure_that!(status == 403, "the other site's post answered {status}");
+    let heading = text_of(&mut browser, "h1")?;
+    ensure_that!(
+        heading == "That form could not be accepted",
+        "the other site's post was answered with {heading:?}"
+    );
+    shot(&mut browser, "csrf-2-refused")?;
+
+    browser.open(&format!("{base}/cart"))?;
+    let after = cart_lines(&mut browser)?;
+    ensure_that!(after == before, "the cart changed from {before} to {after}");
+    shot(&mut browser, "csrf-3-cart-unchanged")?;
     Ok(())
 }

@@ -1,11 +1,15 @@
 //! The storefront over HTTP, as a browser without JavaScript uses it: pages,
-//! pictures, form posts, redirects and cookies.
+//! pictures, form posts (with the form token of the page they come from and
+//! the shop's `Origin`, as a browser sends them), redirects and cookies;
+//! forged posts refused; shopper accounts and the cart a guest brings to one.
 
 use std::cell::RefCell;
 
 use anyhow::{Context, Result};
 use astroshop_tests::{Shop, ensure_that};
-use reqwest::header::{COOKIE, HeaderMap, LOCATION, SET_COOKIE};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::header::{COOKIE, HeaderMap, LOCATION, ORIGIN, SET_COOKIE};
 
 pub const TESTS: &[(&str, crate::Test)] = tests![
     the_home_page_shows_the_ten_products_with_pictures_that_load,
@@ -16,7 +20,27 @@ pub const TESTS: &[(&str, crate::Test)] = tests![
     bad_add_to_cart_input_is_an_error_page_not_a_500,
     checkout_places_an_order_whose_page_follows_it_to_confirmed,
     pictures_are_revalidated_with_their_etag,
+    a_post_without_its_form_token_or_with_another_is_a_403_and_changes_nothing,
+    a_post_from_another_origin_is_a_403_and_changes_nothing,
+    a_guest_who_signs_up_keeps_their_cart_and_finds_it_again_after_signing_in,
+    a_wrong_password_is_the_sign_in_form_again_with_why,
+    a_token_the_shop_refuses_signs_the_shopper_out_not_a_500,
 ];
+
+/// A password any user pool accepts (8+ characters, upper and lower case, a digit, a symbol).
+pub const PASSWORD: &str = "Orbit-2026x";
+
+/// An address no other test (or run) uses.
+pub fn unique_email(what: &str) -> String {
+    format!("{what}-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// The form token of a page: what its forms carry in their `csrf` field.
+pub fn form_token(html: &str) -> Option<&str> {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+}
 
 /// The seeded catalogue: ids, and the USD and EUR prices shown for them.
 pub const SEEDED: [(&str, &str, &str, &str); 10] = [
@@ -48,12 +72,13 @@ pub const SEEDED: [(&str, &str, &str, &str); 10] = [
 ];
 
 /// One shopper: their own cookies, no redirects followed (so each one can
-/// be checked).
+/// be checked), and the form token of the last page they were shown.
 struct Shopper<'s> {
     shop: &'s Shop,
     http: reqwest::Client,
     runtime: tokio::runtime::Runtime,
     cookies: RefCell<Vec<(String, String)>>,
+    form_token: RefCell<Option<String>>,
 }
 
 struct Page {
@@ -87,6 +112,7 @@ impl<'s> Shopper<'s> {
                 .enable_all()
                 .build()?,
             cookies: RefCell::new(Vec::new()),
+            form_token: RefCell::new(None),
         })
     }
 
@@ -102,9 +128,35 @@ impl<'s> Shopper<'s> {
         Ok(page)
     }
 
-    /// Posts a form and gives whatever it answered (the caller checks the status).
+    /// Posts a form from the last page shown, as a browser does: with that
+    /// page's form token and the shop's origin. Gives whatever it answered
+    /// (the caller checks the status).
     fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Page> {
-        self.send(self.http.post(self.url(path)).form(form), path)
+        let token = self
+            .form_token
+            .borrow()
+            .clone()
+            .context("no page with forms was shown yet to post from")?;
+        self.post_forged(path, form, Some(&token), Some(self.shop.base_url()))
+    }
+
+    /// Posts a form with the token and `Origin` given, whatever they are.
+    fn post_forged(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        token: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<Page> {
+        let mut fields = form.to_vec();
+        if let Some(token) = token {
+            fields.push(("csrf", token));
+        }
+        let mut request = self.http.post(self.url(path)).form(&fields);
+        if let Some(origin) = origin {
+            request = request.header(ORIGIN, origin);
+        }
+        self.send(request, path)
     }
 
     /// Posts a form and follows its 303 to the page it leads to.
@@ -161,8 +213,13 @@ impl<'s> Shopper<'s> {
             if let Some((name, value)) = cookie.split(';').next().and_then(|pair| pair.split_once('=')) {
                 let mut jar = self.cookies.borrow_mut();
                 jar.retain(|(existing, _)| existing != name);
-                jar.push((name.to_owned(), value.to_owned()));
+                if !cookie.contains("Max-Age=0") {
+                    jar.push((name.to_owned(), value.to_owned()));
+                }
             }
+        }
+        if let Some(token) = form_token(&page.text()) {
+            self.form_token.replace(Some(token.to_owned()));
         }
         Ok(page)
     }
@@ -309,6 +366,7 @@ fn switching_currency_changes_the_prices_shown(shop: &Shop) -> Result<()> {
 
 fn remove_and_empty_clear_the_cart(shop: &Shop) -> Result<()> {
     let shopper = Shopper::new(shop)?;
+    shopper.get("/")?;
     shopper.submit("/cart", &[("productId", "L9ECAV7KIM"), ("quantity", "1")])?;
     let cart = shopper.submit("/cart", &[("productId", "HQTGWGPNH4"), ("quantity", "3")])?;
     let html = ensure_html(&cart, 200, "/cart")?;
@@ -337,6 +395,7 @@ fn an_unknown_product_page_is_a_404_page(shop: &Shop) -> Result<()> {
 
 fn bad_add_to_cart_input_is_an_error_page_not_a_500(shop: &Shop) -> Result<()> {
     let shopper = Shopper::new(shop)?;
+    shopper.get("/")?;
     let cases: [(&[(&str, &str)], u16); 5] = [
         (&[("productId", "NOSUCHTHING"), ("quantity", "1")], 404),
         (&[("productId", "OLJCESPC7Z"), ("quantity", "0")], 422),
@@ -353,6 +412,7 @@ fn bad_add_to_cart_input_is_an_error_page_not_a_500(shop: &Shop) -> Result<()> {
 
 fn checkout_places_an_order_whose_page_follows_it_to_confirmed(shop: &Shop) -> Result<()> {
     let shopper = Shopper::new(shop)?;
+    shopper.get("/product/2ZYFJ3GM2N")?;
     shopper.submit("/cart", &[("productId", "2ZYFJ3GM2N"), ("quantity", "1")])?;
     let form_page = ensure_html(&shopper.get("/checkout")?, 200, "/checkout")?;
     ensure_that!(
@@ -384,7 +444,18 @@ fn checkout_places_an_order_whose_page_follows_it_to_confirmed(shop: &Shop) -> R
     let placed = shopper.post("/checkout", &form)?;
     ensure_that!(placed.status == 303, "POST /checkout answered {}", placed.status);
     let location = placed.header(LOCATION.as_str()).to_owned();
-    ensure_that!(location.starts_with("/orders/"), "checkout led to {location}");
+    let (order_page, key) = location
+        .split_once("?key=")
+        .with_context(|| format!("checkout led to {location}, not an order's link"))?;
+    ensure_that!(
+        order_page.starts_with("/orders/") && !key.is_empty(),
+        "checkout led to {location}"
+    );
+    // The page is the link's: without its key, or with another, there is no such order.
+    for stranger in [order_page.to_owned(), format!("{order_page}?key=not{key}")] {
+        let html = ensure_html(&shopper.get(&stranger)?, 404, &stranger)?;
+        ensure_that!(html.contains("could not find that order"), "{stranger}: {html}");
+    }
     // The form sent twice (a double click, a reload) is the same order.
     let again = shopper.post("/checkout", &form)?;
     ensure_that!(
@@ -457,5 +528,232 @@ fn pictures_are_revalidated_with_their_etag(shop: &Shop) -> Result<()> {
         again.status
     );
     ensure_that!(again.body.is_empty(), "a 304 with {} bytes", again.body.len());
+    Ok(())
+}
+
+/// The quantity of a product in the shopper's cart page (0 when absent).
+fn quantity_in_cart(shopper: &Shopper<'_>, product: &str) -> Result<u32> {
+    let html = ensure_html(&shopper.get("/cart")?, 200, "/cart")?;
+    let Some(line) = html
+        .split("<li class=\"cart-line\"")
+        .find(|line| line.contains(&format!("data-product-id=\"{product}\"")))
+    else {
+        return Ok(0);
+    };
+    line.split("<span class=\"quantity\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no quantity on the cart line of {product}"))
+}
+
+fn ensure_refused(page: &Page, what: &str) -> Result<()> {
+    let html = ensure_html(page, 403, what)?;
+    ensure_that!(html.contains("That form could not be accepted"), "{what}: {html}");
+    Ok(())
+}
+
+fn a_post_without_its_form_token_or_with_another_is_a_403_and_changes_nothing(shop: &Shop) -> Result<()> {
+    let shopper = Shopper::new(shop)?;
+    shopper.get("/product/6E92ZMYYFZ")?;
+    shopper.submit("/cart", &[("productId", "6E92ZMYYFZ"), ("quantity", "1")])?;
+    let stranger = Shopper::new(shop)?;
+    let strangers_page = stranger.get("/")?;
+    let strangers_token = form_token(&strangers_page.text())
+        .context("the home page has no form token")?
+        .to_owned();
+    let add = [("productId", "6E92ZMYYFZ"), ("quantity", "3")];
+    let base = shop.base_url();
+    ensure_refused(
+        &shopper.post_forged("/cart", &add, None, Some(base))?,
+        "POST /cart without a token",
+    )?;
+    ensure_refused(
+        &shopper.post_forged("/cart", &add, Some(&strangers_token), Some(base))?,
+        "POST /cart with another session's token",
+    )?;
+    ensure_refused(
+        &shopper.post_forged("/cart/empty", &[], Some("forged"), Some(base))?,
+        "POST /cart/empty with a made-up token",
+    )?;
+    // A browser without the session (a request another site makes where the
+    // cookie is not sent) is refused even with a token.
+    let cookieless = Shopper::new(shop)?;
+    let page = cookieless.post_forged("/cart", &add, Some(&strangers_token), Some(base))?;
+    ensure_refused(&page, "POST /cart without a session")?;
+    let quantity = quantity_in_cart(&shopper, "6E92ZMYYFZ")?;
+    ensure_that!(
+        quantity == 1,
+        "the cart holds {quantity} Solar Filters after refused posts, not 1"
+    );
+    Ok(())
+}
+
+fn a_post_from_another_origin_is_a_403_and_changes_nothing(shop: &Shop) -> Result<()> {
+    let shopper = Shopper::new(shop)?;
+    shopper.get("/product/HQTGWGPNH4")?;
+    shopper.submit("/cart", &[("productId", "HQTGWGPNH4"), ("quantity", "2")])?;
+    let token = shopper
+        .form_token
+        .borrow()
+        .clone()
+        .context("the cart page has no form token")?;
+    for origin in ["http://evil.example", "null"] {
+        ensure_refused(
+            &shopper.post_forged(
+                "/cart",
+                &[("productId", "HQTGWGPNH4"), ("quantity", "5")],
+                Some(&token),
+                Some(origin),
+            )?,
+            &format!("POST /cart from {origin}"),
+        )?;
+        ensure_refused(
+            &shopper.post_forged("/cart/empty", &[], Some(&token), Some(origin))?,
+            &format!("POST /cart/empty from {origin}"),
+        )?;
+    }
+    let quantity = quantity_in_cart(&shopper, "HQTGWGPNH4")?;
+    ensure_that!(
+        quantity == 2,
+        "the cart holds {quantity} Comet Books after posts from other origins, not 2"
+    );
+    Ok(())
+}
+
+fn signed_in_as(html: &str) -> Option<&str> {
+    html.split("data-shopper=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+}
+
+fn a_guest_who_signs_up_keeps_their_cart_and_finds_it_again_after_signing_in(shop: &Shop) -> Result<()> {
+    let email = unique_email("keeps-cart");
+    let shopper = Shopper::new(shop)?;
+    shopper.get("/product/L9ECAV7KIM")?;
+    shopper.submit("/cart", &[("productId", "L9ECAV7KIM"), ("quantity", "2")])?;
+    let my_orders = shopper.get("/orders")?;
+    ensure_that!(
+        my_orders.status == 303 && my_orders.header("location") == "/signin?next=%2Forders",
+        "a guest's /orders answered {} {:?}",
+        my_orders.status,
+        my_orders.header("location")
+    );
+    let signup = ensure_html(&shopper.get("/signup")?, 200, "/signup")?;
+    ensure_that!(signup.contains("Create an account"), "{signup}");
+    let answer = shopper.post(
+        "/signup",
+        &[("email", &email), ("password", PASSWORD), ("next", "/cart")],
+    )?;
+    ensure_that!(
+        answer.status == 303 && answer.header("location") == "/cart",
+        "signing up answered {} {:?}: {}",
+        answer.status,
+        answer.header("location"),
+        answer.text()
+    );
+    let cookie = answer
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("shopper="))
+        .context("signing up set no shopper cookie")?
+        .to_owned();
+    ensure_that!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Max-Age="),
+        "the shopper cookie: {cookie}"
+    );
+    let cart = ensure_html(&shopper.get("/cart")?, 200, "/cart")?;
+    ensure_that!(
+        signed_in_as(&cart) == Some(email.as_str()),
+        "the header does not name {email}"
+    );
+    ensure_that!(
+        quantity_in_cart(&shopper, "L9ECAV7KIM")? == 2,
+        "the account's cart lacks the guest's 2 lens kits: {cart}"
+    );
+    let orders = ensure_html(&shopper.get("/orders")?, 200, "/orders")?;
+    ensure_that!(orders.contains("You have not placed an order yet."), "{orders}");
+
+    let signed_out = shopper.post("/signout", &[])?;
+    ensure_that!(
+        signed_out.status == 303,
+        "signing out answered {}",
+        signed_out.status
+    );
+    let cart = ensure_html(&shopper.get("/cart")?, 200, "/cart")?;
+    ensure_that!(signed_in_as(&cart).is_none(), "still signed in after signing out");
+    ensure_that!(
+        cart.contains("Your cart is empty."),
+        "the guest cart was not emptied when its lines moved: {cart}"
+    );
+
+    shopper.get("/signin")?;
+    let answer = shopper.post("/signin", &[("email", &email), ("password", PASSWORD)])?;
+    ensure_that!(
+        answer.status == 303 && answer.header("location") == "/",
+        "signing in answered {} {:?}: {}",
+        answer.status,
+        answer.header("location"),
+        answer.text()
+    );
+    ensure_that!(
+        quantity_in_cart(&shopper, "L9ECAV7KIM")? == 2,
+        "the account's cart is not there after signing in again"
+    );
+    Ok(())
+}
+
+fn a_wrong_password_is_the_sign_in_form_again_with_why(shop: &Shop) -> Result<()> {
+    let shopper = Shopper::new(shop)?;
+    shopper.get("/signin")?;
+    let email = unique_email("nobody");
+    let page = shopper.post("/signin", &[("email", &email), ("password", PASSWORD)])?;
+    let html = ensure_html(&page, 422, "POST /signin")?;
+    ensure_that!(html.contains("Wrong e-mail or password."), "{html}");
+    ensure_that!(!html.contains(PASSWORD), "the password was shown again");
+    let taken = unique_email("taken");
+    shopper.get("/signup")?;
+    let first = shopper.post("/signup", &[("email", &taken), ("password", PASSWORD)])?;
+    ensure_that!(first.status == 303, "signing up answered {}", first.status);
+    shopper.post("/signout", &[])?;
+    shopper.get("/signup")?;
+    let again = shopper.post("/signup", &[("email", &taken), ("password", PASSWORD)])?;
+    let html = ensure_html(&again, 409, "POST /signup again")?;
+    ensure_that!(html.contains("already exists"), "{html}");
+    let weak = shopper.post(
+        "/signup",
+        &[("email", &unique_email("weak")), ("password", "short")],
+    )?;
+    let html = ensure_html(&weak, 422, "POST /signup with a weak password")?;
+    ensure_that!(html.contains("stronger password"), "{html}");
+    Ok(())
+}
+
+fn a_token_the_shop_refuses_signs_the_shopper_out_not_a_500(shop: &Shop) -> Result<()> {
+    let shopper = Shopper::new(shop)?;
+    shopper.get("/")?;
+    // Well formed and not yet ended, but signed by nobody the gateway trusts.
+    let claims = serde_json::json!({"sub": "x", "email": "mallory@example.com", "exp": 4_102_444_800_u64});
+    let forged = format!(
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6ImR1bW15In0.{}.c2lnbmF0dXJl",
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    shopper.cookies.borrow_mut().push(("shopper".to_owned(), forged));
+    let page = shopper.get("/cart")?;
+    ensure_that!(
+        page.status == 303 && page.header("location") == "/signin?expired=1",
+        "a refused token led to {} {:?}: {}",
+        page.status,
+        page.header("location"),
+        page.text()
+    );
+    ensure_that!(
+        !shopper.cookies.borrow().iter().any(|(name, _)| name == "shopper"),
+        "the refused token's cookie was not cleared"
+    );
+    let signin = ensure_html(&shopper.get("/signin?expired=1")?, 200, "/signin")?;
+    ensure_that!(signin.contains("Your sign-in has ended"), "{signin}");
     Ok(())
 }

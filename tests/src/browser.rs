@@ -1,7 +1,9 @@
 //! A real browser for the end-to-end tests: Debian's `chromium`, headless,
 //! driven over the Chrome DevTools Protocol (JSON over a WebSocket). Only the
-//! few commands the storefront tests need: open a page, wait for it to load,
-//! run a line of JavaScript in it, change the screen size, take a screenshot.
+//! few commands the storefront tests need: open a page, wait for it to load
+//! (or for a condition), run a line of JavaScript in it, read the page's
+//! HTTP status, change the screen size, take a screenshot, and play another
+//! site by ignoring a page's Content-Security-Policy.
 //!
 //! Chromium runs in a process group of its own with a fresh profile; dropping
 //! the `Browser` closes it, kills what is left of that group and deletes the
@@ -121,6 +123,37 @@ impl Browser {
         self.events.clear();
         self.eval(script)?;
         self.wait_for_load()
+    }
+
+    /// Waits until a JavaScript expression is true in the page (a page that
+    /// changes by itself, or a navigation no load event marks).
+    pub fn wait_until(&mut self, expression: &str) -> Result<()> {
+        let deadline = Instant::now() + LOAD_TIMEOUT;
+        // A page being replaced may refuse to evaluate for a moment.
+        while self.eval(expression).ok() != Some(Value::Bool(true)) {
+            if Instant::now() > deadline {
+                bail!("{expression} was not true within {LOAD_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    /// The HTTP status the current page was answered with.
+    pub fn status(&mut self) -> Result<u16> {
+        let status = self.eval("performance.getEntriesByType('navigation')[0].responseStatus")?;
+        status
+            .as_u64()
+            .and_then(|status| u16::try_from(status).ok())
+            .with_context(|| format!("no status for the page: {status}"))
+    }
+
+    /// Lets scripts do what the pages' own Content-Security-Policy forbids,
+    /// from the next page loaded on: how a test plays another site's page,
+    /// which is under no policy of this shop's.
+    pub fn ignore_content_security_policy(&mut self) -> Result<()> {
+        self.call("Page.setBypassCSP", json!({"enabled": true}))?;
+        Ok(())
     }
 
     /// The value of a JavaScript expression in the page.
@@ -310,8 +343,13 @@ fn connect(endpoint: &str) -> Result<WebSocket<TcpStream>> {
         .and_then(|rest| rest.split('/').next())
         .with_context(|| format!("unexpected DevTools address {endpoint}"))?;
     let stream = TcpStream::connect(address).with_context(|| format!("connecting to {address}"))?;
-    stream.set_read_timeout(Some(Duration::from_millis(500)))?;
+    // A chromium still starting (several at once on a busy machine) may take
+    // seconds to answer the handshake; after it, reads poll every half second.
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let (socket, _) =
         tungstenite::client(endpoint, stream).map_err(|error| anyhow!("DevTools handshake: {error}"))?;
+    socket
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(500)))?;
     Ok(socket)
 }

@@ -1,13 +1,19 @@
 //! The shop's public HTTP API as the storefront uses it. The storefront owns
 //! no data: every product, cart line, quote and order comes from the API, so
-//! the pages show exactly what any other client of the API would see.
+//! the pages show exactly what any other client of the API would see. A
+//! guest's cart is the session's (`/api/cart`); a signed-in shopper's cart,
+//! checkout and orders are the account's (`/api/account/...`, `/api/orders`,
+//! with the shopper's token), so the API, not the storefront, says whose
+//! they are.
 
-use astroshop_domain::{CurrencyCode, Money, Product, ProductId};
+use astroshop_domain::{CurrencyCode, Money, OrderId, OrderStatus, Product, ProductId};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
+
+use crate::accounts::IdToken;
 
 /// Why a call to the API did not give what the page needed.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +30,9 @@ pub enum ApiCallError {
     /// No service answers this route (yet): the gateway's own 404 or 405.
     #[error("{0} is not served by this deployment")]
     NotServed(String),
+    /// The gateway refused the shopper's token (missing, invalid or ended).
+    #[error("{0} refused the shopper's token")]
+    Unauthorized(String),
     #[error("{path} could not be reached: {source}")]
     Unreachable { path: String, source: reqwest::Error },
     #[error("{path} answered {status} with an unexpected body: {detail}")]
@@ -87,11 +96,22 @@ pub fn quote_address() -> Address {
     }
 }
 
-/// What `POST /api/checkout` takes.
+/// Whose cart and checkout a call is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Shopper<'a> {
+    /// A guest: the session's cart, by its id.
+    Guest(Uuid),
+    /// A signed-in shopper: the account's cart, by the token's `sub`.
+    SignedIn(&'a IdToken),
+}
+
+/// What `POST /api/checkout` takes. A signed-in checkout sends no `userId`:
+/// the account is the token's.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckoutRequest {
-    pub user_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     pub email: String,
     pub address: Address,
     pub user_currency: CurrencyCode,
@@ -114,9 +134,83 @@ impl std::fmt::Debug for CreditCard {
     }
 }
 
-/// An order as the checkout and order APIs answer it. Only what the order
-/// page shows is read; everything but the id is optional so that a richer
-/// answer never breaks the page.
+/// The key of an order's capability link, as the API gives it (base64url).
+/// Whoever holds it may see the order, so it is never logged.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct OrderKey(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an order key is 1 to 128 characters of A-Z, a-z, 0-9, - and _")]
+pub struct InvalidOrderKey;
+
+impl OrderKey {
+    pub fn parse(text: &str) -> Result<Self, InvalidOrderKey> {
+        let plain = (1..=128).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        plain.then(|| Self(text.to_owned())).ok_or(InvalidOrderKey)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for OrderKey {
+    type Error = InvalidOrderKey;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl std::fmt::Debug for OrderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OrderKey(..)")
+    }
+}
+
+/// The storefront's page of an order: `/orders/<id>?key=<key>`, the link
+/// the confirmation mail carries too.
+pub fn order_page(order_id: &OrderId, key: &OrderKey) -> String {
+    format!("/orders/{order_id}?key={}", key.as_str())
+}
+
+/// Checkout's 202: the order placed and the key of its link.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacedOrder {
+    pub order_id: OrderId,
+    #[serde(default)]
+    pub key: Option<OrderKey>,
+}
+
+/// One order of `GET /api/orders`, the signed-in shopper's list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderSummary {
+    pub order_id: OrderId,
+    pub status: OrderStatus,
+    pub placed_at: String,
+    /// How many things were bought.
+    #[serde(default)]
+    pub items: u32,
+    pub total: Money,
+    #[serde(default)]
+    pub tracking_id: Option<String>,
+    pub key: OrderKey,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct OrderList {
+    orders: Vec<OrderSummary>,
+}
+
+/// An order as the order API answers it. Only what the order page shows is
+/// read; everything but the id is optional so that a richer answer never
+/// breaks the page.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Order {
@@ -190,35 +284,57 @@ impl<'a> ShopApi<'a> {
             .await
     }
 
-    pub async fn cart(&self, session: Uuid, currency: &CurrencyCode) -> Result<Cart, ApiCallError> {
-        let path = format!("/api/cart?sessionId={session}&currencyCode={currency}");
-        self.fetch(self.request(Method::GET, &path), &path).await
+    pub async fn cart(&self, shopper: Shopper<'_>, currency: &CurrencyCode) -> Result<Cart, ApiCallError> {
+        let path = match shopper {
+            Shopper::Guest(session) => format!("/api/cart?sessionId={session}&currencyCode={currency}"),
+            Shopper::SignedIn(_) => format!("/api/account/cart?currencyCode={currency}"),
+        };
+        self.fetch(self.as_shopper(Method::GET, &path, shopper), &path)
+            .await
     }
 
     pub async fn add_to_cart(
         &self,
-        session: Uuid,
+        shopper: Shopper<'_>,
         product: &ProductId,
         quantity: u32,
     ) -> Result<(), ApiCallError> {
-        let body =
-            json!({"userId": session.to_string(), "item": {"productId": product, "quantity": quantity}});
-        let request = self.request(Method::POST, "/api/cart").json(&body);
-        self.send(request, "/api/cart").await.map(drop)
+        let item = json!({"productId": product, "quantity": quantity});
+        let (path, body) = match shopper {
+            Shopper::Guest(session) => ("/api/cart", json!({"userId": session.to_string(), "item": item})),
+            Shopper::SignedIn(_) => ("/api/account/cart", json!({"item": item})),
+        };
+        let request = self.as_shopper(Method::POST, path, shopper).json(&body);
+        self.send(request, path).await.map(drop)
     }
 
-    pub async fn remove_from_cart(&self, session: Uuid, product: &ProductId) -> Result<(), ApiCallError> {
-        let path = format!("/api/cart/items/{product}?sessionId={session}");
-        self.send(self.request(Method::DELETE, &path), &path)
+    pub async fn remove_from_cart(
+        &self,
+        shopper: Shopper<'_>,
+        product: &ProductId,
+    ) -> Result<(), ApiCallError> {
+        let path = match shopper {
+            Shopper::Guest(session) => format!("/api/cart/items/{product}?sessionId={session}"),
+            Shopper::SignedIn(_) => format!("/api/account/cart/items/{product}"),
+        };
+        self.send(self.as_shopper(Method::DELETE, &path, shopper), &path)
             .await
             .map(drop)
     }
 
-    pub async fn empty_cart(&self, session: Uuid) -> Result<(), ApiCallError> {
-        let request = self
-            .request(Method::DELETE, "/api/cart")
-            .json(&json!({"userId": session.to_string()}));
-        self.send(request, "/api/cart").await.map(drop)
+    pub async fn empty_cart(&self, shopper: Shopper<'_>) -> Result<(), ApiCallError> {
+        let (path, request) = match shopper {
+            Shopper::Guest(session) => (
+                "/api/cart",
+                self.request(Method::DELETE, "/api/cart")
+                    .json(&json!({"userId": session.to_string()})),
+            ),
+            Shopper::SignedIn(_) => (
+                "/api/account/cart",
+                self.as_shopper(Method::DELETE, "/api/account/cart", shopper),
+            ),
+        };
+        self.send(request, path).await.map(drop)
     }
 
     /// The shipping quote for the cart's lines.
@@ -262,24 +378,47 @@ impl<'a> ShopApi<'a> {
 
     pub async fn place_order(
         &self,
+        shopper: Shopper<'_>,
         order: &CheckoutRequest,
         idempotency_key: Uuid,
-    ) -> Result<Order, ApiCallError> {
-        let path = format!("/api/checkout?currencyCode={}", order.user_currency);
+    ) -> Result<PlacedOrder, ApiCallError> {
+        let path = match shopper {
+            Shopper::Guest(_) => format!("/api/checkout?currencyCode={}", order.user_currency),
+            Shopper::SignedIn(_) => format!("/api/account/checkout?currencyCode={}", order.user_currency),
+        };
         let request = self
-            .request(Method::POST, &path)
+            .as_shopper(Method::POST, &path, shopper)
             .header("idempotency-key", idempotency_key.to_string())
             .json(order);
         self.fetch(request, &path).await
     }
 
-    pub async fn order(&self, order_id: &str) -> Result<Order, ApiCallError> {
-        let request = self.request(Method::GET, &format!("/api/orders/{order_id}"));
+    /// An order, to the holder of its link's key.
+    pub async fn order(&self, order_id: &OrderId, key: &OrderKey) -> Result<Order, ApiCallError> {
+        let request = self
+            .request(Method::GET, &format!("/api/orders/{order_id}"))
+            .query(&[("key", key.as_str())]);
         self.fetch(request, "/api/orders/{orderId}").await
+    }
+
+    /// The signed-in shopper's orders, newest first.
+    pub async fn my_orders(&self, token: &IdToken) -> Result<Vec<OrderSummary>, ApiCallError> {
+        let request = self.as_shopper(Method::GET, "/api/orders", Shopper::SignedIn(token));
+        let list: OrderList = self.fetch(request, "/api/orders").await?;
+        Ok(list.orders)
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// A request that carries a signed-in shopper's token.
+    fn as_shopper(&self, method: Method, path: &str, shopper: Shopper<'_>) -> RequestBuilder {
+        let request = self.request(method, path);
+        match shopper {
+            Shopper::Guest(_) => request,
+            Shopper::SignedIn(token) => request.bearer_auth(token.as_str()),
+        }
     }
 
     async fn fetch<T: DeserializeOwned>(
@@ -312,8 +451,12 @@ impl<'a> ShopApi<'a> {
 }
 
 /// Reads an error answer: the shop's `{"error":{"code","message"}}`, or the
-/// gateway's own answer for a route nobody serves.
+/// gateway's own answer for a route nobody serves or a token it refuses.
 fn rejection(path: &str, status: StatusCode, body: &[u8]) -> ApiCallError {
+    // API Gateway's JWT authorizer answers `{"message":"Unauthorized"}`.
+    if status == StatusCode::UNAUTHORIZED {
+        return ApiCallError::Unauthorized(path.to_owned());
+    }
     #[derive(Deserialize)]
     struct Envelope {
         error: Detail,
@@ -367,6 +510,38 @@ mod tests {
         assert!(matches!(error, ApiCallError::NotServed(_)), "{error:?}");
         let error = rejection("/api/cart", StatusCode::BAD_GATEWAY, b"<html>");
         assert!(matches!(error, ApiCallError::Unexpected { .. }), "{error:?}");
+        let refused = rejection(
+            "/api/account/cart",
+            StatusCode::UNAUTHORIZED,
+            br#"{"message":"Unauthorized"}"#,
+        );
+        assert!(matches!(refused, ApiCallError::Unauthorized(_)), "{refused:?}");
+    }
+
+    #[test]
+    fn a_shoppers_order_list_is_read_with_the_keys_of_its_links() {
+        let list: OrderList = serde_json::from_str(
+            r#"{"orders":[{"orderId":"3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11","status":"CONFIRMED",
+                "placedAt":"2026-11-21T10:00:00Z","items":3,
+                "total":{"currencyCode":"USD","units":12,"nanos":0},"trackingId":"t-1",
+                "link":"/api/orders/3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11?key=k_-1","key":"k_-1"}]}"#,
+        )
+        .unwrap();
+        let order = &list.orders[0];
+        assert_eq!(order.status, OrderStatus::Confirmed);
+        assert_eq!(
+            order_page(&order.order_id, &order.key),
+            "/orders/3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11?key=k_-1"
+        );
+        assert!(!format!("{order:?}").contains("k_-1"), "a key is never printed");
+    }
+
+    #[test]
+    fn an_order_key_that_could_escape_a_url_is_refused() {
+        for key in ["", "a&b=c", "a b", "a/b", "a%2F", &"k".repeat(129)] {
+            assert!(OrderKey::parse(key).is_err(), "{key:?}");
+        }
+        assert!(OrderKey::parse("Zk3_-9").is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The storefront's HTML forms, parsed at the edge into what they mean: a
 //! product and a quantity to add, a currency to switch to, the details of a
-//! checkout. Nothing past this module sees raw form text.
+//! checkout, the e-mail and password of an account. Nothing past this
+//! module sees raw form text.
 
 use astroshop_domain::{CurrencyCode, ProductId};
 use uuid::Uuid;
@@ -33,12 +34,18 @@ impl Form {
     }
 
     /// A field's value, trimmed; absent and blank are the same to a shopper.
-    fn field(&self, name: &str) -> Option<&str> {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.raw_field(name)
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+    }
+
+    /// A field's value exactly as typed (a password's spaces are its own).
+    fn raw_field(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(key, _)| key == name)
-            .map(|(_, value)| value.trim())
-            .filter(|value| !value.is_empty())
+            .map(|(_, value)| value.as_str())
     }
 
     fn required(&self, name: &str) -> Result<&str, FormError> {
@@ -100,9 +107,9 @@ impl ChooseCurrency {
 }
 
 /// A path on this site to send the shopper back to; anything else (another
-/// site, `//evil.example`, a scheme) is the home page, so the switcher can
-/// never be used to redirect someone away.
-fn local_path(next: Option<&str>) -> String {
+/// site, `//evil.example`, a scheme) is the home page, so the switcher and
+/// the sign-in form can never be used to redirect someone away.
+pub fn local_path(next: Option<&str>) -> String {
     match next {
         Some(path)
             if path.starts_with('/')
@@ -180,13 +187,9 @@ impl CheckoutFields {
 pub fn checkout_details(form: &Form) -> Result<CheckoutDetails, Vec<String>> {
     let fields = CheckoutFields::from_form(form);
     let mut problems = Vec::new();
-    let email = &fields.email;
-    let email_ok = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.contains('@')
-        });
-    if !email_ok {
-        problems.push("Enter an e-mail address like name@example.com.".to_owned());
+    let email = Email::parse(&fields.email);
+    if let Err(problem) = &email {
+        problems.push(problem.to_string());
     }
     let address = &fields.address;
     for (value, label) in [
@@ -233,9 +236,9 @@ pub fn checkout_details(form: &Form) -> Result<CheckoutDetails, Vec<String>> {
         problems.push("Choose the card's expiry year.".to_owned());
     }
     let idempotency_key = Uuid::parse_str(&fields.idempotency_key).unwrap_or_else(|_| Uuid::new_v4());
-    match (cvv_value, month, year) {
-        (Some(cvv), Some(month), Some(year)) if problems.is_empty() => Ok(CheckoutDetails {
-            email: fields.email,
+    match (email, cvv_value, month, year) {
+        (Ok(email), Some(cvv), Some(month), Some(year)) if problems.is_empty() => Ok(CheckoutDetails {
+            email: email.as_str().to_owned(),
             address: fields.address,
             card: CreditCard {
                 credit_card_number: digits,
@@ -246,6 +249,81 @@ pub fn checkout_details(form: &Form) -> Result<CheckoutDetails, Vec<String>> {
             idempotency_key,
         }),
         _ => Err(problems),
+    }
+}
+
+/// An e-mail address: something@domain.tld, at most 254 characters. The
+/// one rule for every form that asks for one; the services have the last
+/// word on whether mail reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Enter an e-mail address like name@example.com.")]
+pub struct InvalidEmail;
+
+impl Email {
+    pub fn parse(text: &str) -> Result<Self, InvalidEmail> {
+        let text = text.trim();
+        let valid = text.len() <= 254
+            && !text.chars().any(char::is_whitespace)
+            && text.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !domain.contains('@')
+            });
+        valid.then(|| Self(text.to_owned())).ok_or(InvalidEmail)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password as typed; it is never trimmed, shown or logged.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Only what no account's password can be is refused here; the user
+    /// pool's policy (length, letters, digits) has the last word.
+    pub fn parse(text: &str) -> Result<Self, FormError> {
+        if text.is_empty() {
+            return Err(FormError::Invalid("Enter your password.".to_owned()));
+        }
+        if text.chars().count() > 256
+            || text.starts_with(char::is_whitespace)
+            || text.ends_with(char::is_whitespace)
+        {
+            return Err(FormError::Invalid(
+                "A password has at most 256 characters and does not start or end with a space.".to_owned(),
+            ));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+/// What the sign-up and sign-in forms give: an e-mail and a password.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub email: Email,
+    pub password: Password,
+}
+
+impl Credentials {
+    pub fn from_form(form: &Form) -> Result<Self, FormError> {
+        let email = Email::parse(form.field("email").unwrap_or_default())
+            .map_err(|problem| FormError::Invalid(problem.to_string()))?;
+        let password = Password::parse(form.raw_field("password").unwrap_or_default())?;
+        Ok(Self { email, password })
     }
 }
 
@@ -333,6 +411,31 @@ mod tests {
         .unwrap_err();
         assert_eq!(problems.len(), 10, "{problems:#?}");
         assert!(problems[0].contains("e-mail"));
+    }
+
+    #[test]
+    fn credentials_keep_the_password_as_typed_and_never_print_it() {
+        let credentials = Credentials::from_form(&form(
+            "email=+ada%40example.com+&password=se+cret9&next=%2Forders",
+        ))
+        .unwrap();
+        assert_eq!(credentials.email.as_str(), "ada@example.com");
+        assert_eq!(credentials.password.expose(), "se cret9");
+        assert!(!format!("{credentials:?}").contains("cret"));
+    }
+
+    #[test]
+    fn an_account_form_without_an_email_or_a_usable_password_is_invalid() {
+        for body in [
+            "email=ada&password=secret99",
+            "email=ada%40example.com",
+            "email=ada%40example.com&password=",
+            "email=ada%40example.com&password=+secret99",
+            "email=a+b%40example.com&password=secret99",
+        ] {
+            let result = Credentials::from_form(&form(body));
+            assert!(matches!(result, Err(FormError::Invalid(_))), "{body}: {result:?}");
+        }
     }
 
     #[test]

@@ -1,31 +1,41 @@
 //! Storefront: the shop as a person sees it. Server-rendered pages (home,
-//! product, cart, checkout, order) and their form posts, built only on the
-//! public HTTP API, the way any other client of the shop would use it; and the
-//! pictures, stylesheet and script those pages load.
+//! product, cart, checkout, an order, my orders, sign-up and sign-in) and
+//! their form posts, built only on the public HTTP API, the way any other
+//! client of the shop would use it; shopper accounts in the shop's user
+//! pool; and the pictures, stylesheet and script those pages load.
 //!
 //! Every answer is a page, never a bare error: bad form input is a 400 or 422
 //! page, an unknown product or order a 404 page, and a service that is down or
 //! not deployed yet a 503 page that says so, with the cart left as it was.
+//! Every post must come from one of the visitor's own pages (the form token
+//! of their session, no foreign `Origin`), else it is a 403 page and nothing
+//! changes. A shopper whose token the API refuses is signed out and sent to
+//! sign in again.
 
+pub mod accounts;
 pub mod api;
 pub mod assets;
+pub mod config;
+pub mod csrf;
 pub mod forms;
 pub mod pages;
 pub mod price;
 pub mod visit;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use astroshop_domain::{CurrencyCode, Money, MoneyError, Product, ProductId};
+use astroshop_domain::{CurrencyCode, Money, MoneyError, OrderId, Product, ProductId};
 use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use maud::Markup;
 
-use crate::api::{Ad, ApiCallError, Cart, CheckoutRequest, ShopApi};
-use crate::forms::{AddToCart, CheckoutFields, ChooseCurrency, Form, FormError};
-use crate::pages::{Chrome, Notice, Totals};
-use crate::visit::Visit;
+use crate::accounts::{AccountError, IdToken, Shoppers};
+use crate::api::{Ad, ApiCallError, Cart, CheckoutRequest, OrderKey, ShopApi, Shopper};
+use crate::config::{ShopAddress, ShopUrl};
+use crate::forms::{AddToCart, CheckoutFields, ChooseCurrency, Credentials, Form, FormError};
+use crate::pages::{AccountForm, AccountPage, Chrome, Notice, Totals};
+use crate::visit::{SHOPPER_COOKIE, Visit};
 
 /// Why a page could not be shown as asked; rendered as a page of its own.
 #[derive(Debug)]
@@ -46,6 +56,25 @@ impl Failure {
 
     fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "Not found", message)
+    }
+
+    /// A post that did not come from one of the visitor's own pages.
+    fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "That form could not be accepted",
+            "It did not come from one of this shop's pages, or the page was too old. Nothing was changed. \
+             Please go back, reload the page and try again.",
+        )
+    }
+
+    /// The API refused the shopper's token: they are signed out (see `handle`).
+    fn signed_out() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "Please sign in again",
+            "Your sign-in has ended.",
+        )
     }
 
     /// A service the page needs did not answer as it should.
@@ -80,9 +109,11 @@ impl From<FormError> for Failure {
 }
 
 /// A service's answer the shopper can act on (bad input, a conflict) is
-/// passed on with its status; anything else means the shop is unwell.
+/// passed on with its status; a refused token signs the shopper out;
+/// anything else means the shop is unwell.
 fn from_api(error: ApiCallError) -> Failure {
     match &error {
+        ApiCallError::Unauthorized(_) => Failure::signed_out(),
         ApiCallError::Rejected { status, message, .. } if status.is_client_error() => {
             Failure::new(*status, "That did not work", message.clone())
         }
@@ -92,51 +123,206 @@ fn from_api(error: ApiCallError) -> Failure {
 
 type PageResult = Result<Response<Body>, Failure>;
 
-/// The pages Lambda: one HTTP client per cold start, shared by every request.
-pub struct Storefront {
-    http: reqwest::Client,
+/// The storefront's form posts. Each is accepted only with the visitor's
+/// session, their form token and no foreign `Origin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Post {
+    AddToCart,
+    RemoveFromCart,
+    EmptyCart,
+    ChooseCurrency,
+    PlaceOrder,
+    SignUp,
+    SignIn,
+    SignOut,
 }
 
-impl Storefront {
-    pub fn new() -> Result<Self, reqwest::Error> {
+impl Post {
+    fn at(segments: &[&str]) -> Option<Self> {
+        Some(match segments {
+            ["cart"] => Self::AddToCart,
+            ["cart", "remove"] => Self::RemoveFromCart,
+            ["cart", "empty"] => Self::EmptyCart,
+            ["currency"] => Self::ChooseCurrency,
+            ["checkout"] => Self::PlaceOrder,
+            ["signup"] => Self::SignUp,
+            ["signin"] => Self::SignIn,
+            ["signout"] => Self::SignOut,
+            _ => return None,
+        })
+    }
+}
+
+/// The pages Lambda: one HTTP client per cold start, shared by every
+/// request; where the shop is; and the shoppers' accounts.
+pub struct Storefront<S> {
+    http: reqwest::Client,
+    address: ShopAddress,
+    shoppers: S,
+}
+
+impl<S: Shoppers> Storefront<S> {
+    pub fn new(address: ShopAddress, shoppers: S) -> Result<Self, reqwest::Error> {
         // Below the function's timeout, so a slow service still gets a page.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .connect_timeout(Duration::from_secs(3))
             .build()?;
-        Ok(Self { http })
+        Ok(Self {
+            http,
+            address,
+            shoppers,
+        })
     }
 
     /// Answers one request of the storefront's routes.
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let visit = Visit::of(request.headers());
-        let api = ShopApi::new(&self.http, &visit.api_base);
+        let Some(shop) = self.address.for_request(&request) else {
+            let failure = Failure::internal("SHOP_URL is not set and the request names no domain");
+            let usd = CurrencyCode::usd();
+            let chrome = Chrome {
+                currency: &usd,
+                currencies: &[],
+                cart_count: None,
+                path: "/",
+                form_token: "",
+                shopper: None,
+            };
+            return html(
+                failure.status,
+                pages::message(&chrome, failure.title, &failure.message),
+            );
+        };
+        let now = SystemTime::now();
+        let visit = Visit::of(request.headers(), &shop, now);
+        let api = ShopApi::new(&self.http, shop.origin());
         let path = request.uri().path().to_owned();
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let query = request.query_string_parameters_ref();
+        let query = |name: &str| query.and_then(|query| query.first(name));
         let method = request.method().clone();
         let page = match (&method, segments.as_slice()) {
             (&Method::GET, []) => home(&api, &visit).await,
             (&Method::GET, ["product", id]) => product_page(&api, &visit, id, &path).await,
             (&Method::GET, ["cart"]) => cart_page(&api, &visit).await,
-            (&Method::POST, ["cart"]) => add_to_cart(&api, &visit, &request).await,
-            (&Method::POST, ["cart", "remove"]) => remove_from_cart(&api, &visit, &request).await,
-            (&Method::POST, ["cart", "empty"]) => empty_cart(&api, &visit).await,
-            (&Method::POST, ["currency"]) => choose_currency(&api, &visit, &request).await,
             (&Method::GET, ["checkout"]) => checkout_page(&api, &visit).await,
-            (&Method::POST, ["checkout"]) => place_order(&api, &visit, &request).await,
-            (&Method::GET, ["orders", id]) => order_page(&api, &visit, id, &path).await,
+            (&Method::GET, ["orders"]) => my_orders_page(&api, &visit).await,
+            (&Method::GET, ["orders", id]) => order_page(&api, &visit, id, query("key")).await,
+            (&Method::GET, [name @ ("signin" | "signup")]) => {
+                let page = if *name == "signin" {
+                    AccountPage::SignIn
+                } else {
+                    AccountPage::SignUp
+                };
+                let next = forms::local_path(query("next"));
+                let notice =
+                    query("expired").map(|_| Notice::Info("Your sign-in has ended. Please sign in again."));
+                let form = AccountForm {
+                    email: "",
+                    next: &next,
+                    notice,
+                };
+                account_page(&api, &visit, page, form, StatusCode::OK).await
+            }
+            (&Method::POST, segments) => match Post::at(segments) {
+                Some(post) => self.post(&api, &visit, &shop, &request, post, now).await,
+                None => Err(Failure::not_found("There is no page at this address.")),
+            },
             _ => Err(Failure::not_found("There is no page at this address.")),
         };
         let mut response = match page {
             Ok(response) => response,
+            Err(failure) if failure.status == StatusCode::UNAUTHORIZED => {
+                let mut response = see_other("/signin?expired=1");
+                set_cookie(&mut response, &visit.signed_out_cookie());
+                response
+            }
             Err(failure) => failure_page(&api, &visit, failure, &path).await,
         };
-        if visit.new_session
-            && let Ok(cookie) = HeaderValue::from_str(&visit.session_cookie())
-        {
-            response.headers_mut().append(SET_COOKIE, cookie);
+        // Only a page starts a session. A post without one is another site's
+        // (the browser keeps a SameSite=Lax cookie from it): a new cookie in
+        // its answer would replace the visitor's own, and their cart with it.
+        if visit.new_session && method == Method::GET {
+            set_cookie(&mut response, &visit.session_cookie());
+        }
+        if visit.stale_token && !sets_cookie(&response, SHOPPER_COOKIE) {
+            set_cookie(&mut response, &visit.signed_out_cookie());
         }
         response
+    }
+
+    /// A form post, once it has proven it comes from the visitor's own page.
+    async fn post(
+        &self,
+        api: &ShopApi<'_>,
+        visit: &Visit,
+        shop: &ShopUrl,
+        request: &Request,
+        post: Post,
+        now: SystemTime,
+    ) -> PageResult {
+        let form = accepted_form(request, visit, shop)?;
+        match post {
+            Post::AddToCart => add_to_cart(api, visit, &form).await,
+            Post::RemoveFromCart => remove_from_cart(api, visit, &form).await,
+            Post::EmptyCart => empty_cart(api, visit).await,
+            Post::ChooseCurrency => choose_currency(api, visit, &form).await,
+            Post::PlaceOrder => place_order(api, visit, &form).await,
+            Post::SignUp => {
+                self.sign_up_or_in(api, visit, AccountPage::SignUp, &form, now)
+                    .await
+            }
+            Post::SignIn => {
+                self.sign_up_or_in(api, visit, AccountPage::SignIn, &form, now)
+                    .await
+            }
+            Post::SignOut => {
+                let mut response = see_other("/");
+                set_cookie(&mut response, &visit.signed_out_cookie());
+                Ok(response)
+            }
+        }
+    }
+
+    /// Signs the shopper up (and then in), or in; or shows the form again
+    /// with why not.
+    async fn sign_up_or_in(
+        &self,
+        api: &ShopApi<'_>,
+        visit: &Visit,
+        page: AccountPage,
+        form: &Form,
+        now: SystemTime,
+    ) -> PageResult {
+        let credentials = match Credentials::from_form(form) {
+            Ok(credentials) => credentials,
+            Err(problem) => {
+                let problem = problem.to_string();
+                return account_problem_page(
+                    api,
+                    visit,
+                    page,
+                    form,
+                    &problem,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
+        };
+        let token = match page {
+            AccountPage::SignUp => match self.shoppers.sign_up(&credentials).await {
+                Ok(()) => self.shoppers.sign_in(&credentials).await,
+                Err(error) => Err(error),
+            },
+            AccountPage::SignIn => self.shoppers.sign_in(&credentials).await,
+        };
+        match token {
+            Ok(token) => Ok(signed_in(api, visit, form, &token, now).await),
+            Err(error) => {
+                let (status, problem) = account_problem(page, &error);
+                account_problem_page(api, visit, page, form, problem, status).await
+            }
+        }
     }
 }
 
@@ -189,11 +375,50 @@ fn see_other(location: &str) -> Response<Body> {
         .expect("a path is a valid location")
 }
 
-/// The header's data: the currencies to switch to and the cart's size.
-/// Neither may stop a page from showing, so failures leave them out.
+fn set_cookie(response: &mut Response<Body>, cookie: &str) {
+    match HeaderValue::from_str(cookie) {
+        Ok(value) => {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+        Err(error) => tracing::error!(%error, "a cookie that is not a header value"),
+    }
+}
+
+fn sets_cookie(response: &Response<Body>, name: &str) -> bool {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .any(|value| value.as_bytes().starts_with(format!("{name}=").as_bytes()))
+}
+
+/// The form of a post that comes from one of the visitor's own pages: no
+/// foreign `Origin`, a session, and the session's form token.
+fn accepted_form(request: &Request, visit: &Visit, shop: &ShopUrl) -> Result<Form, Failure> {
+    if !csrf::same_origin(request.headers(), shop) {
+        tracing::warn!(origin = ?request.headers().get("origin"), "a post from another origin was refused");
+        return Err(Failure::forbidden());
+    }
+    if visit.new_session {
+        tracing::warn!("a post without a session was refused");
+        return Err(Failure::forbidden());
+    }
+    let form = form_of(request)?;
+    if !csrf::is_valid(visit.session_id, form.field(csrf::FIELD)) {
+        tracing::warn!("a post without its form token was refused");
+        return Err(Failure::forbidden());
+    }
+    Ok(form)
+}
+
+/// The header's data: the currencies to switch to, the cart's size and the
+/// visitor's form token. Neither list nor count may stop a page from
+/// showing, so failures leave them out; only a refused token does, as it
+/// means the shopper is signed out.
 struct Header {
     currencies: Vec<CurrencyCode>,
     cart_count: Option<u32>,
+    form_token: String,
 }
 
 impl Header {
@@ -203,30 +428,45 @@ impl Header {
             currencies: &self.currencies,
             cart_count: self.cart_count,
             path,
+            form_token: &self.form_token,
+            shopper: visit
+                .token
+                .as_ref()
+                .map(|token| token.email().unwrap_or("Your account")),
         }
     }
 }
 
-async fn header(api: &ShopApi<'_>, visit: &Visit, cart: Option<&Cart>) -> Header {
+async fn header(api: &ShopApi<'_>, visit: &Visit, cart: Option<&Cart>) -> Result<Header, Failure> {
     let (currencies, cart_count) = match cart {
         Some(cart) => (api.currencies().await, Some(cart.item_count())),
         None => {
             let (currencies, cart) =
-                tokio::join!(api.currencies(), api.cart(visit.session_id, &visit.currency));
-            (currencies, cart.ok().map(|cart| cart.item_count()))
+                tokio::join!(api.currencies(), api.cart(visit.shopper(), &visit.currency));
+            let count = match cart {
+                Ok(cart) => Some(cart.item_count()),
+                Err(ApiCallError::Unauthorized(_)) => return Err(Failure::signed_out()),
+                Err(_) => None,
+            };
+            (currencies, count)
         }
     };
-    Header {
+    Ok(Header {
         currencies: currencies.unwrap_or_else(|error| {
             tracing::warn!(%error, "the currency list is not available");
             vec![visit.currency.clone()]
         }),
         cart_count,
-    }
+        form_token: visit.form_token(),
+    })
 }
 
 async fn failure_page(api: &ShopApi<'_>, visit: &Visit, failure: Failure, path: &str) -> Response<Body> {
-    let header = header(api, visit, None).await;
+    let header = header(api, visit, None).await.unwrap_or_else(|_| Header {
+        currencies: vec![visit.currency.clone()],
+        cart_count: None,
+        form_token: visit.form_token(),
+    });
     let markup = pages::message(&header.chrome(visit, path), failure.title, &failure.message);
     html(failure.status, markup)
 }
@@ -249,7 +489,7 @@ async fn home(api: &ShopApi<'_>, visit: &Visit) -> PageResult {
         ad_for(api, &[])
     );
     let products = products.map_err(from_api)?;
-    let markup = pages::home(&header.chrome(visit, "/"), &products, ad.as_ref());
+    let markup = pages::home(&header?.chrome(visit, "/"), &products, ad.as_ref());
     Ok(html(StatusCode::OK, markup))
 }
 
@@ -271,6 +511,7 @@ async fn product_page(api: &ShopApi<'_>, visit: &Visit, id: &str, path: &str) ->
             from_api(error)
         }
     })?;
+    let header = header?;
     let recommendations = recommendations.unwrap_or_else(|error| {
         tracing::warn!(%error, "no recommendations to show");
         Vec::new()
@@ -287,7 +528,7 @@ async fn product_page(api: &ShopApi<'_>, visit: &Visit, id: &str, path: &str) ->
 
 /// The cart, or a page saying it cannot be read.
 async fn read_cart(api: &ShopApi<'_>, visit: &Visit) -> Result<Cart, Failure> {
-    api.cart(visit.session_id, &visit.currency)
+    api.cart(visit.shopper(), &visit.currency)
         .await
         .map_err(|error| match error {
             ApiCallError::NotServed(_) => {
@@ -341,7 +582,7 @@ async fn totals(api: &ShopApi<'_>, visit: &Visit, cart: &Cart) -> Result<Option<
 async fn cart_page(api: &ShopApi<'_>, visit: &Visit) -> PageResult {
     let cart = read_cart(api, visit).await?;
     let (header, totals) = tokio::join!(header(api, visit, Some(&cart)), totals(api, visit, &cart));
-    let markup = pages::cart(&header.chrome(visit, "/cart"), &cart, totals?.as_ref());
+    let markup = pages::cart(&header?.chrome(visit, "/cart"), &cart, totals?.as_ref());
     Ok(html(StatusCode::OK, markup))
 }
 
@@ -354,8 +595,8 @@ fn form_of(request: &Request) -> Result<Form, Failure> {
     Ok(Form::parse(bytes)?)
 }
 
-async fn add_to_cart(api: &ShopApi<'_>, visit: &Visit, request: &Request) -> PageResult {
-    let add = AddToCart::from_form(&form_of(request)?)?;
+async fn add_to_cart(api: &ShopApi<'_>, visit: &Visit, form: &Form) -> PageResult {
+    let add = AddToCart::from_form(form)?;
     // The product must exist: the cart keeps what it is given.
     api.product(&add.product_id, &visit.currency)
         .await
@@ -369,7 +610,7 @@ async fn add_to_cart(api: &ShopApi<'_>, visit: &Visit, request: &Request) -> Pag
                 from_api(error)
             }
         })?;
-    api.add_to_cart(visit.session_id, &add.product_id, add.quantity)
+    api.add_to_cart(visit.shopper(), &add.product_id, add.quantity)
         .await
         .map_err(cart_write_failure)?;
     Ok(see_other("/cart"))
@@ -386,9 +627,9 @@ fn cart_write_failure(error: ApiCallError) -> Failure {
     }
 }
 
-async fn remove_from_cart(api: &ShopApi<'_>, visit: &Visit, request: &Request) -> PageResult {
-    let product_id = forms::product_id(&form_of(request)?)?;
-    match api.remove_from_cart(visit.session_id, &product_id).await {
+async fn remove_from_cart(api: &ShopApi<'_>, visit: &Visit, form: &Form) -> PageResult {
+    let product_id = forms::product_id(form)?;
+    match api.remove_from_cart(visit.shopper(), &product_id).await {
         // Already gone (removed in another tab): the cart is as asked.
         Err(error) if error.is_not_found() => Ok(see_other("/cart")),
         Err(error) => Err(cart_write_failure(error)),
@@ -397,14 +638,14 @@ async fn remove_from_cart(api: &ShopApi<'_>, visit: &Visit, request: &Request) -
 }
 
 async fn empty_cart(api: &ShopApi<'_>, visit: &Visit) -> PageResult {
-    api.empty_cart(visit.session_id)
+    api.empty_cart(visit.shopper())
         .await
         .map_err(cart_write_failure)?;
     Ok(see_other("/cart"))
 }
 
-async fn choose_currency(api: &ShopApi<'_>, visit: &Visit, request: &Request) -> PageResult {
-    let choice = ChooseCurrency::from_form(&form_of(request)?)?;
+async fn choose_currency(api: &ShopApi<'_>, visit: &Visit, form: &Form) -> PageResult {
+    let choice = ChooseCurrency::from_form(form)?;
     let supported = api.currencies().await.map_err(from_api)?;
     if !supported.contains(&choice.currency) {
         return Err(Failure::new(
@@ -417,15 +658,17 @@ async fn choose_currency(api: &ShopApi<'_>, visit: &Visit, request: &Request) ->
         ));
     }
     let mut response = see_other(&choice.back_to);
-    let cookie = HeaderValue::from_str(&visit.currency_cookie(&choice.currency))
-        .map_err(|error| Failure::internal(format!("currency cookie: {error}")))?;
-    response.headers_mut().append(SET_COOKIE, cookie);
+    set_cookie(&mut response, &visit.currency_cookie(&choice.currency));
     Ok(response)
 }
 
 async fn checkout_page(api: &ShopApi<'_>, visit: &Visit) -> PageResult {
     let cart = read_cart(api, visit).await?;
-    show_checkout(api, visit, &cart, &CheckoutFields::sample(), None, StatusCode::OK).await
+    let mut fields = CheckoutFields::sample();
+    if let Some(email) = visit.token.as_ref().and_then(IdToken::email) {
+        email.clone_into(&mut fields.email);
+    }
+    show_checkout(api, visit, &cart, &fields, None, StatusCode::OK).await
 }
 
 async fn show_checkout(
@@ -438,7 +681,7 @@ async fn show_checkout(
 ) -> PageResult {
     let (header, totals) = tokio::join!(header(api, visit, Some(cart)), totals(api, visit, cart));
     let markup = pages::checkout(
-        &header.chrome(visit, "/checkout"),
+        &header?.chrome(visit, "/checkout"),
         cart,
         totals?.as_ref(),
         fields,
@@ -447,15 +690,14 @@ async fn show_checkout(
     Ok(html(status, markup))
 }
 
-async fn place_order(api: &ShopApi<'_>, visit: &Visit, request: &Request) -> PageResult {
-    let form = form_of(request)?;
+async fn place_order(api: &ShopApi<'_>, visit: &Visit, form: &Form) -> PageResult {
     let cart = read_cart(api, visit).await?;
-    let fields = CheckoutFields::from_form(&form);
+    let fields = CheckoutFields::from_form(form);
     if cart.items.is_empty() {
         let notice = Notice::Info("Your cart is empty, so no order was placed.");
         return show_checkout(api, visit, &cart, &fields, Some(notice), StatusCode::CONFLICT).await;
     }
-    let details = match forms::checkout_details(&form) {
+    let details = match forms::checkout_details(form) {
         Ok(details) => details,
         Err(problems) => {
             let notice = Some(Notice::Problems(&problems));
@@ -470,21 +712,27 @@ async fn place_order(api: &ShopApi<'_>, visit: &Visit, request: &Request) -> Pag
             .await;
         }
     };
+    let shopper = visit.shopper();
     let order = CheckoutRequest {
-        user_id: visit.session_id.to_string(),
+        // A signed-in shopper is the token's, never a field of the body.
+        user_id: match shopper {
+            Shopper::Guest(session) => Some(session.to_string()),
+            Shopper::SignedIn(_) => None,
+        },
         email: details.email,
         address: details.address,
         user_currency: visit.currency.clone(),
         credit_card: details.card,
     };
-    match api.place_order(&order, details.idempotency_key).await {
-        Ok(placed) => match order_id(&placed.order_id) {
-            Some(id) => Ok(see_other(&format!("/orders/{id}"))),
+    match api.place_order(shopper, &order, details.idempotency_key).await {
+        Ok(placed) => match &placed.key {
+            Some(key) => Ok(see_other(&api::order_page(&placed.order_id, key))),
             None => Err(Failure::internal(format!(
-                "checkout answered an order id that is not safe in a URL: {:?}",
+                "checkout placed order {} but answered no key for its link",
                 placed.order_id
             ))),
         },
+        Err(ApiCallError::Unauthorized(_)) => Err(Failure::signed_out()),
         Err(ApiCallError::NotServed(_)) => {
             let notice = Notice::Info(
                 "Checkout is not open yet in this deployment of the shop. Your cart is saved and nothing was charged.",
@@ -522,19 +770,16 @@ async fn place_order(api: &ShopApi<'_>, visit: &Visit, request: &Request) -> Pag
     }
 }
 
-/// Order ids are opaque, but only plain ones are put in a URL.
-fn order_id(text: &str) -> Option<&str> {
-    let plain = (1..=64).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    plain.then_some(text)
-}
-
-async fn order_page(api: &ShopApi<'_>, visit: &Visit, id: &str, path: &str) -> PageResult {
-    let id = order_id(id).ok_or_else(|| Failure::not_found("We could not find that order."))?;
+/// `GET /orders/{orderId}?key=`: the order, to whoever holds its link. An
+/// order without its key is not found, as one that does not exist.
+async fn order_page(api: &ShopApi<'_>, visit: &Visit, id: &str, key: Option<&str>) -> PageResult {
+    let not_found = || Failure::not_found("We could not find that order.");
+    let id = OrderId::parse(id).map_err(|_| not_found())?;
+    let key = key
+        .and_then(|key| OrderKey::parse(key).ok())
+        .ok_or_else(not_found)?;
     let (order, products, header) = tokio::join!(
-        api.order(id),
+        api.order(&id, &key),
         api.products(&visit.currency),
         header(api, visit, None)
     );
@@ -544,11 +789,155 @@ async fn order_page(api: &ShopApi<'_>, visit: &Visit, id: &str, path: &str) -> P
             "Order pages are not open yet",
             "Orders cannot be looked up in this deployment of the shop yet. Please come back soon.",
         ),
-        error if error.is_not_found() => Failure::not_found("We could not find that order."),
+        error if error.is_not_found() => not_found(),
         error => from_api(error),
     })?;
     let products: Vec<Product> = products.unwrap_or_default();
     let names = |id: &ProductId| products.iter().find(|p| &p.id == id).map(|p| p.name.clone());
-    let markup = pages::order(&header.chrome(visit, path), &order, &names);
+    // The currency switcher comes back to this page, key and all.
+    let path = api::order_page(&id, &key);
+    let markup = pages::order(&header?.chrome(visit, &path), &order, &names);
     Ok(html(StatusCode::OK, markup))
+}
+
+/// `GET /orders`: the signed-in shopper's orders; a guest is asked to sign in.
+async fn my_orders_page(api: &ShopApi<'_>, visit: &Visit) -> PageResult {
+    let Some(token) = &visit.token else {
+        return Ok(see_other("/signin?next=%2Forders"));
+    };
+    let (orders, header) = tokio::join!(api.my_orders(token), header(api, visit, None));
+    let orders = orders.map_err(|error| match error {
+        ApiCallError::NotServed(_) => Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Your orders are not available yet",
+            "Order lists are not open in this deployment of the shop yet. Please come back soon.",
+        ),
+        error => from_api(error),
+    })?;
+    let markup = pages::my_orders(&header?.chrome(visit, "/orders"), &orders);
+    Ok(html(StatusCode::OK, markup))
+}
+
+/// A sign-in or sign-up form, as first shown or with why it did not work.
+async fn account_page(
+    api: &ShopApi<'_>,
+    visit: &Visit,
+    page: AccountPage,
+    form: AccountForm<'_>,
+    status: StatusCode,
+) -> PageResult {
+    let header = header(api, visit, None).await?;
+    let path = match page {
+        AccountPage::SignIn => "/signin",
+        AccountPage::SignUp => "/signup",
+    };
+    Ok(html(
+        status,
+        pages::account(&header.chrome(visit, path), page, form),
+    ))
+}
+
+/// The posted form again, with the e-mail typed (never the password).
+async fn account_problem_page(
+    api: &ShopApi<'_>,
+    visit: &Visit,
+    page: AccountPage,
+    form: &Form,
+    problem: &str,
+    status: StatusCode,
+) -> PageResult {
+    let next = forms::local_path(form.field("next"));
+    let form = AccountForm {
+        email: form.field("email").unwrap_or_default(),
+        next: &next,
+        notice: Some(Notice::Error(problem)),
+    };
+    account_page(api, visit, page, form, status).await
+}
+
+/// What a shopper is told when signing up or in did not work. Cognito's
+/// own words never reach the page.
+fn account_problem(page: AccountPage, error: &AccountError) -> (StatusCode, &'static str) {
+    const WRONG: &str = "Wrong e-mail or password.";
+    const POLICY: &str =
+        "Choose a stronger password: at least 8 characters, with a lower-case letter and a number.";
+    match (error, page) {
+        (AccountError::EmailTaken, _) => (
+            StatusCode::CONFLICT,
+            "An account with this e-mail already exists. Sign in instead.",
+        ),
+        (AccountError::WeakPassword, AccountPage::SignUp) => (StatusCode::UNPROCESSABLE_ENTITY, POLICY),
+        (AccountError::WeakPassword | AccountError::WrongCredentials, _) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, WRONG)
+        }
+        (AccountError::TooManyAttempts, _) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts. Please wait a minute and try again.",
+        ),
+        (AccountError::Challenged(_) | AccountError::Unavailable(_), _) => {
+            tracing::error!(error = %error, "signing up or in failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Accounts are not available just now. Please try again in a moment; your cart is kept.",
+            )
+        }
+    }
+}
+
+/// The shopper is signed in: their guest cart joins the account's, the
+/// cookie keeps the token until it ends, and they go on where they meant to.
+async fn signed_in(
+    api: &ShopApi<'_>,
+    visit: &Visit,
+    form: &Form,
+    token: &IdToken,
+    now: SystemTime,
+) -> Response<Body> {
+    move_guest_cart(api, visit, token).await;
+    let mut response = see_other(&forms::local_path(form.field("next")));
+    set_cookie(&mut response, &visit.shopper_cookie(token, now));
+    response
+}
+
+/// A guest who signs in keeps the cart they built: each line is added to the
+/// account's cart, then the guest cart is emptied. A line that could not be
+/// moved stays in the guest cart, so nothing is lost or counted twice.
+/// Signing in never fails for this; what did not move is logged.
+async fn move_guest_cart(api: &ShopApi<'_>, visit: &Visit, token: &IdToken) {
+    let guest = Shopper::Guest(visit.session_id);
+    let cart = match api.cart(guest, &visit.currency).await {
+        Ok(cart) => cart,
+        Err(error) => {
+            tracing::warn!(%error, "the guest cart could not be read to move it to the account");
+            return;
+        }
+    };
+    let mut moved = Vec::new();
+    for line in &cart.items {
+        match api
+            .add_to_cart(Shopper::SignedIn(token), &line.product_id, line.quantity)
+            .await
+        {
+            Ok(()) => moved.push(&line.product_id),
+            Err(error) => {
+                tracing::warn!(%error, product = %line.product_id, "a guest cart line could not be moved to the account");
+                break;
+            }
+        }
+    }
+    let emptied = if moved.len() == cart.items.len() {
+        if moved.is_empty() {
+            return;
+        }
+        api.empty_cart(guest).await
+    } else {
+        let mut removed = Ok(());
+        for product in moved {
+            removed = removed.and(api.remove_from_cart(guest, product).await);
+        }
+        removed
+    };
+    if let Err(error) = emptied {
+        tracing::warn!(%error, "moved guest cart lines could not be taken out of the guest cart");
+    }
 }

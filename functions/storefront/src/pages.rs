@@ -1,13 +1,15 @@
 //! The storefront's HTML. `maud` checks the markup at compile time and
 //! escapes every value it inserts, so a product name or an address typed by
-//! anyone can never become markup. These functions only render: they get
-//! everything they show as arguments and do no I/O.
+//! anyone can never become markup. Every form carries the visitor's form
+//! token (see `csrf`). These functions only render: they get everything
+//! they show as arguments and do no I/O.
 
-use astroshop_domain::{CurrencyCode, Money, Product, ProductId};
+use astroshop_domain::{CurrencyCode, Money, OrderStatus, Product, ProductId};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::api::{Ad, Address, Cart, Order};
+use crate::api::{Ad, Address, Cart, Order, OrderSummary, order_page};
 use crate::assets::static_url;
+use crate::csrf;
 use crate::forms::{CheckoutFields, MAX_QUANTITY};
 use crate::price::format_money;
 
@@ -21,6 +23,10 @@ pub struct Chrome<'a> {
     pub cart_count: Option<u32>,
     /// This page's path, for the currency switcher to come back to.
     pub path: &'a str,
+    /// The token this visitor's forms carry.
+    pub form_token: &'a str,
+    /// How the header names a signed-in shopper (their e-mail); `None` for a guest.
+    pub shopper: Option<&'a str>,
 }
 
 /// A cart's money: the lines, shipping (when it could be quoted) and the total.
@@ -34,7 +40,27 @@ pub struct Totals {
 /// A message shown above a page's content.
 pub enum Notice<'a> {
     Info(&'a str),
+    Error(&'a str),
     Problems(&'a [String]),
+}
+
+fn notice_box(notice: Option<Notice<'_>>) -> Markup {
+    html! {
+        @match notice {
+            Some(Notice::Info(text)) => div.notice role="status" { p { (text) } },
+            Some(Notice::Error(text)) => div.notice.notice-error role="alert" { p { (text) } },
+            Some(Notice::Problems(problems)) => div.notice.notice-error role="alert" {
+                p { "Please check the form:" }
+                ul { @for problem in problems { li { (problem) } } }
+            },
+            None => {},
+        }
+    }
+}
+
+/// The hidden field that proves a form came from one of this visitor's pages.
+fn form_token(chrome: &Chrome<'_>) -> Markup {
+    html! { input type="hidden" name=(csrf::FIELD) value=(chrome.form_token); }
 }
 
 fn layout(chrome: &Chrome<'_>, title: &str, refresh: bool, content: Markup) -> Markup {
@@ -76,8 +102,22 @@ fn header(chrome: &Chrome<'_>) -> Markup {
                     (PreEscaped(LOGO))
                     span { (SHOP_NAME) }
                 }
+                nav.account-nav aria-label="Account" {
+                    @if let Some(shopper) = chrome.shopper {
+                        span.account-name title=(shopper) data-shopper=(shopper) { (shopper) }
+                        a href="/orders" { "My orders" }
+                        form.sign-out method="post" action="/signout" {
+                            (form_token(chrome))
+                            button.link-button type="submit" { "Sign out" }
+                        }
+                    } @else {
+                        a href="/signin" { "Sign in" }
+                        a href="/signup" { "Sign up" }
+                    }
+                }
                 div.header-tools {
                     form.currency-switcher method="post" action="/currency" {
+                        (form_token(chrome))
                         label for="currency" { "Currency" }
                         select #currency name="currencyCode" data-autosubmit {
                             @for code in chrome.currencies {
@@ -114,7 +154,7 @@ pub fn home(chrome: &Chrome<'_>, products: &[Product], ad: Option<&Ad>) -> Marku
         div.wrap {
             section #products aria-labelledby="products-title" {
                 h2 #products-title { "Our products" }
-                (product_grid(products))
+                (product_grid(chrome, products))
             }
             @if let Some(ad) = ad { (ad_banner(ad)) }
         }
@@ -122,17 +162,17 @@ pub fn home(chrome: &Chrome<'_>, products: &[Product], ad: Option<&Ad>) -> Marku
     layout(chrome, "Telescopes and accessories", false, content)
 }
 
-fn product_grid(products: &[Product]) -> Markup {
+fn product_grid(chrome: &Chrome<'_>, products: &[Product]) -> Markup {
     html! {
         ul.product-grid {
             @for product in products {
-                li { (product_card(product)) }
+                li { (product_card(chrome, product)) }
             }
         }
     }
 }
 
-fn product_card(product: &Product) -> Markup {
+fn product_card(chrome: &Chrome<'_>, product: &Product) -> Markup {
     html! {
         article.product-card data-product-id=(product.id) {
             a.product-card-link href=(product_url(&product.id)) {
@@ -142,6 +182,7 @@ fn product_card(product: &Product) -> Markup {
             div.product-card-footer {
                 p.price { (format_money(&product.price_usd)) }
                 form method="post" action="/cart" {
+                    (form_token(chrome))
                     input type="hidden" name="productId" value=(product.id);
                     input type="hidden" name="quantity" value="1";
                     button.button.button-small type="submit" aria-label={ "Add " (product.name) " to cart" } { "Add to cart" }
@@ -175,6 +216,7 @@ pub fn product(
                     p.price.price-large { (format_money(&product.price_usd)) }
                     p.description { (product.description) }
                     form.add-to-cart method="post" action="/cart" {
+                        (form_token(chrome))
                         input type="hidden" name="productId" value=(product.id);
                         label for="quantity" { "Quantity" }
                         select #quantity name="quantity" {
@@ -190,7 +232,7 @@ pub fn product(
             @if !recommendations.is_empty() {
                 section.recommendations aria-labelledby="recommendations-title" {
                     h2 #recommendations-title { "You may also like" }
-                    (product_grid(recommendations))
+                    (product_grid(chrome, recommendations))
                 }
             }
         }
@@ -237,6 +279,7 @@ pub fn cart(chrome: &Chrome<'_>, cart: &Cart, totals: Option<&Totals>) -> Markup
                             div.cart-line-end {
                                 p.price { (line_cost(&line.product.price_usd, line.quantity)) }
                                 form method="post" action="/cart/remove" {
+                                    (form_token(chrome))
                                     input type="hidden" name="productId" value=(line.product_id);
                                     button.link-button type="submit" aria-label={ "Remove " (line.product.name) } { "Remove" }
                                 }
@@ -247,6 +290,7 @@ pub fn cart(chrome: &Chrome<'_>, cart: &Cart, totals: Option<&Totals>) -> Markup
                 @if let Some(totals) = totals { (totals_box(totals)) }
                 div.cart-actions {
                     form method="post" action="/cart/empty" {
+                        (form_token(chrome))
                         button.button.button-secondary type="submit" { "Empty cart" }
                     }
                     a.button href="/checkout" { "Checkout" }
@@ -290,14 +334,7 @@ pub fn checkout(
     let content = html! {
         div.wrap {
             h1 { "Checkout" }
-            @match notice {
-                Some(Notice::Info(text)) => div.notice role="status" { p { (text) } },
-                Some(Notice::Problems(problems)) => div.notice.notice-error role="alert" {
-                    p { "Please check the form:" }
-                    ul { @for problem in problems { li { (problem) } } }
-                },
-                None => {},
-            }
+            (notice_box(notice))
             @if cart.items.is_empty() {
                 div.empty-state {
                     p { "Your cart is empty, so there is nothing to check out yet." }
@@ -306,6 +343,7 @@ pub fn checkout(
             } @else {
                 div.checkout {
                     form.checkout-form method="post" action="/checkout" {
+                        (form_token(chrome))
                         input type="hidden" name="idempotencyKey" value=(fields.idempotency_key);
                         fieldset {
                             legend { "Contact" }
@@ -388,7 +426,7 @@ const PROGRESS: [(&str, &str); 4] = [
     ("OrderShipped", "Shipped"),
 ];
 
-/// `GET /orders/{orderId}`. `names` gives the product names the order's
+/// `GET /orders/{orderId}?key=`. `names` gives the product names the order's
 /// lines only know by id. While the order is pending the page refreshes
 /// itself and shows how far the order has come.
 pub fn order(chrome: &Chrome<'_>, order: &Order, names: &dyn Fn(&ProductId) -> Option<String>) -> Markup {
@@ -449,6 +487,111 @@ pub fn order(chrome: &Chrome<'_>, order: &Order, names: &dyn Fn(&ProductId) -> O
         }
     };
     layout(chrome, "Your order", !settled, content)
+}
+
+/// What a shopper reads for an order's status in their list.
+fn status_label(status: OrderStatus) -> (&'static str, &'static str) {
+    match status {
+        OrderStatus::Pending => (
+            "In progress",
+            "We are setting your items aside and taking payment.",
+        ),
+        OrderStatus::Confirmed => ("Confirmed", "Paid and on its way."),
+        OrderStatus::Failed => (
+            "Not completed",
+            "Nothing was charged (or the charge is refunded).",
+        ),
+    }
+}
+
+/// `GET /orders`: the signed-in shopper's orders, newest first, each
+/// linking to its page.
+pub fn my_orders(chrome: &Chrome<'_>, orders: &[OrderSummary]) -> Markup {
+    let content = html! {
+        div.wrap.narrow {
+            h1 { "My orders" }
+            @if orders.is_empty() {
+                div.empty-state {
+                    p { "You have not placed an order yet." }
+                    a.button href="/" { "Browse the shop" }
+                }
+            } @else {
+                ul.order-list {
+                    @for order in orders {
+                        @let (label, explanation) = status_label(order.status);
+                        @let placed_on = order.placed_at.split('T').next().unwrap_or_default();
+                        li.order-card data-order-id=(order.order_id) {
+                            div.order-card-head {
+                                a.order-link href=(order_page(&order.order_id, &order.key)) {
+                                    "Order " code { (order.order_id) }
+                                }
+                                span.status data-status=(order.status.as_str()) { (label) }
+                            }
+                            p.muted {
+                                "Placed " time datetime=(order.placed_at) { (placed_on) }
+                                " · " (order.items) @if order.items == 1 { " item" } @else { " items" }
+                                " · " (explanation)
+                            }
+                            div.order-card-foot {
+                                p.price data-total { (format_money(&order.total)) }
+                                @if let Some(tracking) = &order.tracking_id {
+                                    p.muted { "Tracking number " code { (tracking) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout(chrome, "My orders", false, content)
+}
+
+/// The two account forms, which differ only in their words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountPage {
+    SignIn,
+    SignUp,
+}
+
+/// What an account form shows: the e-mail typed (never the password), the
+/// page to go on to, and why the last attempt did not work.
+pub struct AccountForm<'a> {
+    pub email: &'a str,
+    pub next: &'a str,
+    pub notice: Option<Notice<'a>>,
+}
+
+/// `GET /signin` and `GET /signup`, and their posts when they did not work.
+pub fn account(chrome: &Chrome<'_>, page: AccountPage, form: AccountForm<'_>) -> Markup {
+    let (title, action, button, password_autocomplete) = match page {
+        AccountPage::SignIn => ("Sign in", "/signin", "Sign in", "current-password"),
+        AccountPage::SignUp => ("Create an account", "/signup", "Create account", "new-password"),
+    };
+    let content = html! {
+        div.wrap.narrow.account-page {
+            h1 { (title) }
+            (notice_box(form.notice))
+            form.account-form method="post" action=(action) {
+                (form_token(chrome))
+                input type="hidden" name="next" value=(form.next);
+                (field("email", "E-mail", "email", form.email, "username"))
+                div.field {
+                    label for="password" { "Password" }
+                    input #password name="password" type="password" autocomplete=(password_autocomplete) required;
+                    @if page == AccountPage::SignUp {
+                        p.muted { "At least 8 characters, with a lower-case letter and a number." }
+                    }
+                }
+                button.button.button-wide type="submit" { (button) }
+            }
+            @match page {
+                AccountPage::SignIn => p { "New here? " a href="/signup" { "Create an account" } " to keep your cart and see your orders." },
+                AccountPage::SignUp => p { "Already have an account? " a href="/signin" { "Sign in" } },
+            }
+        }
+    };
+    layout(chrome, title, false, content)
 }
 
 fn address_block(address: &Address) -> Markup {
@@ -515,8 +658,163 @@ mod tests {
             currencies: &currencies,
             cart_count: Some(3),
             path: "/",
+            form_token: "the-form-token",
+            shopper: None,
         };
         content(&chrome).into_string()
+    }
+
+    fn render_signed_in(content: impl Fn(&Chrome<'_>) -> Markup) -> String {
+        let usd = CurrencyCode::usd();
+        let chrome = Chrome {
+            currency: &usd,
+            currencies: &[],
+            cart_count: None,
+            path: "/orders",
+            form_token: "the-form-token",
+            shopper: Some("ada@example.com"),
+        };
+        content(&chrome).into_string()
+    }
+
+    fn forms_of(page: &str) -> Vec<&str> {
+        page.split("<form")
+            .skip(1)
+            .map(|form| &form[..form.find("</form>").unwrap()])
+            .collect()
+    }
+
+    #[test]
+    fn every_form_of_every_page_carries_the_form_token() {
+        let cart: Cart = serde_json::from_value(serde_json::json!({
+            "items": [{"productId": "A1", "quantity": 1, "product": {
+                "id": "A1", "name": "Red Flashlight", "description": "d", "picture": "RedFlashlight.jpg",
+                "priceUsd": {"currencyCode": "USD", "units": 57, "nanos": 0}, "categories": []}}]
+        }))
+        .unwrap();
+        let pages = [
+            render(|chrome| home(chrome, &[product("A1", "Red Flashlight")], None)),
+            render(|chrome| {
+                super::product(
+                    chrome,
+                    &product("A1", "Red Flashlight"),
+                    &[product("B2", "Kit")],
+                    None,
+                )
+            }),
+            render(|chrome| super::cart(chrome, &cart, None)),
+            render(|chrome| super::checkout(chrome, &cart, None, &CheckoutFields::sample(), None)),
+            render(|chrome| {
+                account(
+                    chrome,
+                    AccountPage::SignIn,
+                    AccountForm {
+                        email: "",
+                        next: "/",
+                        notice: None,
+                    },
+                )
+            }),
+            render(|chrome| {
+                account(
+                    chrome,
+                    AccountPage::SignUp,
+                    AccountForm {
+                        email: "",
+                        next: "/",
+                        notice: None,
+                    },
+                )
+            }),
+            render_signed_in(|chrome| my_orders(chrome, &[])),
+        ];
+        let mut actions = std::collections::BTreeSet::new();
+        for page in &pages {
+            for form in forms_of(page) {
+                assert!(
+                    form.contains(r#"<input type="hidden" name="csrf" value="the-form-token">"#),
+                    "a form without the token: {form}"
+                );
+                actions.insert(
+                    form.split("action=\"")
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+        }
+        let expected = [
+            "/cart",
+            "/cart/empty",
+            "/cart/remove",
+            "/checkout",
+            "/currency",
+            "/signin",
+            "/signout",
+            "/signup",
+        ];
+        assert_eq!(actions.into_iter().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn the_header_offers_sign_in_to_a_guest_and_orders_and_sign_out_to_a_shopper() {
+        let guest = render(|chrome| home(chrome, &[], None));
+        assert!(guest.contains(r#"<a href="/signin">Sign in</a>"#), "{guest}");
+        assert!(guest.contains(r#"<a href="/signup">Sign up</a>"#));
+        assert!(!guest.contains("/signout"));
+        let shopper = render_signed_in(|chrome| home(chrome, &[], None));
+        assert!(shopper.contains(r#"data-shopper="ada@example.com""#), "{shopper}");
+        assert!(shopper.contains(r#"<a href="/orders">My orders</a>"#));
+        assert!(shopper.contains(r#"action="/signout""#));
+        assert!(!shopper.contains(r#"href="/signin""#));
+    }
+
+    #[test]
+    fn my_orders_link_each_order_by_its_key_with_status_date_and_total() {
+        let orders: Vec<OrderSummary> = serde_json::from_value(serde_json::json!([{
+            "orderId": "3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11", "status": "PENDING",
+            "placedAt": "2026-11-21T10:00:00Z", "items": 2,
+            "total": {"currencyCode": "EUR", "units": 90, "nanos": 190_000_000}, "key": "k3y"
+        }]))
+        .unwrap();
+        let page = render_signed_in(|chrome| my_orders(chrome, &orders));
+        for text in [
+            r#"href="/orders/3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11?key=k3y""#,
+            r#"data-status="PENDING">In progress<"#,
+            r#"<time datetime="2026-11-21T10:00:00Z">2026-11-21</time>"#,
+            "2 items",
+            "€90.19",
+        ] {
+            assert!(page.contains(text), "{text} missing: {page}");
+        }
+        let none = render_signed_in(|chrome| my_orders(chrome, &[]));
+        assert!(none.contains("You have not placed an order yet."));
+    }
+
+    #[test]
+    fn an_account_form_shows_the_email_typed_never_a_password() {
+        let problem = "Wrong e-mail or password.";
+        let page = render(|chrome| {
+            account(
+                chrome,
+                AccountPage::SignIn,
+                AccountForm {
+                    email: "ada@example.com",
+                    next: "/orders",
+                    notice: Some(Notice::Error(problem)),
+                },
+            )
+        });
+        assert!(page.contains(r#"value="ada@example.com""#));
+        assert!(page.contains(r#"<input type="hidden" name="next" value="/orders">"#));
+        assert!(page.contains(problem));
+        assert!(
+            page.contains(r#"type="password" autocomplete="current-password" required>"#),
+            "{page}"
+        );
     }
 
     #[test]

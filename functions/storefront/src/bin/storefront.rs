@@ -1,16 +1,27 @@
 //! Lambda: the storefront's pages and form posts (`GET /`, `/product/{productId}`,
-//! `/cart`, `/checkout`, `/orders/{orderId}`; `POST /cart`, `/cart/remove`,
-//! `/cart/empty`, `/currency`, `/checkout`).
+//! `/cart`, `/checkout`, `/orders`, `/orders/{orderId}`, `/signup`, `/signin`;
+//! `POST /cart`, `/cart/remove`, `/cart/empty`, `/currency`, `/checkout`,
+//! `/signup`, `/signin`, `/signout`).
 
 use std::convert::Infallible;
 
+use astroshop_store::setting;
 use astroshop_storefront::Storefront;
+use astroshop_storefront::accounts::CognitoShoppers;
+use astroshop_storefront::config::ShopAddress;
 use lambda_http::{Request, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     astroshop_telemetry::init();
-    let storefront = Storefront::new()?;
+    let address = ShopAddress::from_env()?;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&astroshop_store::aws_config().await);
+    let shoppers = CognitoShoppers::new(
+        cognito,
+        setting("SHOPPER_POOL_ID")?,
+        setting("SHOPPER_POOL_CLIENT_ID")?,
+    );
+    let storefront = Storefront::new(address, shoppers)?;
     lambda_http::run(service_fn(|request: Request| async {
         Ok::<_, Infallible>(storefront.handle(request).await)
     }))
