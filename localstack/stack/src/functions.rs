@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -45,7 +45,7 @@ impl Output {
 /// not wait for a compiler.
 pub fn build_all(output: &Output) -> Result<()> {
     let (stdout, stderr) = output.stdio()?;
-    let status = Command::new("cargo")
+    let status = tools::cargo()
         .args(["build", "--workspace", "--bins"])
         .current_dir(tools::repo_root())
         .stdin(Stdio::null())
@@ -77,7 +77,7 @@ impl Functions {
         let lines: String = environment.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::write(env_file, lines).with_context(|| format!("writing {}", env_file.display()))?;
         let (stdout, stderr) = output.stdio()?;
-        let mut command = Command::new("cargo");
+        let mut command = tools::cargo();
         command
             .args([
                 "lambda",

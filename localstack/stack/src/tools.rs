@@ -1,6 +1,7 @@
 //! Where the repository and its installed tools are.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The repository root: `ASTROSHOP_ROOT`, else where this crate was built from.
 pub fn repo_root() -> PathBuf {
@@ -35,4 +36,25 @@ pub fn path_with_venv() -> std::ffi::OsString {
             .unwrap_or_default(),
     );
     std::env::join_paths(paths).unwrap_or_default()
+}
+
+/// A `cargo` command that builds as `cargo` run from a shell would. A test
+/// binary (the end-to-end harness) runs with the variables cargo sets for the
+/// package under test (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, `OUT_DIR`, ...);
+/// build scripts such as ring's ask to rerun when those change, so a cargo
+/// started with them would rebuild every crate above ring (the whole AWS SDK)
+/// and the next plain build would rebuild it all again.
+pub fn cargo() -> Command {
+    let mut command = Command::new("cargo");
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let set_for_a_package = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+            || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&name);
+        if set_for_a_package {
+            command.env_remove(name);
+        }
+    }
+    command
 }
