@@ -97,15 +97,23 @@ pub fn checkout_request(user: &str, email: &str, currency: &str, card: (&str, i6
 /// an operator reads from SSM (the template's `OrderLinkKey`);
 /// `ASTROSHOP_ORDER_LINK_KEY` gives the secret for a deployed shop.
 pub fn order_key(shop: &Shop, id: &str) -> Result<String> {
-    let secret = match std::env::var("ASTROSHOP_ORDER_LINK_KEY") {
-        Ok(secret) => secret,
-        Err(_) => {
-            let parameter = shop.setting("ORDER_LINK_KEY_PARAMETER")?;
-            let ssm = aws_sdk_ssm::Client::new(&shop.aws()?);
-            shop.block_on(ssm.get_parameter().name(&parameter).with_decryption(true).send())?
-                .parameter
-                .and_then(|parameter| parameter.value)
-                .with_context(|| format!("the parameter {parameter} has no value"))?
+    // Read once: the tests that follow an order ask for its key on every poll.
+    static SECRET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let secret = match SECRET.get() {
+        Some(secret) => secret,
+        None => {
+            let secret = match std::env::var("ASTROSHOP_ORDER_LINK_KEY") {
+                Ok(secret) => secret,
+                Err(_) => {
+                    let parameter = shop.setting("ORDER_LINK_KEY_PARAMETER")?;
+                    let ssm = aws_sdk_ssm::Client::new(&shop.aws()?);
+                    shop.block_on(ssm.get_parameter().name(&parameter).with_decryption(true).send())?
+                        .parameter
+                        .and_then(|parameter| parameter.value)
+                        .with_context(|| format!("the parameter {parameter} has no value"))?
+                }
+            };
+            SECRET.get_or_init(|| secret)
         }
     };
     let id = astroshop_domain::OrderId::parse(id)?;
