@@ -1,8 +1,13 @@
-//! The front door: routes as API Gateway matches them, errors as JSON.
+//! The front door: routes as API Gateway matches them, errors as JSON,
+//! throttling as API Gateway throttles.
 
-use anyhow::Result;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
 use astroshop_tests::{Shop, ensure_that};
-use local_stack::template::Template;
+use local_stack::template::{Template, Throttling};
 use serde_json::json;
 
 use crate::cart::{lines, unique_user};
@@ -15,6 +20,11 @@ pub const TESTS: &[(&str, crate::Test)] = tests![
     a_2_mb_body_to_every_api_route_is_a_413_and_writes_nothing,
     answers_are_json_with_their_content_type,
 ];
+
+/// A route's bucket is shared by every test, so the test that empties one
+/// runs alone.
+pub const EXCLUSIVE: &[(&str, crate::Test)] =
+    tests![a_flooded_route_answers_api_gateways_429_until_its_bucket_refills];
 
 fn an_unknown_route_is_a_json_404(shop: &Shop) -> Result<()> {
     let reply = shop.get("/api/no-such-thing")?;
@@ -87,4 +97,100 @@ fn answers_are_json_with_their_content_type(shop: &Shop) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Floods a route with more requests than its burst, faster than its rate:
+/// the overflow is API Gateway's 429 with a `Retry-After`, and after that
+/// long the route serves again. The requests carry no token for a route
+/// with the JWT authorizer, so those let through are a 401 that runs no
+/// function, and only the bucket is emptied.
+fn a_flooded_route_answers_api_gateways_429_until_its_bucket_refills(shop: &Shop) -> Result<()> {
+    shop.aws()
+        .context("this test floods a route, which it does to the local stack only")?;
+    let template = Template::shop()?;
+    let route = template
+        .functions()
+        .iter()
+        .flat_map(|f| &f.routes)
+        .find(|r| r.authorizer.is_some() && r.method == "GET" && !r.path.contains('{'))
+        .context("the template has no GET route with an authorizer and no parameters")?;
+    let limits = template
+        .route_throttling(&route.key())
+        .with_context(|| format!("{} is not throttled", route.key()))?;
+    let url = format!("{}{}", shop.base_url(), route.path);
+    let flooded_at = Instant::now();
+    let (sent, refused) = shop.block_on(flood(&url, limits))?;
+    let (headers, body) =
+        refused.with_context(|| format!("{} was never throttled in {sent} requests", route.key()))?;
+    // How hard the route had to be pushed, for a reader of the run.
+    eprintln!(
+        "{}: throttled within {sent} requests, {} ms",
+        route.key(),
+        flooded_at.elapsed().as_millis()
+    );
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+    ensure_that!(
+        content_type == Some("application/json"),
+        "content-type {content_type:?}"
+    );
+    ensure_that!(body == r#"{"message":"Too Many Requests"}"#, "body {body}");
+    let retry_after: u64 = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("retry-after {:?}", headers.get("retry-after")))?;
+    ensure_that!(retry_after >= 1, "retry-after {retry_after}");
+
+    std::thread::sleep(Duration::from_secs(retry_after));
+    let after = shop.get(&route.path)?;
+    ensure_that!(
+        after.status == 401,
+        "{} after {retry_after} s: {} {}",
+        route.key(),
+        after.status,
+        after.body
+    );
+    // Leave the bucket full for the tests that follow.
+    let refill = Duration::from_secs_f64(f64::from(limits.burst) / limits.rate_per_second);
+    std::thread::sleep(refill.saturating_sub(flooded_at.elapsed()));
+    Ok(())
+}
+
+/// A 429's headers and body.
+type Refused = (reqwest::header::HeaderMap, String);
+
+/// Floods `url` until it answers 429: the requests sent, and the first 429.
+async fn flood(url: &str, limits: Throttling) -> Result<(usize, Option<Refused>)> {
+    // Ten bursts' worth: a flood that cannot outrun the refill fails, not runs on.
+    let most = 10 * limits.burst as usize;
+    let client = reqwest::Client::new();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let throttled = Arc::new(AtomicBool::new(false));
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let (client, url, sent, throttled) =
+            (client.clone(), url.to_owned(), sent.clone(), throttled.clone());
+        senders.spawn(async move {
+            while !throttled.load(Ordering::SeqCst) && sent.fetch_add(1, Ordering::SeqCst) < most {
+                let response = client.get(&url).send().await?;
+                match response.status().as_u16() {
+                    401 => continue,
+                    429 => {
+                        throttled.store(true, Ordering::SeqCst);
+                        let headers = response.headers().clone();
+                        return Ok(Some((headers, response.text().await?)));
+                    }
+                    other => anyhow::bail!("{url}: {other} {}", response.text().await?),
+                }
+            }
+            Ok(None)
+        });
+    }
+    let mut first = None;
+    while let Some(done) = senders.join_next().await {
+        if let Some(refused) = done?? {
+            first.get_or_insert(refused);
+        }
+    }
+    Ok((sent.load(Ordering::SeqCst).min(most), first))
 }

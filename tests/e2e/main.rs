@@ -51,7 +51,7 @@ fn main() {
         tokens::TESTS,
     ]
     .concat();
-    let exclusive: Vec<(&str, Test)> = checkout::EXCLUSIVE.to_vec();
+    let exclusive: Vec<(&str, Test)> = [checkout::EXCLUSIVE, gateway::EXCLUSIVE].concat();
     if arguments.list {
         let trials = tests
             .iter()
@@ -80,8 +80,8 @@ fn main() {
             .collect()
     };
     let side_by_side = libtest_mimic::run(&arguments, trials(tests));
-    // Tests that stop a consumer or sweep every pending order run one at a
-    // time, once nothing else is in flight.
+    // Tests that stop a consumer, sweep every pending order or empty a
+    // route's bucket run one at a time, once nothing else is in flight.
     let alone = libtest_mimic::run(
         &Arguments {
             test_threads: Some(1),

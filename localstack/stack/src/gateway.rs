@@ -1,9 +1,11 @@
 //! The HTTP API on a local port: each request is matched to a route of the
-//! template, checked by the route's JWT authorizer if it names one (a
-//! refusal is API Gateway's 401, and no function runs), turned into a
-//! payload 2.0 event, invoked through the Invoke API and its answer sent
-//! back, as API Gateway does.
+//! template, counted against the route's throttling (over it, API Gateway's
+//! 429), checked by the route's JWT authorizer if it names one (a refusal is
+//! API Gateway's 401), turned into a payload 2.0 event, invoked through the
+//! Invoke API and its answer sent back, as API Gateway does. A refused
+//! request runs no function.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,12 +25,15 @@ use crate::apigw::{self, HttpRequest, Invocation};
 use crate::authorizer::{Authorizers, Claims, Refusal};
 use crate::functions::Invoker;
 use crate::routes::{RouteTable, Selection};
+use crate::throttle::TokenBucket;
 
 /// API Gateway's payload limit.
 const MAX_BODY: usize = 10 * 1024 * 1024;
 
 pub struct Gateway {
     routes: RouteTable,
+    /// A bucket for each throttled route, by route key.
+    buckets: BTreeMap<String, TokenBucket>,
     authorizers: Authorizers,
     invoker: Invoker,
     account_id: String,
@@ -43,8 +48,18 @@ impl Gateway {
         account_id: String,
         log_requests: bool,
     ) -> Self {
+        let now = Instant::now();
+        let buckets = routes
+            .routes()
+            .iter()
+            .filter_map(|route| {
+                let bucket = TokenBucket::new(route.throttling?, now);
+                Some((route.route_key.clone(), bucket))
+            })
+            .collect();
         Self {
             routes,
+            buckets,
             authorizers,
             invoker,
             account_id,
@@ -138,6 +153,11 @@ impl Gateway {
             }
         };
         let (route, path_parameters) = route;
+        if let Some(bucket) = self.buckets.get(&route.route_key)
+            && let Err(retry_after) = bucket.take(Instant::now())
+        {
+            return (too_many_requests(retry_after), None);
+        }
         let jwt_claims = match &route.authorizer {
             None => None,
             Some(name) => match self.authorize(name, &parts.headers).await {
@@ -244,6 +264,18 @@ fn unauthorized(refusal: &Refusal) -> Response<Full<Bytes>> {
         .expect("a refusal's challenge is a valid header value")
 }
 
+/// API Gateway's own answer to a request over its route's throttling limits.
+fn too_many_requests(retry_after_secs: u64) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::TOO_MANY_REQUESTS)
+        .header("content-type", "application/json")
+        .header("retry-after", retry_after_secs.to_string())
+        .body(Full::new(Bytes::from_static(
+            br#"{"message":"Too Many Requests"}"#,
+        )))
+        .expect("static headers always build")
+}
+
 /// The request's headers as API Gateway passes them on: with the
 /// `x-forwarded-*` headers it adds, which tell a function (the storefront) how
 /// it was reached.
@@ -279,9 +311,174 @@ fn error(status: StatusCode, code: &str, message: &str, headers: &[(&str, String
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
     use http_body_util::BodyExt;
+    use tokio::io::AsyncWriteExt;
 
     use super::*;
+    use crate::resolve::{Names, Resolver};
+    use crate::template::Template;
+
+    /// Two routes under the API's default limits, checkout under its own.
+    const THROTTLED: &str = r#"
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefaultRouteSettings: {ThrottlingRateLimit: 1, ThrottlingBurstLimit: 2}
+      RouteSettings:
+        "POST /api/checkout": {ThrottlingRateLimit: 1, ThrottlingBurstLimit: 1}
+  Shop:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: shop
+    Properties:
+      Events:
+        Things:
+          Type: HttpApi
+          Properties: {Method: GET, Path: /api/things}
+        Stuff:
+          Type: HttpApi
+          Properties: {Method: GET, Path: /api/stuff}
+        Checkout:
+          Type: HttpApi
+          Properties: {Method: POST, Path: /api/checkout}
+"#;
+
+    /// A stand-in Invoke API that answers every invocation with a 200 and
+    /// counts them.
+    async fn function() -> (Invoker, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let invocations = Arc::new(AtomicUsize::new(0));
+        let counted = invocations.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                crate::testing::read_request(&mut stream).await.unwrap();
+                counted.fetch_add(1, Ordering::SeqCst);
+                let answer = r#"{"statusCode":200,"body":"served"}"#;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                stream.write_all(response.as_bytes()).await.unwrap();
+            }
+        });
+        (Invoker::new(port), invocations)
+    }
+
+    /// The gateway of `template` on a loopback port: its base URL, and the
+    /// count of the functions it invoked.
+    async fn serve(template: &str) -> (String, Arc<AtomicUsize>, watch::Sender<bool>) {
+        let template = Template::parse(template).unwrap();
+        let resolver = Resolver::new(&template, Names::local("gateway-test"));
+        let authorizers = Authorizers::from_template(&resolver, "http://127.0.0.1:1").unwrap();
+        let (invoker, invocations) = function().await;
+        let gateway = Gateway::new(
+            RouteTable::from_template(&template),
+            authorizers,
+            invoker,
+            "123456789012".into(),
+            false,
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, stopped) = watch::channel(false);
+        tokio::spawn(Arc::new(gateway).serve(listener, stopped));
+        (base_url, invocations, shutdown)
+    }
+
+    async fn send(base_url: &str, method: &str, path: &str) -> reqwest::Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        reqwest::Client::new()
+            .request(method, format!("{base_url}{path}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_request_over_its_routes_burst_is_api_gateways_429_and_runs_no_function() {
+        let (base_url, invocations, _shutdown) = serve(THROTTLED).await;
+        for n in 0..2 {
+            let status = send(&base_url, "GET", "/api/things").await.status();
+            assert_eq!(status, StatusCode::OK, "request {n} of the burst");
+        }
+        let refused = send(&base_url, "GET", "/api/things").await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let header = |name: &str| refused.headers()[name].to_str().unwrap().to_owned();
+        assert_eq!(header("content-type"), "application/json");
+        assert_eq!(header("retry-after"), "1");
+        assert_eq!(
+            refused.text().await.unwrap(),
+            r#"{"message":"Too Many Requests"}"#
+        );
+        assert_eq!(
+            invocations.load(Ordering::SeqCst),
+            2,
+            "the refused request reached the function"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_route_has_its_own_bucket_under_its_own_limits() {
+        let (base_url, invocations, _shutdown) = serve(THROTTLED).await;
+        assert_eq!(
+            send(&base_url, "POST", "/api/checkout").await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            send(&base_url, "POST", "/api/checkout").await.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "checkout's burst is 1"
+        );
+        for path in ["/api/things", "/api/stuff", "/api/things", "/api/stuff"] {
+            assert_eq!(
+                send(&base_url, "GET", path).await.status(),
+                StatusCode::OK,
+                "{path}: another route's empty bucket is not this one's"
+            );
+        }
+        assert_eq!(invocations.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn a_throttled_route_serves_again_after_retry_after() {
+        let (base_url, _, _shutdown) = serve(THROTTLED).await;
+        send(&base_url, "POST", "/api/checkout").await;
+        let refused = send(&base_url, "POST", "/api/checkout").await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry_after: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(retry_after)).await;
+        assert_eq!(
+            send(&base_url, "POST", "/api/checkout").await.status(),
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn an_api_without_route_settings_throttles_nothing() {
+        let unthrottled: Vec<&str> = THROTTLED
+            .lines()
+            .filter(|line| !line.contains("RouteSettings") && !line.contains("ThrottlingRateLimit"))
+            .collect();
+        let (base_url, invocations, _shutdown) = serve(&unthrottled.join("\n")).await;
+        for _ in 0..10 {
+            assert_eq!(
+                send(&base_url, "POST", "/api/checkout").await.status(),
+                StatusCode::OK
+            );
+        }
+        assert_eq!(invocations.load(Ordering::SeqCst), 10);
+    }
 
     #[tokio::test]
     async fn a_refusal_is_api_gateways_401_with_its_challenge() {

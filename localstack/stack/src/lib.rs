@@ -4,7 +4,8 @@
 //! emulator (moto server) with the template's resources, runs the functions
 //! with `cargo lambda watch`, and serves the HTTP API on a local port,
 //! checking the tokens of the routes that name a JWT authorizer against the
-//! emulator's Cognito user pools, as API Gateway checks them.
+//! emulator's Cognito user pools, as API Gateway checks them, and holding
+//! each route to the throttling the template gives it.
 //!
 //! Every trigger reaches a function the same way: an event built here, posted
 //! to the Invoke API of `cargo lambda watch` (`functions::invoke_url`). The
@@ -28,6 +29,7 @@ pub mod stack;
 pub mod streams;
 pub mod template;
 pub mod testing;
+pub mod throttle;
 pub mod tools;
 
 pub use stack::{Stack, StackOptions};

@@ -1,19 +1,23 @@
 //! Feeds an SQS queue to its function as Lambda's event source mapping does:
 //! batches of up to `BatchSize` (waiting up to the batching window to fill
 //! one), the Lambda `SQSEvent` shape, messages deleted only once handled.
-//! A failed invocation leaves the whole batch on the queue; with
+//! Up to `MaximumConcurrency` batches are in flight at once, each received
+//! only when a slot is free, so no message waits out its visibility timeout
+//! unseen. A failed invocation leaves the whole batch on the queue; with
 //! `ReportBatchItemFailures` only the messages the function names stay. A
 //! message left on the queue comes back after its visibility timeout, and the
 //! queue's redrive policy moves it to the dead-letter queue after
 //! `maxReceiveCount` receives: the emulator does that part, as SQS does.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
 
 use crate::functions::Invoker;
 use crate::sources::Gate;
@@ -27,6 +31,8 @@ pub struct QueueSource {
     pub queue_arn: String,
     pub queue_url: String,
     pub polling: Polling,
+    /// How many batches may be in flight at once.
+    pub batches_in_flight: usize,
     pub region: String,
     /// How soon a message the function failed is seen again. `None` keeps the
     /// queue's visibility timeout, as Lambda does; a short delay makes retries
@@ -34,7 +40,8 @@ pub struct QueueSource {
     pub retry_after: Option<Duration>,
 }
 
-/// Feeds the queue until `stop` turns true.
+/// Feeds the queue until `stop` turns true, then lets the batches in flight
+/// finish. A batch whose messages cannot be deleted stops the feeder.
 pub async fn feed(
     source: QueueSource,
     sqs: Client,
@@ -42,10 +49,20 @@ pub async fn feed(
     mut gate: Gate,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
-    loop {
+    let source = Arc::new(source);
+    let slots = Arc::new(Semaphore::new(source.batches_in_flight));
+    let mut in_flight = JoinSet::new();
+    let fed = loop {
+        if let Err(error) = settled(&mut in_flight) {
+            break Err(error);
+        }
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.context("the feeder's slots closed")?,
+            Ok(_) = stop.wait_for(|stopped| *stopped) => break Ok(()),
+        };
         gate.wait_open(&mut stop).await;
         if *stop.borrow() {
-            return Ok(());
+            break Ok(());
         }
         let batch = match collect(&source, &sqs, &mut stop).await {
             Ok(batch) => batch,
@@ -60,28 +77,58 @@ pub async fn feed(
         }
         if !gate.is_open() {
             // Turned off while receiving: the messages go back, undelivered.
-            release(&source, &sqs, &batch).await?;
+            if let Err(error) = release(&source, &sqs, &batch).await {
+                break Err(error);
+            }
             continue;
         }
-        let failed = deliver(&source, &invoker, &batch).await;
-        let (done, kept): (Vec<&Message>, Vec<&Message>) = batch
-            .iter()
-            .partition(|m| !failed.contains(&m.message_id().unwrap_or_default()));
-        delete(&source, &sqs, &done).await?;
-        if let Some(delay) = source.retry_after {
-            for message in kept {
-                if let Some(handle) = message.receipt_handle() {
-                    sqs.change_message_visibility()
-                        .queue_url(&source.queue_url)
-                        .receipt_handle(handle)
-                        .visibility_timeout(i32::try_from(delay.as_secs()).unwrap_or(i32::MAX))
-                        .send()
-                        .await
-                        .context("shortening a failed message's visibility")?;
-                }
+        let (source, sqs, invoker) = (source.clone(), sqs.clone(), invoker.clone());
+        in_flight.spawn(async move {
+            let handled = handle(&source, &sqs, &invoker, &batch).await;
+            drop(slot);
+            handled
+        });
+    };
+    let mut finished = Ok(());
+    while let Some(done) = in_flight.join_next().await {
+        let handled = done
+            .context("a batch's delivery panicked")
+            .and_then(|handled| handled);
+        finished = finished.and(handled);
+    }
+    fed.and(finished)
+}
+
+/// The outcome of the batches that have finished, the first failure if any.
+fn settled(in_flight: &mut JoinSet<Result<()>>) -> Result<()> {
+    while let Some(done) = in_flight.try_join_next() {
+        done.context("a batch's delivery panicked")??;
+    }
+    Ok(())
+}
+
+/// Delivers one batch, deletes what was handled and, with `retry_after`,
+/// brings the rest back sooner.
+async fn handle(source: &QueueSource, sqs: &Client, invoker: &Invoker, batch: &[Message]) -> Result<()> {
+    let failed = deliver(source, invoker, batch).await;
+    let (done, kept): (Vec<&Message>, Vec<&Message>) = batch
+        .iter()
+        .partition(|m| !failed.contains(&m.message_id().unwrap_or_default()));
+    delete(source, sqs, &done).await?;
+    if let Some(delay) = source.retry_after {
+        for message in kept {
+            if let Some(handle) = message.receipt_handle() {
+                sqs.change_message_visibility()
+                    .queue_url(&source.queue_url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(i32::try_from(delay.as_secs()).unwrap_or(i32::MAX))
+                    .send()
+                    .await
+                    .context("shortening a failed message's visibility")?;
             }
         }
     }
+    Ok(())
 }
 
 /// Receives until the batch is full, the batching window has passed, or (with
@@ -303,6 +350,7 @@ mod tests {
                 batching_window: Duration::ZERO,
                 reports_item_failures: true,
             },
+            batches_in_flight: 1,
             region: "us-east-1".into(),
             retry_after: None,
         };

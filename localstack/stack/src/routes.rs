@@ -1,9 +1,12 @@
 //! API Gateway HTTP API route selection: the most specific route wins. A
 //! literal segment beats a `{variable}`, which beats a greedy `{proxy+}`; a
 //! route for the method beats `ANY`; `$default` catches what nothing else does.
-//! A route carries the authorizer it names, which the gateway applies.
+//! A route carries the authorizer it names and the throttling its stage gives
+//! it, which the gateway applies.
 
 use std::collections::BTreeMap;
+
+use crate::template::{self, Throttling};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -20,6 +23,8 @@ pub struct Route {
     pub function: String,
     /// The JWT authorizer a request must pass before the function runs.
     pub authorizer: Option<String>,
+    /// The route's request limits, shared by all its clients.
+    pub throttling: Option<Throttling>,
     method: Option<String>,
     segments: Option<Vec<Segment>>,
 }
@@ -61,15 +66,11 @@ impl Route {
                 })
                 .collect()
         });
-        let route_key = if path == "$default" {
-            "$default".to_owned()
-        } else {
-            format!("{method} {path}")
-        };
         Self {
-            route_key,
+            route_key: template::route_key(&method, path),
             function: function.to_owned(),
             authorizer: None,
+            throttling: None,
             method: (method != "ANY").then_some(method),
             segments,
         }
@@ -78,6 +79,11 @@ impl Route {
     /// The route, guarded by `authorizer` (none for an open route).
     pub fn with_authorizer(self, authorizer: Option<String>) -> Self {
         Self { authorizer, ..self }
+    }
+
+    /// The route, throttled as its stage says (not at all for `None`).
+    pub fn with_throttling(self, throttling: Option<Throttling>) -> Self {
+        Self { throttling, ..self }
     }
 
     /// The path parameters if `path` matches, with a rank: lower is more specific.
@@ -136,7 +142,9 @@ impl RouteTable {
                 .iter()
                 .flat_map(|f| {
                     f.routes.iter().map(|r| {
-                        Route::new(&r.method, &r.path, &f.binary).with_authorizer(r.authorizer.clone())
+                        Route::new(&r.method, &r.path, &f.binary)
+                            .with_authorizer(r.authorizer.clone())
+                            .with_throttling(template.route_throttling(&r.key()))
                     })
                 })
                 .collect(),

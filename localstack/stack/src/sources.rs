@@ -1,5 +1,7 @@
 //! Starts a poller for every non-HTTP trigger the template declares, as
 //! Lambda's event source mappings and EventBridge schedules would run them.
+//! A queue's poller keeps as many batches in flight as its mapping's
+//! `MaximumConcurrency` allows, within what the function may run at once.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -97,10 +99,13 @@ impl fmt::Display for Started {
 }
 
 /// Spawns the pollers into `tasks`; they run until `stop` turns true.
+/// `function_concurrency` is how many instances of one function the
+/// function runner runs at once.
 pub async fn start(
     resolver: &Resolver<'_>,
     config: &aws_config::SdkConfig,
     invoker: &Invoker,
+    function_concurrency: u16,
     timing: Timing,
     stop: &watch::Receiver<bool>,
     tasks: &mut JoinSet<()>,
@@ -137,7 +142,11 @@ pub async fn start(
                     });
                     started.streams += 1;
                 }
-                SourceKind::Sqs { queue, polling } => {
+                SourceKind::Sqs {
+                    queue,
+                    polling,
+                    maximum_concurrency,
+                } => {
                     let queue_arn = resolver.resolve_string(queue).with_context(context)?;
                     let name = queue_arn.rsplit(':').next().unwrap_or_default();
                     let queue_url = sqs
@@ -153,6 +162,11 @@ pub async fn start(
                         queue_arn,
                         queue_url,
                         polling: *polling,
+                        batches_in_flight: batches_in_flight(
+                            *maximum_concurrency,
+                            function.reserved_concurrency,
+                            function_concurrency,
+                        ),
                         region: names.region.clone(),
                         retry_after: timing.retry_after,
                     };
@@ -200,6 +214,21 @@ pub async fn start(
     Ok(started)
 }
 
+/// How many batches of one queue may be in flight at once: the mapping's
+/// `MaximumConcurrency` (without one, Lambda scales up to what the function
+/// may run), never more than the function's reserved concurrency or the
+/// instances the function runner runs of it.
+fn batches_in_flight(
+    maximum_concurrency: Option<u32>,
+    reserved: Option<u32>,
+    function_concurrency: u16,
+) -> usize {
+    [maximum_concurrency, reserved]
+        .into_iter()
+        .flatten()
+        .fold(u32::from(function_concurrency), u32::min) as usize
+}
+
 /// The event EventBridge sends a function on a schedule.
 fn scheduled_event(rule_arn: &str, account: &str, region: &str) -> serde_json::Value {
     let now = time::OffsetDateTime::now_utc()
@@ -236,6 +265,31 @@ mod tests {
             .await
             .expect("an enabled gate opens");
         assert!(switches.set("nobody", false).is_err());
+    }
+
+    #[test]
+    fn a_queue_keeps_up_to_its_maximum_concurrency_in_flight_within_the_functions_share() {
+        assert_eq!(batches_in_flight(Some(2), Some(5), 4), 2);
+        assert_eq!(
+            batches_in_flight(Some(5), Some(3), 4),
+            3,
+            "the function's reserved concurrency"
+        );
+        assert_eq!(
+            batches_in_flight(Some(5), Some(5), 2),
+            2,
+            "the local function runner's"
+        );
+        assert_eq!(
+            batches_in_flight(None, None, 2),
+            2,
+            "unscaled: as many as the function may run"
+        );
+        assert_eq!(
+            batches_in_flight(Some(5), Some(0), 2),
+            0,
+            "a function that reserves none gets none"
+        );
     }
 
     #[test]

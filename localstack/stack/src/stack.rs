@@ -180,6 +180,7 @@ impl Stack {
             &resolver,
             &config,
             &invoker,
+            options.concurrency,
             options.timing,
             &stopped,
             &mut sources,

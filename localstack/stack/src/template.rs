@@ -1,11 +1,12 @@
 //! `infra/template.yaml`, read as the cloud reads it: the one list of the
-//! shop's functions, routes (with the authorizer each names) and resources.
+//! shop's functions, routes (with the authorizer and throttling each gets)
+//! and resources.
 //! The local stack derives everything it creates and runs from this model,
 //! so nothing is listed twice. What the local stack cannot do as the cloud
-//! does (a Lambda authorizer, a default authorizer, scopes) is refused here,
-//! rather than served open.
+//! does (a Lambda authorizer, a default authorizer, scopes, an event's own
+//! route settings) is refused here, rather than served open.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub struct Template {
     resources: BTreeMap<String, Resource>,
     functions: Vec<Function>,
     authorizers: BTreeMap<String, JwtAuthorizer>,
+    /// The throttled routes, by route key.
+    throttling: BTreeMap<String, Throttling>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +40,9 @@ pub struct Function {
     pub binary: String,
     /// Environment variables, intrinsics unresolved.
     pub environment: BTreeMap<String, Value>,
+    /// `ReservedConcurrentExecutions`: instances kept for this function alone,
+    /// and the most it may run at once.
+    pub reserved_concurrency: Option<u32>,
     pub routes: Vec<HttpRoute>,
     /// The non-HTTP triggers: queues, streams and schedules.
     pub sources: Vec<EventSource>,
@@ -54,7 +60,13 @@ pub struct EventSource {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceKind {
     /// `Type: SQS`: `queue` is the queue's ARN, intrinsics unresolved.
-    Sqs { queue: Value, polling: Polling },
+    Sqs {
+        queue: Value,
+        polling: Polling,
+        /// `ScalingConfig.MaximumConcurrency`: the most batches of the queue
+        /// in flight at once (`None`: as many as the function may run).
+        maximum_concurrency: Option<u32>,
+    },
     /// `Type: DynamoDB`: `stream` is the stream's ARN, intrinsics unresolved.
     DynamoDb {
         stream: Value,
@@ -85,6 +97,33 @@ pub struct HttpRoute {
     /// The authorizer the route names (`Auth.Authorizer`), which checks every
     /// request before the function runs; `None` for an open route.
     pub authorizer: Option<String>,
+}
+
+impl HttpRoute {
+    /// The route key API Gateway names the route by (`GET /api/cart`).
+    pub fn key(&self) -> String {
+        route_key(&self.method, &self.path)
+    }
+}
+
+/// The route key of `method` (upper-case, or `ANY`) on `path` (`$default`
+/// for the catch-all), as API Gateway writes it.
+pub fn route_key(method: &str, path: &str) -> String {
+    if path == "$default" {
+        path.to_owned()
+    } else {
+        format!("{method} {path}")
+    }
+}
+
+/// A route's throttling, as the HTTP API's stage sets it: a bucket of
+/// `burst` requests refilled at `rate_per_second`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throttling {
+    /// `ThrottlingRateLimit`: the steady rate, requests per second.
+    pub rate_per_second: f64,
+    /// `ThrottlingBurstLimit`: the bucket's size.
+    pub burst: u32,
 }
 
 /// A JWT authorizer of the HTTP API (`Auth.Authorizers.<name>` with a
@@ -170,10 +209,27 @@ impl Template {
                 }
             }
         }
+        let route_keys: BTreeSet<String> = functions
+            .iter()
+            .flat_map(|f| f.routes.iter().map(HttpRoute::key))
+            .collect();
+        let mut throttling = BTreeMap::new();
+        for (id, api) in resources
+            .iter()
+            .filter(|(_, r)| r.kind == "AWS::Serverless::HttpApi")
+        {
+            let throttled =
+                parse_throttling(&api.properties, &route_keys).with_context(|| format!("HttpApi {id}"))?;
+            if !throttled.is_empty() && !throttling.is_empty() {
+                bail!("two HTTP APIs throttle routes; the local stack serves one API");
+            }
+            throttling.extend(throttled);
+        }
         Ok(Self {
             resources,
             functions,
             authorizers,
+            throttling,
         })
     }
 
@@ -199,6 +255,12 @@ impl Template {
         &self.authorizers
     }
 
+    /// The throttling of the route `route_key`: its own `RouteSettings`
+    /// over the API's `DefaultRouteSettings`; `None` for an unthrottled route.
+    pub fn route_throttling(&self, route_key: &str) -> Option<Throttling> {
+        self.throttling.get(route_key).copied()
+    }
+
     /// Resources of one CloudFormation type, by logical id.
     pub fn resources_of<'t>(&'t self, kind: &'t str) -> impl Iterator<Item = (&'t str, &'t Resource)> + 't {
         self.resources
@@ -222,6 +284,19 @@ fn parse_function(id: &str, resource: &Resource, globals: &Value) -> Result<Func
             environment.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
     }
+    let reserved_concurrency = match properties
+        .get("ReservedConcurrentExecutions")
+        .or_else(|| globals.get("ReservedConcurrentExecutions"))
+    {
+        None => None,
+        Some(value) => Some(
+            whole_number(value)
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    anyhow!("function {id}: ReservedConcurrentExecutions is not a count: {value}")
+                })?,
+        ),
+    };
     let mut routes = Vec::new();
     let mut sources = Vec::new();
     if let Some(Value::Object(events)) = properties.get("Events") {
@@ -233,6 +308,11 @@ fn parse_function(id: &str, resource: &Resource, globals: &Value) -> Result<Func
                 });
             }
             if event.get("Type").and_then(Value::as_str) == Some("HttpApi") {
+                if event.pointer("/Properties/RouteSettings").is_some() {
+                    bail!(
+                        "function {id}, event {name}: the local gateway reads route settings from the HttpApi's RouteSettings only"
+                    );
+                }
                 let field = |key: &str| {
                     event
                         .pointer(&format!("/Properties/{key}"))
@@ -252,6 +332,7 @@ fn parse_function(id: &str, resource: &Resource, globals: &Value) -> Result<Func
         logical_id: id.to_owned(),
         binary,
         environment,
+        reserved_concurrency,
         routes,
         sources,
     })
@@ -319,16 +400,94 @@ fn parse_authorizers(properties: &Value) -> Result<Vec<(String, JwtAuthorizer)>>
         .collect()
 }
 
+/// The throttling of each route in `route_keys` that an
+/// `AWS::Serverless::HttpApi` throttles: the route's `RouteSettings` over the
+/// `DefaultRouteSettings`, limit by limit. A route key that is no route is an
+/// error, as it is when the stage is deployed.
+fn parse_throttling(
+    properties: &Value,
+    route_keys: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Throttling>> {
+    let default = match properties.get("DefaultRouteSettings") {
+        None => Limits::default(),
+        Some(settings) => Limits::parse(settings).context("DefaultRouteSettings")?,
+    };
+    let mut routes = BTreeMap::new();
+    match properties.get("RouteSettings") {
+        None => {}
+        Some(Value::Object(settings)) => {
+            for (key, settings) in settings {
+                if !route_keys.contains(key) {
+                    bail!("RouteSettings names {key:?}, which is no route of the API");
+                }
+                routes.insert(
+                    key.as_str(),
+                    Limits::parse(settings).with_context(|| format!("RouteSettings {key}"))?,
+                );
+            }
+        }
+        Some(other) => bail!("RouteSettings is not a map of route keys: {other}"),
+    }
+    let mut throttling = BTreeMap::new();
+    for key in route_keys {
+        let own = routes.get(key.as_str()).copied().unwrap_or_default();
+        match (own.rate.or(default.rate), own.burst.or(default.burst)) {
+            (None, None) => {}
+            (Some(rate_per_second), Some(burst)) => {
+                throttling.insert(
+                    key.clone(),
+                    Throttling {
+                        rate_per_second,
+                        burst,
+                    },
+                );
+            }
+            _ => bail!(
+                "{key}: a rate limit without a burst limit (or the reverse) leaves the other to the account's limit, which the local gateway does not model; set both"
+            ),
+        }
+    }
+    Ok(throttling)
+}
+
+/// The throttling limits one set of route settings gives, each optional.
+#[derive(Debug, Clone, Copy, Default)]
+struct Limits {
+    rate: Option<f64>,
+    burst: Option<u32>,
+}
+
+impl Limits {
+    fn parse(settings: &Value) -> Result<Self> {
+        let rate = match settings.get("ThrottlingRateLimit") {
+            None => None,
+            Some(value) => Some(
+                value
+                    .as_f64()
+                    .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+                    .filter(|rate: &f64| rate.is_finite() && *rate >= 0.0)
+                    .ok_or_else(|| anyhow!("ThrottlingRateLimit is not a rate: {value}"))?,
+            ),
+        };
+        let burst = match settings.get("ThrottlingBurstLimit") {
+            None => None,
+            Some(value) => Some(
+                whole_number(value)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| anyhow!("ThrottlingBurstLimit is not a count: {value}"))?,
+            ),
+        };
+        Ok(Self { rate, burst })
+    }
+}
+
 /// The trigger an `Events` entry declares, if it is one Lambda polls or runs.
 fn event_source(event: &Value) -> Result<Option<SourceKind>> {
     let properties = event.get("Properties").cloned().unwrap_or(Value::Null);
     let number = |key: &str, default: u64| -> Result<u64> {
         match properties.get(key) {
             None => Ok(default),
-            Some(value) => value
-                .as_u64()
-                .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
-                .ok_or_else(|| anyhow!("{key} is not a whole number: {value}")),
+            Some(value) => whole_number(value).ok_or_else(|| anyhow!("{key} is not a whole number: {value}")),
         }
     };
     let polling = |default_batch: u64| -> Result<Polling> {
@@ -351,6 +510,16 @@ fn event_source(event: &Value) -> Result<Option<SourceKind>> {
         Some("SQS") => SourceKind::Sqs {
             queue: required("Queue")?,
             polling: polling(10)?,
+            maximum_concurrency: match properties.pointer("/ScalingConfig/MaximumConcurrency") {
+                None => None,
+                // Lambda's bounds: fewer than two is refused at deploy.
+                Some(value) => Some(
+                    whole_number(value)
+                        .and_then(|n| u32::try_from(n).ok())
+                        .filter(|n| (2..=1000).contains(n))
+                        .ok_or_else(|| anyhow!("MaximumConcurrency is not from 2 to 1000: {value}"))?,
+                ),
+            },
         },
         Some("DynamoDB") => SourceKind::DynamoDb {
             stream: required("Stream")?,
@@ -378,6 +547,13 @@ fn event_source(event: &Value) -> Result<Option<SourceKind>> {
         }
         _ => return Ok(None),
     }))
+}
+
+/// A whole number, written as one or as a string (CloudFormation takes both).
+fn whole_number(value: &Value) -> Option<u64> {
+    value
+        .as_u64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
 }
 
 /// The period of an EventBridge `rate(N unit)` expression.
@@ -463,6 +639,12 @@ Resources:
   Api:
     Type: AWS::Serverless::HttpApi
     Properties:
+      DefaultRouteSettings:
+        ThrottlingRateLimit: 100
+        ThrottlingBurstLimit: 200
+      RouteSettings:
+        "GET /api/my/things":
+          ThrottlingRateLimit: 5
       Auth:
         Authorizers:
           Member:
@@ -480,6 +662,7 @@ Resources:
       BuildProperties:
         Binary: list-things
     Properties:
+      ReservedConcurrentExecutions: 4
       Environment:
         Variables:
           THINGS_TABLE: !Ref Things
@@ -516,6 +699,8 @@ Resources:
           Properties:
             Queue: !GetAtt WorkQueue.Arn
             MaximumBatchingWindowInSeconds: 1
+            ScalingConfig:
+              MaximumConcurrency: 3
 "#;
 
     #[test]
@@ -577,7 +762,12 @@ Resources:
                     batching_window: Duration::from_secs(1),
                     reports_item_failures: false
                 },
+                maximum_concurrency: Some(3),
             }
+        );
+        assert_eq!(
+            template.function("ListThings").unwrap().reserved_concurrency,
+            Some(4)
         );
         assert_eq!(
             *source("Other"),
@@ -586,6 +776,89 @@ Resources:
                 enabled: true
             }
         );
+    }
+
+    #[test]
+    fn a_queue_is_polled_with_at_least_two_batches_in_flight_when_it_says_so() {
+        let template = |concurrency: &str| {
+            Template::parse(&TEMPLATE.replace(
+                "MaximumConcurrency: 3",
+                &format!("MaximumConcurrency: {concurrency}"),
+            ))
+        };
+        assert!(template("2").is_ok());
+        for refused in ["1", "0", "1001", "many"] {
+            assert!(template(refused).is_err(), "MaximumConcurrency {refused}");
+        }
+        let unscaled = Template::parse(&TEMPLATE.replace("ScalingConfig:", "Other:")).unwrap();
+        let sources = &unscaled.function("ListThings").unwrap().sources;
+        assert!(
+            sources.iter().any(|s| matches!(
+                s.kind,
+                SourceKind::Sqs {
+                    maximum_concurrency: None,
+                    ..
+                }
+            )),
+            "{sources:?}"
+        );
+    }
+
+    #[test]
+    fn a_route_is_throttled_by_its_own_settings_over_the_apis_defaults_limit_by_limit() {
+        let template = Template::parse(TEMPLATE).unwrap();
+        assert_eq!(
+            template.route_throttling("GET /api/things"),
+            Some(Throttling {
+                rate_per_second: 100.0,
+                burst: 200
+            })
+        );
+        assert_eq!(
+            template.route_throttling("GET /api/my/things"),
+            Some(Throttling {
+                rate_per_second: 5.0,
+                burst: 200
+            })
+        );
+        assert_eq!(template.route_throttling("GET /api/nowhere"), None);
+        let no_default = TEMPLATE.replace("DefaultRouteSettings:", "Other:");
+        let no_default = no_default.replace(
+            "ThrottlingRateLimit: 5",
+            "ThrottlingRateLimit: 5\n          ThrottlingBurstLimit: 10",
+        );
+        let template = Template::parse(&no_default).unwrap();
+        assert_eq!(template.route_throttling("GET /api/things"), None);
+        assert_eq!(
+            template.route_throttling("GET /api/my/things"),
+            Some(Throttling {
+                rate_per_second: 5.0,
+                burst: 10
+            })
+        );
+    }
+
+    #[test]
+    fn route_settings_the_local_gateway_cannot_honour_are_refused() {
+        let unknown_route = TEMPLATE.replace("\"GET /api/my/things\":", "\"GET /api/my/thongs\":");
+        let half_a_limit = TEMPLATE.replace("DefaultRouteSettings:", "Other:");
+        let negative = TEMPLATE.replace("ThrottlingRateLimit: 5", "ThrottlingRateLimit: -5");
+        let fractional_burst = TEMPLATE.replace("ThrottlingBurstLimit: 200", "ThrottlingBurstLimit: 2.5");
+        let intrinsic = TEMPLATE.replace("ThrottlingRateLimit: 5", "ThrottlingRateLimit: !Ref Rate");
+        let on_the_event = TEMPLATE.replace(
+            "Properties: {Method: get, Path: /api/things}",
+            "Properties: {Method: get, Path: /api/things, RouteSettings: {ThrottlingBurstLimit: 1}}",
+        );
+        for (what, broken) in [
+            ("a route that does not exist", unknown_route),
+            ("a rate without a burst", half_a_limit),
+            ("a negative rate", negative),
+            ("a fractional burst", fractional_burst),
+            ("an unresolved rate", intrinsic),
+            ("settings on the event", on_the_event),
+        ] {
+            assert!(Template::parse(&broken).is_err(), "{what} was accepted");
+        }
     }
 
     #[test]
@@ -683,5 +956,61 @@ Resources:
             orders.routes
         );
         assert!(template.jwt_authorizers().contains_key("ShopperToken"));
+    }
+
+    #[test]
+    fn the_shop_throttles_every_route_and_checkout_hardest() {
+        let template = Template::shop().unwrap();
+        let checkout = ["POST /api/checkout", "POST /api/account/checkout"];
+        let limits: Vec<(String, Throttling)> = template
+            .functions()
+            .iter()
+            .flat_map(|f| &f.routes)
+            .map(|r| {
+                let key = r.key();
+                let throttling = template
+                    .route_throttling(&key)
+                    .unwrap_or_else(|| panic!("{key} is not throttled"));
+                (key, throttling)
+            })
+            .collect();
+        for key in checkout {
+            let strict = limits.iter().find(|(k, _)| k == key).unwrap().1;
+            for (other, limit) in limits.iter().filter(|(k, _)| !checkout.contains(&k.as_str())) {
+                assert!(
+                    strict.rate_per_second < limit.rate_per_second && strict.burst < limit.burst,
+                    "{key} {strict:?} is not stricter than {other} {limit:?}"
+                );
+            }
+            // One client's burst of 300 checkouts meets its own limit, not the route's.
+            assert!(strict.burst >= 300, "{key}: {strict:?}");
+        }
+    }
+
+    #[test]
+    fn every_saga_consumer_polls_with_concurrency_it_has_reserved() {
+        let template = Template::shop().unwrap();
+        let mut consumers = 0;
+        for function in template.functions() {
+            for source in &function.sources {
+                if let SourceKind::Sqs {
+                    maximum_concurrency, ..
+                } = source.kind
+                {
+                    let maximum = maximum_concurrency
+                        .unwrap_or_else(|| panic!("{}: no MaximumConcurrency", function.logical_id));
+                    let reserved = function.reserved_concurrency.unwrap_or_else(|| {
+                        panic!("{}: no ReservedConcurrentExecutions", function.logical_id)
+                    });
+                    assert!(
+                        reserved >= maximum,
+                        "{} reserves {reserved}, fewer than its pollers' {maximum}",
+                        function.logical_id
+                    );
+                    consumers += 1;
+                }
+            }
+        }
+        assert!(consumers >= 10, "{consumers} queue consumers");
     }
 }

@@ -121,9 +121,17 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_and_its_batch_mates_are_
         retry_after: Some(Duration::from_secs(1)),
         schedule_every: None,
     };
-    let started = sources::start(&resolver, &config, &Invoker::new(port), timing, &stop, &mut tasks)
-        .await
-        .unwrap();
+    let started = sources::start(
+        &resolver,
+        &config,
+        &Invoker::new(port),
+        2,
+        timing,
+        &stop,
+        &mut tasks,
+    )
+    .await
+    .unwrap();
     assert_eq!(started.queues, 1);
 
     let events = aws_sdk_eventbridge::Client::new(&config);
@@ -196,4 +204,160 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_and_its_batch_mates_are_
         "the poison message is tried maxReceiveCount times: {calls:?}"
     );
     assert_eq!(deliveries(4), 0, "an unmatched event is not delivered");
+}
+
+const SCALED_TEMPLATE: &str = r#"
+Resources:
+  NarrowQueue:
+    Type: AWS::SQS::Queue
+  WideQueue:
+    Type: AWS::SQS::Queue
+  Narrow:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: narrow
+    Properties:
+      ReservedConcurrentExecutions: 10
+      Events:
+        Work:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt NarrowQueue.Arn
+            BatchSize: 1
+            ScalingConfig:
+              MaximumConcurrency: 2
+  Wide:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: wide
+    Properties:
+      Events:
+        Work:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt WideQueue.Arn
+            BatchSize: 1
+            ScalingConfig:
+              MaximumConcurrency: 5
+"#;
+
+/// Per function: invocations running now, the most at once, and the
+/// messages handled.
+type Load = Arc<Mutex<std::collections::BTreeMap<String, (usize, usize, usize)>>>;
+
+/// A stand-in Invoke API whose every invocation takes a while, recording how
+/// many of each function's run at once.
+async fn slow_workers() -> (u16, Load) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let load: Load = Arc::default();
+    let recorded = load.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let recorded = recorded.clone();
+            tokio::spawn(async move {
+                let (head, body) = read_request(&mut stream).await.unwrap();
+                let function = head
+                    .split("/functions/")
+                    .nth(1)
+                    .and_then(|rest| rest.split('/').next())
+                    .unwrap()
+                    .to_owned();
+                let records = serde_json::from_slice::<Value>(&body).unwrap()["Records"]
+                    .as_array()
+                    .unwrap()
+                    .len();
+                {
+                    let mut load = recorded.lock().unwrap();
+                    let (running, most, _) = load.entry(function.clone()).or_default();
+                    *running += 1;
+                    *most = (*most).max(*running);
+                }
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                {
+                    let mut load = recorded.lock().unwrap();
+                    let (running, _, handled) = load.get_mut(&function).unwrap();
+                    *running -= 1;
+                    *handled += records;
+                }
+                let answer = json!({"batchItemFailures": []}).to_string();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+                stream.write_all(response.as_bytes()).await.unwrap();
+            });
+        }
+    });
+    (port, load)
+}
+
+#[tokio::test]
+async fn a_queue_keeps_its_maximum_concurrency_of_batches_in_flight_within_the_runners() {
+    let template = Template::parse(SCALED_TEMPLATE).unwrap();
+    let config = provision::emulator_config(emulator::shared_endpoint(), LOCAL_REGION);
+    let prefix = format!("routing-scaled-{}", std::process::id());
+    let mut resolver = Resolver::new(&template, Names::local(&prefix));
+    provision::everything(&mut resolver, &config).await.unwrap();
+
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    const MESSAGES: usize = 9;
+    for queue in ["NarrowQueue", "WideQueue"] {
+        let url = resolver.resolve_string(&json!({"Ref": queue})).unwrap();
+        for n in 0..MESSAGES {
+            sqs.send_message()
+                .queue_url(&url)
+                .message_body(json!({"n": n}).to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    let (port, load) = slow_workers().await;
+    let (stop_sender, stop) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    // The function runner runs three instances of a function at once.
+    let started = sources::start(
+        &resolver,
+        &config,
+        &Invoker::new(port),
+        3,
+        Timing::default(),
+        &stop,
+        &mut tasks,
+    )
+    .await
+    .unwrap();
+    assert_eq!(started.queues, 2);
+
+    let handled = |function: &str| {
+        load.lock()
+            .unwrap()
+            .get(function)
+            .map_or(0, |(_, _, handled)| *handled)
+    };
+    for _ in 0..600 {
+        if handled("narrow") == MESSAGES && handled("wide") == MESSAGES {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = stop_sender.send(true);
+    tasks.shutdown().await;
+
+    let load = load.lock().unwrap();
+    assert_eq!(
+        load["narrow"],
+        (0, 2, MESSAGES),
+        "(running, most at once, handled): the mapping's MaximumConcurrency of 2"
+    );
+    assert_eq!(
+        load["wide"],
+        (0, 3, MESSAGES),
+        "(running, most at once, handled): the runner's 3, under the mapping's 5"
+    );
 }
