@@ -559,7 +559,7 @@ fn footprint(shop: &Shop, id: &str, product: &str, email: &str, day: &str) -> Re
 }
 
 /// Waits until no saga queue holds a message, visible or in flight.
-fn queues_drained(shop: &Shop) -> Result<()> {
+pub fn queues_drained(shop: &Shop) -> Result<()> {
     let sqs = aws_sdk_sqs::Client::new(&shop.aws()?);
     let queues = [
         "InventoryReserve",

@@ -16,6 +16,7 @@ mod catalog;
 mod checkout;
 mod currency;
 mod gateway;
+mod limits;
 mod loadgen;
 mod owners;
 mod recommendations;
@@ -51,7 +52,7 @@ fn main() {
         tokens::TESTS,
     ]
     .concat();
-    let exclusive: Vec<(&str, Test)> = [checkout::EXCLUSIVE, gateway::EXCLUSIVE].concat();
+    let exclusive: Vec<(&str, Test)> = [checkout::EXCLUSIVE, gateway::EXCLUSIVE, limits::EXCLUSIVE].concat();
     if arguments.list {
         let trials = tests
             .iter()

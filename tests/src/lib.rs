@@ -82,38 +82,28 @@ impl Shop {
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Reply> {
+        self.send_from(&self.http, method, path, headers, body)
+    }
+
+    /// [`Self::send_with_headers`] through `http`, a client of the test's own
+    /// (one from [`client_from`], say).
+    pub fn send_from(
+        &self,
+        http: &reqwest::Client,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Reply> {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
-        let mut request = self.http.request(method, format!("{}{path}", self.base_url));
+        let mut request = http.request(method, format!("{}{path}", self.base_url));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         if let Some(body) = body {
             request = request.json(body);
         }
-        self.runtime.block_on(async {
-            let response = request
-                .send()
-                .await
-                .with_context(|| format!("requesting {path}"))?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let bytes = response.bytes().await?;
-            let body = if bytes.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&bytes).with_context(|| {
-                    format!(
-                        "{path} answered {status} with non-JSON: {}",
-                        String::from_utf8_lossy(&bytes)
-                    )
-                })?
-            };
-            Ok(Reply {
-                status,
-                headers,
-                body,
-            })
-        })
+        self.runtime.block_on(exchange(request, path))
     }
 
     pub fn get(&self, path: &str) -> Result<Reply> {
@@ -241,6 +231,42 @@ impl Shop {
         );
         Ok(())
     }
+}
+
+/// An HTTP client whose connections leave from `source`: on Linux all of
+/// 127.0.0.0/8 is this machine, so a test can be a client of its own, as the
+/// shop tells clients apart by their address.
+pub fn client_from(source: std::net::IpAddr) -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .local_address(source)
+        .timeout(Duration::from_secs(120))
+        .build()?)
+}
+
+/// Sends `request` (to `path`) and reads the JSON answer (`Value::Null` for none).
+pub async fn exchange(request: reqwest::RequestBuilder, path: &str) -> Result<Reply> {
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("requesting {path}"))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await?;
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{path} answered {status} with non-JSON: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })?
+    };
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// Fails a test with a message unless `condition` holds.

@@ -12,6 +12,11 @@
 //! With an `Idempotency-Key` header, the key is taken in the same
 //! transaction: the same request sent again answers the same order, and
 //! another request under the same key is refused (422).
+//!
+//! Each client (a signed-in shopper, else the address the request came
+//! from, see [`ClientKey`]) may place at most the checkout limit's
+//! allowance a minute; one more is a 429 with `Retry-After`, before
+//! anything is read from the cart, sealed or written.
 
 pub mod form;
 pub mod store;
@@ -21,10 +26,10 @@ use astroshop_domain::order::total_of;
 use astroshop_domain::shipping;
 use astroshop_domain::{CurrencyCode, Order, OrderId, OrderItem, OrderStatus};
 use astroshop_edge::order_link::api_link;
-use astroshop_edge::{ApiError, OrderLinks, check_body_size, json, query, shopper};
+use astroshop_edge::{ApiError, ClientKey, OrderLinks, check_body_size, json, query, shopper};
 use astroshop_orders::store::instant;
 use astroshop_saga::{Entry, now};
-use astroshop_store::{CardSealer, CartStore, ProductCatalog, RateSource};
+use astroshop_store::{Admission, CardSealer, CartStore, Counters, Limiter, ProductCatalog, RateSource};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -33,13 +38,17 @@ use crate::form::CheckoutForm;
 use crate::store::{Claim, OrderBook, Placed, Placement};
 
 /// The ports checkout works through.
-pub struct Checkout<Carts, Catalog, Rates, Sealer, Book> {
+pub struct Checkout<Carts, Catalog, Rates, Sealer, Book, Counts> {
     pub carts: Carts,
     pub catalog: Catalog,
     pub rates: Rates,
     pub sealer: Sealer,
     pub book: Book,
     pub links: OrderLinks,
+    /// Checkouts per client per minute.
+    pub limiter: Limiter<Counts>,
+    /// Who a request comes from, for the limit.
+    pub clients: ClientKey,
 }
 
 /// The answer: the placed order, where the saga has it, and where to follow it.
@@ -53,13 +62,14 @@ struct PlacedOrder<'o> {
     key: String,
 }
 
-impl<Carts, Catalog, Rates, Sealer, Book> Checkout<Carts, Catalog, Rates, Sealer, Book>
+impl<Carts, Catalog, Rates, Sealer, Book, Counts> Checkout<Carts, Catalog, Rates, Sealer, Book, Counts>
 where
     Carts: CartStore + Sync,
     Catalog: ProductCatalog + Sync,
     Rates: RateSource + Sync,
     Sealer: CardSealer + Sync,
     Book: OrderBook + Sync,
+    Counts: Counters + Sync,
 {
     /// `POST /api/checkout?currencyCode=` and `POST /api/account/checkout?currencyCode=`
     pub async fn place_order(&self, request: Request) -> Result<Response<Body>, ApiError> {
@@ -94,6 +104,15 @@ where
         {
             return Ok(answer);
         }
+        // Counted here: after the checks that cost nothing (a malformed
+        // request is not counted), and after the answer to a request placed
+        // before under its Idempotency-Key, which places nothing, so a
+        // client's retry is not counted twice. Two copies of one request
+        // racing each other may both be counted: that only errs towards
+        // refusing sooner. Everything after this (the cart and catalogue
+        // reads, the card's seal with KMS, the order's write) is what the
+        // limit guards.
+        self.admit(&request).await?;
 
         let lines = self
             .carts
@@ -187,6 +206,33 @@ where
                     "placing order {order_id} was refused"
                 ))),
             },
+        }
+    }
+
+    /// Counts the checkout against its client's allowance for this minute;
+    /// 429 when it is spent.
+    async fn admit(&self, request: &Request) -> Result<(), ApiError> {
+        let client = self.clients.client_of(request).await?;
+        let now = std::time::SystemTime::now();
+        match self
+            .limiter
+            .admit(&client.to_string(), now)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            Admission::Admitted => Ok(()),
+            Admission::Refused { retry_after } => {
+                tracing::warn!(%client, "checkout limit reached");
+                Err(ApiError::TooManyRequests {
+                    code: "too_many_checkouts",
+                    message: format!(
+                        "this client has had its {} checkouts for this minute; retry in {} seconds",
+                        self.limiter.limit().allowed(),
+                        retry_after.as_secs()
+                    ),
+                    retry_after,
+                })
+            }
         }
     }
 

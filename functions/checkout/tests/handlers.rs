@@ -7,30 +7,74 @@ use astroshop_checkout::store::{CheckoutTables, OrderBook};
 use astroshop_domain::OrderId;
 use astroshop_domain::events::SealedCard;
 use astroshop_domain::{ProductId, Quantity, UserId};
-use astroshop_edge::OrderLinks;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use astroshop_domain::card::CardDetails;
+use astroshop_edge::client::{FORWARDED_ADDRESS, FORWARDED_SIGNATURE};
 use astroshop_edge::order_link::sign;
-use astroshop_store::{CardKey, CardOpener, CartStore, CartTable, OpenError, ProductTable, RateTableStore};
+use astroshop_edge::{ClientKey, OrderLinks};
+use astroshop_store::{
+    CardKey, CardOpener, CardSealer, CartStore, CartTable, Limit, Limiter, LimitsTable, OpenError,
+    ProductTable, RateTableStore, SealError,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_stack::testing::{TestTables, json_response as json, request, sample_request, signed_in_request};
+use local_stack::testing::{
+    TestTables, api_event, json_response as json, request, sample_request, signed_in_request,
+};
 use serde_json::{Value, json};
 
-type ShopCheckout = Checkout<CartTable, ProductTable, RateTableStore, CardKey, CheckoutTables>;
+type ShopCheckout<Sealer> =
+    Checkout<CartTable, ProductTable, RateTableStore, Sealer, CheckoutTables, LimitsTable>;
 
-struct Shop {
+struct Shop<Sealer = CardKey> {
     tables: TestTables,
-    checkout: ShopCheckout,
+    checkout: ShopCheckout<Sealer>,
 }
+
+/// Checkouts a client may place a minute in the tests that are not about the limit.
+const GENEROUS: u32 = 60;
 
 async fn shop(prefix: &str) -> Shop {
     let tables = TestTables::provision(prefix).await.expect("tables provisioned");
+    let sealer = CardKey::new(
+        aws_sdk_kms::Client::new(tables.config()),
+        tables.setting("CARD_KEY_ID"),
+    );
+    Shop {
+        checkout: checkout(&tables, sealer, GENEROUS),
+        tables,
+    }
+}
+
+/// A shop that lets a client place `allowed` checkouts a minute, and
+/// counts the cards it seals.
+async fn limited_shop(prefix: &str, allowed: u32) -> Shop<CountedSeals> {
+    let tables = TestTables::provision(prefix).await.expect("tables provisioned");
+    let sealer = CountedSeals {
+        key: CardKey::new(
+            aws_sdk_kms::Client::new(tables.config()),
+            tables.setting("CARD_KEY_ID"),
+        ),
+        seals: AtomicUsize::new(0),
+    };
+    Shop {
+        checkout: checkout(&tables, sealer, allowed),
+        tables,
+    }
+}
+
+fn checkout<Sealer>(tables: &TestTables, sealer: Sealer, allowed: u32) -> ShopCheckout<Sealer> {
     let dynamodb = tables.dynamodb();
-    let checkout = Checkout {
+    let ssm = aws_sdk_ssm::Client::new(tables.config());
+    Checkout {
         carts: CartTable::new(dynamodb.clone(), tables.setting("CARTS_TABLE")),
         catalog: ProductTable::new(dynamodb.clone(), tables.setting("PRODUCTS_TABLE")),
         rates: RateTableStore::new(dynamodb.clone(), tables.setting("CURRENCY_RATES_TABLE")),
-        sealer: CardKey::new(
-            aws_sdk_kms::Client::new(tables.config()),
-            tables.setting("CARD_KEY_ID"),
+        sealer,
+        limiter: Limiter::new(
+            LimitsTable::new(dynamodb.clone(), tables.setting("LIMITS_TABLE")),
+            Limit::new("checkout", allowed, Duration::from_secs(60)),
         ),
         book: CheckoutTables::new(
             dynamodb,
@@ -38,12 +82,25 @@ async fn shop(prefix: &str) -> Shop {
             tables.setting("IDEMPOTENCY_TABLE"),
         ),
         links: OrderLinks::new(
-            aws_sdk_ssm::Client::new(tables.config()),
+            ssm.clone(),
             tables.setting("ORDER_LINK_KEY_PARAMETER"),
             OrderLinks::TTL,
         ),
-    };
-    Shop { tables, checkout }
+        clients: ClientKey::new(ssm, tables.setting("CLIENT_KEY_PARAMETER"), ClientKey::TTL),
+    }
+}
+
+/// The card key, counting the cards it seals (each one a KMS call).
+struct CountedSeals {
+    key: CardKey,
+    seals: AtomicUsize,
+}
+
+impl CardSealer for CountedSeals {
+    async fn seal(&self, card: &CardDetails, order: &OrderId) -> Result<SealedCard, SealError> {
+        self.seals.fetch_add(1, Ordering::SeqCst);
+        self.key.seal(card, order).await
+    }
 }
 
 /// The demo storefront's checkout body for `user`.
@@ -71,10 +128,11 @@ fn demo_request(user: &str) -> Value {
 struct Answer {
     status: u16,
     location: Option<String>,
+    retry_after: Option<String>,
     body: Value,
 }
 
-impl Shop {
+impl<Sealer: CardSealer + Sync> Shop<Sealer> {
     /// The key of the order's link, as the order's owner is given it.
     async fn key(&self, id: &str) -> String {
         sign(
@@ -120,14 +178,18 @@ impl Shop {
             .place_order(request)
             .await
             .unwrap_or_else(|e| e.into_response());
-        let location = response
-            .headers()
-            .get("location")
-            .map(|value| value.to_str().unwrap().to_owned());
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|value| value.to_str().unwrap().to_owned())
+        };
+        let (location, retry_after) = (header("location"), header("retry-after"));
         let (status, body) = json(response);
         Answer {
             status,
             location,
+            retry_after,
             body,
         }
     }
@@ -487,4 +549,121 @@ async fn a_signed_in_shopper_checks_out_their_own_cart_as_their_order() {
         1,
         "the cart stays until the order is confirmed"
     );
+}
+
+/// A guest's checkout of `user`'s cart as the gateway passes it from
+/// `source`, with the address the storefront forwards and its signature.
+fn guest_checkout_from(user: &str, source: &str, forwarded: Option<(&str, &str)>) -> lambda_http::Request {
+    let body = demo_request(user).to_string();
+    let (routed_to, mut event) = api_event("POST", "/api/checkout", Some(&body)).unwrap();
+    assert_eq!(routed_to, "checkout-place");
+    event["requestContext"]["http"]["sourceIp"] = source.into();
+    if let Some((address, signature)) = forwarded {
+        event["headers"][FORWARDED_ADDRESS] = address.into();
+        event["headers"][FORWARDED_SIGNATURE] = signature.into();
+    }
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+#[tokio::test]
+async fn a_client_over_its_limit_is_a_429_with_retry_after_before_anything_is_sealed_or_written() {
+    let shop = limited_shop("orders-checkout-limited", 2).await;
+    shop.add_to_cart("eager", "OLJCESPC7Z", 1).await;
+    for _ in 0..2 {
+        let answer = shop
+            .answer(guest_checkout_from("eager", "198.51.100.7", None))
+            .await;
+        assert_eq!(answer.status, 202, "{}", answer.body);
+    }
+    let refused = shop
+        .answer(guest_checkout_from("eager", "198.51.100.7", None))
+        .await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.body["error"]["code"], "too_many_checkouts");
+    assert!(refused.body["error"]["message"].is_string(), "{}", refused.body);
+    let retry_after: u64 = refused.retry_after.expect("a Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    // Another guest id from the same address is the same client.
+    shop.add_to_cart("eager-again", "OLJCESPC7Z", 1).await;
+    let renamed = shop
+        .answer(guest_checkout_from("eager-again", "198.51.100.7", None))
+        .await;
+    assert_eq!(renamed.status, 429, "{}", renamed.body);
+
+    assert_eq!(shop.orders_of("eager").await.len(), 2);
+    assert!(shop.orders_of("eager-again").await.is_empty());
+    assert_eq!(
+        shop.checkout.sealer.seals.load(Ordering::SeqCst),
+        2,
+        "a refused checkout sealed a card"
+    );
+    // Another address has an allowance of its own.
+    let other = shop
+        .answer(guest_checkout_from("eager-again", "198.51.100.8", None))
+        .await;
+    assert_eq!(other.status, 202, "{}", other.body);
+}
+
+#[tokio::test]
+async fn a_shopper_counts_as_themselves_and_a_forwarded_address_only_when_signed() {
+    let shop = limited_shop("orders-checkout-clients", 1).await;
+    let secret = shop.tables.secret("CLIENT_KEY_PARAMETER").await;
+    let vouched = |address: &str| astroshop_edge::client::sign(secret.as_bytes(), address.parse().unwrap());
+    for user in ["first", "second", "third", "fourth"] {
+        shop.add_to_cart(user, "OLJCESPC7Z", 1).await;
+    }
+    let storefront = "192.0.2.10";
+    let place = |user, forwarded| shop.answer(guest_checkout_from(user, storefront, forwarded));
+
+    // Two visitors of the storefront, each vouched for: two clients.
+    let signature = vouched("203.0.113.1");
+    assert_eq!(
+        place("first", Some(("203.0.113.1", &signature))).await.status,
+        202
+    );
+    let signature = vouched("203.0.113.2");
+    assert_eq!(
+        place("second", Some(("203.0.113.2", &signature))).await.status,
+        202
+    );
+    let again = place("third", Some(("203.0.113.2", &signature))).await;
+    assert_eq!(again.status, 429, "{}", again.body);
+    // The storefront's own address has not been counted yet; an address
+    // signed for another, or not at all, is counted as the sender's.
+    assert_eq!(place("third", None).await.status, 202);
+    let forged = place("fourth", Some(("203.0.113.3", &signature))).await;
+    assert_eq!(forged.status, 429, "{}", forged.body);
+    let unsigned = place("fourth", Some(("203.0.113.4", ""))).await;
+    assert_eq!(unsigned.status, 429, "{}", unsigned.body);
+
+    // A signed-in shopper is counted by their account, wherever they are.
+    let sub = "1f0e4c55-3a7b-4c1d-9e2f-5a6b7c8d9e0f";
+    let account = UserId::account(sub).unwrap();
+    shop.add_to_cart(account.as_str(), "OLJCESPC7Z", 1).await;
+    let body = demo_request("ignored").to_string();
+    let signed_in = || {
+        signed_in_request(
+            "POST",
+            "/api/account/checkout",
+            Some(&body),
+            "checkout-place",
+            sub,
+        )
+    };
+    assert_eq!(shop.answer(signed_in()).await.status, 202);
+    assert_eq!(shop.answer(signed_in()).await.status, 429);
+}
+
+#[tokio::test]
+async fn a_retry_under_the_same_idempotency_key_is_not_counted_again() {
+    let shop = limited_shop("orders-checkout-limit-retry", 1).await;
+    shop.add_to_cart("patient", "OLJCESPC7Z", 1).await;
+    let request = demo_request("patient");
+    let first = shop.place(&request, Some("retry-1")).await;
+    assert_eq!(first.status, 202, "{}", first.body);
+    let retried = shop.place(&request, Some("retry-1")).await;
+    assert_eq!(retried.status, 202, "{}", retried.body);
+    assert_eq!(retried.body["orderId"], first.body["orderId"]);
+    let another = shop.place(&request, Some("retry-2")).await;
+    assert_eq!(another.status, 429, "{}", another.body);
 }

@@ -3,6 +3,12 @@
 //! outcome however often the event is delivered, and
 //! `GET /api/notifications?email=`, the history of what was sent to an
 //! address, for operators (admin key).
+//!
+//! An address is sent at most the mail limit's allowance an hour: mail is
+//! paid for, and an address that anyone may type into a checkout form must
+//! not be flooded. A mail over the limit is not sent and is recorded as
+//! SUPPRESSED in the history; its event is handled (not retried, never a
+//! dead letter).
 
 pub mod address;
 pub mod mail;
@@ -15,14 +21,14 @@ use astroshop_domain::events::{OrderConfirmed, OrderFailed};
 use astroshop_edge::order_link::page_link;
 use astroshop_edge::{AdminKey, ApiError, OrderLinks, SecretError, ok, required_query};
 use astroshop_saga::{Delivery, Unreadable};
-use astroshop_store::{MissingSetting, StoreError};
+use astroshop_store::{Admission, Counters, Limiter, MissingSetting, StoreError};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 pub use address::{EmailAddress, InvalidEmailAddress};
 pub use mail::{Kind, Mail};
 pub use ses::{MailError, Mailer, SesMailer};
-pub use store::{Claim, LEASE, Notification, NotificationStore, NotificationTable};
+pub use store::{Claim, LEASE, Notification, NotificationStore, NotificationTable, Outcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {
@@ -79,11 +85,13 @@ impl OrderPages {
 /// Mails the shopper the outcome of their order, once: the mail is claimed
 /// in the table, sent, then marked sent. A copy of the event handled while
 /// another attempt holds the claim fails, to be retried once that attempt
-/// has marked the mail sent or let its claim lapse.
+/// has marked the mail sent or let its claim lapse. A mail over the
+/// address's allowance (`limiter`, per address) is marked suppressed instead.
 pub async fn mail_order_outcome(
     notifications: &impl NotificationStore,
     mailer: &impl Mailer,
     pages: &OrderPages,
+    limiter: &Limiter<impl Counters + Sync>,
     delivery: Delivery,
 ) -> Result<(), NotificationError> {
     let (order, kind, mail) = if delivery.is::<OrderConfirmed>() {
@@ -111,7 +119,30 @@ pub async fn mail_order_outcome(
             tracing::info!(kind = kind.as_str(), "mail already sent; nothing to do");
             return Ok(());
         }
+        Claim::Suppressed => {
+            tracing::info!(
+                kind = kind.as_str(),
+                "mail held back by the mail limit before; nothing to do"
+            );
+            return Ok(());
+        }
     };
+    // Counted once the mail is ours to send, so a copy of an event whose
+    // mail went out (or was held back) is not counted again. The address's
+    // local part is lowercased too: most mailboxes ignore its case, and a
+    // limit must not be stepped around by changing it.
+    let recipient = to.as_str().to_lowercase();
+    if let Admission::Refused { retry_after } =
+        limiter.admit(&recipient, std::time::SystemTime::now()).await?
+    {
+        notifications.mark_suppressed(&to, &order.order_id, kind).await?;
+        tracing::warn!(
+            kind = kind.as_str(),
+            next_window_in_seconds = retry_after.as_secs(),
+            "mail limit reached for the address; mail suppressed"
+        );
+        return Ok(());
+    }
     let message_id = mailer.send(&to, &mail).await?;
     notifications
         .mark_sent(&to, &order.order_id, kind, &message_id)
@@ -126,8 +157,8 @@ struct History {
     notifications: Vec<Notification>,
 }
 
-/// `GET /api/notifications?email=`: what was mailed to the address, newest
-/// first. Mail holds a shopper's address and orders, so only an operator
+/// `GET /api/notifications?email=`: what was mailed to the address, and
+/// what the mail limit held back, newest first. Mail holds a shopper's address and orders, so only an operator
 /// (the admin key) may read it.
 pub async fn list_notifications(
     notifications: &impl NotificationStore,
@@ -137,7 +168,7 @@ pub async fn list_notifications(
     admin.authorize(&request).await?;
     let email = EmailAddress::parse(required_query(&request, "email")?)
         .map_err(|error| ApiError::bad_request("invalid_email", error.to_string()))?;
-    let sent = notifications.sent_to(&email).await.map_err(ApiError::internal)?;
+    let sent = notifications.mail_to(&email).await.map_err(ApiError::internal)?;
     Ok(ok(&History {
         email: email.to_string(),
         notifications: sent,

@@ -6,7 +6,9 @@
 //! finds it: SENT means done; SENDING within the lease means another attempt
 //! is sending it now (the event is retried later and finds it SENT); SENDING
 //! after the lease means that attempt died, perhaps before SES sent it, and
-//! the text first claimed is sent again.
+//! the text first claimed is sent again. SUPPRESSED (with `suppressedAt`)
+//! means the address had had its allowance of mail when the mail's turn
+//! came: it was not sent, and never will be; the history shows it.
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
@@ -30,6 +32,7 @@ type Item = HashMap<String, AttributeValue>;
 
 const SENDING: &str = "SENDING";
 const SENT: &str = "SENT";
+const SUPPRESSED: &str = "SUPPRESSED";
 
 /// How long a claim keeps other attempts from sending the same mail: three
 /// times the function's timeout, so the attempt holding an expired lease is
@@ -46,9 +49,11 @@ pub enum Claim {
     InProgress,
     /// It went out already.
     AlreadySent,
+    /// It was held back by the mail limit, for good.
+    Suppressed,
 }
 
-/// A sent e-mail, as the history shows it.
+/// An e-mail of an order, as the history shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
@@ -56,7 +61,31 @@ pub struct Notification {
     pub kind: Kind,
     pub subject: String,
     pub body: String,
-    pub sent_at: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// What became of a mail: `{"status": "SENT", "sentAt"}` or
+/// `{"status": "SUPPRESSED", "suppressedAt"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "status",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    rename_all_fields = "camelCase"
+)]
+pub enum Outcome {
+    Sent { sent_at: String },
+    Suppressed { suppressed_at: String },
+}
+
+impl Outcome {
+    /// When it was sent or held back (RFC 3339).
+    fn at(&self) -> &str {
+        match self {
+            Self::Sent { sent_at } => sent_at,
+            Self::Suppressed { suppressed_at } => suppressed_at,
+        }
+    }
 }
 
 /// The record of what was mailed to whom.
@@ -79,8 +108,16 @@ pub trait NotificationStore {
         message_id: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The mail sent to an address, newest first.
-    fn sent_to(
+    /// Records a claimed mail as held back by the mail limit, not sent.
+    fn mark_suppressed(
+        &self,
+        to: &EmailAddress,
+        order_id: &OrderId,
+        kind: Kind,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The mail sent or held back for an address, newest first.
+    fn mail_to(
         &self,
         to: &EmailAddress,
     ) -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
@@ -121,15 +158,26 @@ fn text<'i>(item: &'i Item, name: &str) -> Result<&'i str, StoreError> {
     }
 }
 
-fn notification(item: &Item) -> Result<Notification, StoreError> {
+/// The history's entry for a mail that was sent or held back; `None` for
+/// one still being sent.
+fn notification(item: &Item) -> Result<Option<Notification>, StoreError> {
+    let outcome = match text(item, "status")? {
+        SENT => Outcome::Sent {
+            sent_at: text(item, "sentAt")?.to_owned(),
+        },
+        SUPPRESSED => Outcome::Suppressed {
+            suppressed_at: text(item, "suppressedAt")?.to_owned(),
+        },
+        _ => return Ok(None),
+    };
     let kind = text(item, "kind")?;
-    Ok(Notification {
+    Ok(Some(Notification {
         order_id: text(item, "orderId")?.to_owned(),
         kind: Kind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("notification kind {kind:?}")))?,
         subject: text(item, "subject")?.to_owned(),
         body: text(item, "body")?.to_owned(),
-        sent_at: text(item, "sentAt")?.to_owned(),
-    })
+        outcome,
+    }))
 }
 
 impl NotificationStore for NotificationTable {
@@ -186,10 +234,10 @@ impl NotificationStore for NotificationTable {
         let held = failed
             .item()
             .ok_or_else(|| StoreError::Corrupt("a refused claim returned no item".to_owned()))?;
-        Ok(if text(held, "status")? == SENT {
-            Claim::AlreadySent
-        } else {
-            Claim::InProgress
+        Ok(match text(held, "status")? {
+            SENT => Claim::AlreadySent,
+            SUPPRESSED => Claim::Suppressed,
+            _ => Claim::InProgress,
         })
     }
 
@@ -217,7 +265,31 @@ impl NotificationStore for NotificationTable {
         Ok(())
     }
 
-    async fn sent_to(&self, to: &EmailAddress) -> Result<Vec<Notification>, StoreError> {
+    async fn mark_suppressed(
+        &self,
+        to: &EmailAddress,
+        order_id: &OrderId,
+        kind: Kind,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("email", AttributeValue::S(to.to_string()))
+            .key("sk", sort_key(order_id, kind))
+            .update_expression("SET #status = :suppressed, suppressedAt = :at")
+            // Never over a mail another attempt has sent meanwhile.
+            .condition_expression("#status = :sending")
+            // `status` is one of DynamoDB's reserved words.
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sending", AttributeValue::S(SENDING.to_owned()))
+            .expression_attribute_values(":suppressed", AttributeValue::S(SUPPRESSED.to_owned()))
+            .expression_attribute_values(":at", AttributeValue::S(timestamp(astroshop_saga::now())))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    async fn mail_to(&self, to: &EmailAddress) -> Result<Vec<Notification>, StoreError> {
         let mut items = Vec::new();
         let mut start_key = None;
         loop {
@@ -236,19 +308,19 @@ impl NotificationStore for NotificationTable {
                 break;
             }
         }
-        let mut sent = items
-            .iter()
-            .filter(|item| text(item, "status").is_ok_and(|status| status == SENT))
-            .map(|item| {
-                let notification = notification(item)?;
-                let at = OffsetDateTime::parse(&notification.sent_at, &Rfc3339)
-                    .map_err(|_| StoreError::Corrupt(format!("sentAt {:?}", notification.sent_at)))?;
-                Ok((at, notification))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut mail = Vec::with_capacity(items.len());
+        for item in &items {
+            let Some(notification) = notification(item)? else {
+                continue;
+            };
+            let at = notification.outcome.at();
+            let at = OffsetDateTime::parse(at, &Rfc3339)
+                .map_err(|_| StoreError::Corrupt(format!("mail time {at:?}")))?;
+            mail.push((at, notification));
+        }
         // By time, not text: RFC 3339 texts with and without fractions of a
         // second do not sort as the times they name.
-        sent.sort_by_key(|(at, _)| Reverse(*at));
-        Ok(sent.into_iter().map(|(_, notification)| notification).collect())
+        mail.sort_by_key(|(at, _)| Reverse(*at));
+        Ok(mail.into_iter().map(|(_, notification)| notification).collect())
     }
 }

@@ -6,7 +6,10 @@
 //! with the shopper's token), so the API, not the storefront, says whose
 //! they are.
 
+use std::net::IpAddr;
+
 use astroshop_domain::{CurrencyCode, Money, OrderId, OrderStatus, Product, ProductId};
+use astroshop_edge::client::{FORWARDED_ADDRESS, FORWARDED_SIGNATURE};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -103,6 +106,14 @@ pub enum Shopper<'a> {
     Guest(Uuid),
     /// A signed-in shopper: the account's cart, by the token's `sub`.
     SignedIn(&'a IdToken),
+}
+
+/// The visitor's address and the storefront's signature for it under the
+/// client key, so checkout counts its limit against the visitor, not
+/// against the storefront that calls it for every visitor.
+pub struct Vouched {
+    pub address: IpAddr,
+    pub signature: String,
 }
 
 /// What `POST /api/checkout` takes. A signed-in checkout sends no `userId`:
@@ -381,15 +392,21 @@ impl<'a> ShopApi<'a> {
         shopper: Shopper<'_>,
         order: &CheckoutRequest,
         idempotency_key: Uuid,
+        visitor: Option<&Vouched>,
     ) -> Result<PlacedOrder, ApiCallError> {
         let path = match shopper {
             Shopper::Guest(_) => format!("/api/checkout?currencyCode={}", order.user_currency),
             Shopper::SignedIn(_) => format!("/api/account/checkout?currencyCode={}", order.user_currency),
         };
-        let request = self
+        let mut request = self
             .as_shopper(Method::POST, &path, shopper)
             .header("idempotency-key", idempotency_key.to_string())
             .json(order);
+        if let Some(visitor) = visitor {
+            request = request
+                .header(FORWARDED_ADDRESS, visitor.address.to_string())
+                .header(FORWARDED_SIGNATURE, &visitor.signature);
+        }
         self.fetch(request, &path).await
     }
 

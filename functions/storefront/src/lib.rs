@@ -10,7 +10,8 @@
 //! Every post must come from one of the visitor's own pages (the form token
 //! of their session, no foreign `Origin`), else it is a 403 page and nothing
 //! changes. A shopper whose token the API refuses is signed out and sent to
-//! sign in again.
+//! sign in again. A checkout names the visitor's address to the API, signed
+//! with the client key, so the checkout limit counts each visitor apart.
 
 pub mod accounts;
 pub mod api;
@@ -25,13 +26,15 @@ pub mod visit;
 use std::time::{Duration, SystemTime};
 
 use astroshop_domain::{CurrencyCode, Money, MoneyError, OrderId, Product, ProductId};
+use astroshop_edge::ClientKey;
+use astroshop_edge::client::source_address;
 use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use maud::Markup;
 
 use crate::accounts::{AccountError, IdToken, Shoppers};
-use crate::api::{Ad, ApiCallError, Cart, CheckoutRequest, OrderKey, ShopApi, Shopper};
+use crate::api::{Ad, ApiCallError, Cart, CheckoutRequest, OrderKey, ShopApi, Shopper, Vouched};
 use crate::config::{ShopAddress, ShopUrl};
 use crate::forms::{AddToCart, CheckoutFields, ChooseCurrency, Credentials, Form, FormError};
 use crate::pages::{AccountForm, AccountPage, Chrome, Notice, Totals};
@@ -154,11 +157,14 @@ impl Post {
 }
 
 /// The pages Lambda: one HTTP client per cold start, shared by every
-/// request; where the shop is; and the shoppers' accounts.
+/// request; where the shop is; the shoppers' accounts; and the key it
+/// vouches for its visitors' addresses with (without one, its checkouts
+/// count as its own address's).
 pub struct Storefront<S> {
     http: reqwest::Client,
     address: ShopAddress,
     shoppers: S,
+    clients: Option<ClientKey>,
 }
 
 impl<S: Shoppers> Storefront<S> {
@@ -172,7 +178,25 @@ impl<S: Shoppers> Storefront<S> {
             http,
             address,
             shoppers,
+            clients: None,
         })
+    }
+
+    /// Names each visitor's address to checkout, signed with `key`.
+    pub fn vouching_with(self, key: ClientKey) -> Self {
+        Self {
+            clients: Some(key),
+            ..self
+        }
+    }
+
+    /// The visitor's address, as API Gateway saw it, signed for checkout.
+    async fn vouch_for_visitor(&self, request: &Request) -> Result<Option<Vouched>, Failure> {
+        let (Some(key), Some(address)) = (&self.clients, source_address(request)) else {
+            return Ok(None);
+        };
+        let signature = key.vouch_for(address).await.map_err(Failure::internal)?;
+        Ok(Some(Vouched { address, signature }))
     }
 
     /// Answers one request of the storefront's routes.
@@ -267,7 +291,10 @@ impl<S: Shoppers> Storefront<S> {
             Post::RemoveFromCart => remove_from_cart(api, visit, &form).await,
             Post::EmptyCart => empty_cart(api, visit).await,
             Post::ChooseCurrency => choose_currency(api, visit, &form).await,
-            Post::PlaceOrder => place_order(api, visit, &form).await,
+            Post::PlaceOrder => {
+                let visitor = self.vouch_for_visitor(request).await?;
+                place_order(api, visit, &form, visitor.as_ref()).await
+            }
             Post::SignUp => {
                 self.sign_up_or_in(api, visit, AccountPage::SignUp, &form, now)
                     .await
@@ -690,7 +717,7 @@ async fn show_checkout(
     Ok(html(status, markup))
 }
 
-async fn place_order(api: &ShopApi<'_>, visit: &Visit, form: &Form) -> PageResult {
+async fn place_order(api: &ShopApi<'_>, visit: &Visit, form: &Form, visitor: Option<&Vouched>) -> PageResult {
     let cart = read_cart(api, visit).await?;
     let fields = CheckoutFields::from_form(form);
     if cart.items.is_empty() {
@@ -724,7 +751,10 @@ async fn place_order(api: &ShopApi<'_>, visit: &Visit, form: &Form) -> PageResul
         user_currency: visit.currency.clone(),
         credit_card: details.card,
     };
-    match api.place_order(shopper, &order, details.idempotency_key).await {
+    match api
+        .place_order(shopper, &order, details.idempotency_key, visitor)
+        .await
+    {
         Ok(placed) => match &placed.key {
             Some(key) => Ok(see_other(&api::order_page(&placed.order_id, key))),
             None => Err(Failure::internal(format!(

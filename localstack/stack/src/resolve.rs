@@ -126,6 +126,9 @@ impl<'t> Resolver<'t> {
         if let Some(value) = self.known.get(&(id.to_owned(), "Ref".to_owned())) {
             return Ok(value.clone());
         }
+        if let Some(value) = self.template.parameter(id) {
+            return self.resolve_string(value);
+        }
         let resource = self
             .template
             .resource(id)
@@ -221,6 +224,10 @@ mod tests {
     use super::*;
 
     const TEMPLATE: &str = r#"
+Parameters:
+  PerMinute:
+    Type: Number
+    Default: 60
 Resources:
   Orders:
     Type: AWS::DynamoDB::Table
@@ -283,6 +290,24 @@ Resources:
             resolver.resolve_string(&value).unwrap(),
             "shop-Orders|arn:aws:sqs:eu-west-1:000000000000:shop-Work|eu-west-1|${Literal}"
         );
+    }
+
+    #[test]
+    fn a_parameter_is_its_default() {
+        let template = Template::parse(TEMPLATE).unwrap();
+        let resolver = Resolver::new(&template, names());
+        assert_eq!(
+            resolver.resolve_string(&json!({"Ref": "PerMinute"})).unwrap(),
+            "60"
+        );
+        assert_eq!(
+            resolver
+                .resolve_string(&json!({"Fn::Sub": "${PerMinute}/min"}))
+                .unwrap(),
+            "60/min"
+        );
+        let without_default = TEMPLATE.replace("    Default: 60\n", "");
+        assert!(Template::parse(&without_default).is_err());
     }
 
     #[test]

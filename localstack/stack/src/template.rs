@@ -22,6 +22,9 @@ pub struct Template {
     authorizers: BTreeMap<String, JwtAuthorizer>,
     /// The throttled routes, by route key.
     throttling: BTreeMap<String, Throttling>,
+    /// The template's `Parameters`, each at its `Default` (the local stack
+    /// is deployed with no overrides).
+    parameters: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -159,6 +162,19 @@ impl Template {
         let Some(Value::Object(resources)) = document.get("Resources") else {
             bail!("the template has no Resources");
         };
+        let parameters = match document.get("Parameters") {
+            None => BTreeMap::new(),
+            Some(Value::Object(parameters)) => parameters
+                .iter()
+                .map(|(id, parameter)| {
+                    let default = parameter.get("Default").ok_or_else(|| {
+                        anyhow!("parameter {id} has no Default, which the local stack deploys with")
+                    })?;
+                    Ok((id.clone(), default.clone()))
+                })
+                .collect::<Result<_>>()?,
+            Some(other) => bail!("Parameters is not a map: {other}"),
+        };
         let resources: BTreeMap<String, Resource> = resources
             .iter()
             .map(|(id, body)| {
@@ -230,6 +246,7 @@ impl Template {
             functions,
             authorizers,
             throttling,
+            parameters,
         })
     }
 
@@ -259,6 +276,11 @@ impl Template {
     /// over the API's `DefaultRouteSettings`; `None` for an unthrottled route.
     pub fn route_throttling(&self, route_key: &str) -> Option<Throttling> {
         self.throttling.get(route_key).copied()
+    }
+
+    /// The value a template parameter takes locally: its `Default`.
+    pub fn parameter(&self, id: &str) -> Option<&Value> {
+        self.parameters.get(id)
     }
 
     /// Resources of one CloudFormation type, by logical id.

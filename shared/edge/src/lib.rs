@@ -5,16 +5,19 @@
 //! operator with the admin key).
 
 mod admin;
+pub mod client;
 pub mod order_link;
 mod secret;
 pub mod shopper;
 
 pub use admin::AdminKey;
+pub use client::{Client, ClientKey};
 pub use order_link::OrderLinks;
 pub use secret::{SecretError, SecretParameter};
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use astroshop_domain::{CurrencyCode, Product, RateTable};
 use astroshop_store::RateSource;
@@ -44,6 +47,14 @@ pub enum ApiError {
     /// A body larger than the endpoint reads.
     #[error("{message}")]
     PayloadTooLarge { code: &'static str, message: String },
+    /// The client has had its allowance for now; `Retry-After` says when
+    /// the next starts.
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        retry_after: Duration,
+    },
     /// Our own fault; the message is logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,6 +88,7 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -89,7 +101,8 @@ impl ApiError {
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. }
-            | Self::PayloadTooLarge { code, .. } => code,
+            | Self::PayloadTooLarge { code, .. }
+            | Self::TooManyRequests { code, .. } => code,
             Self::Internal(_) => "internal_error",
         }
     }
@@ -112,11 +125,20 @@ impl ApiError {
             "error": { "code": self.code(), "message": self.public_message() }
         });
         let mut response = json(self.status(), &body);
-        if matches!(self, Self::Unauthorized { .. }) {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
+        match self {
+            Self::Unauthorized { .. } => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+            }
+            Self::TooManyRequests { retry_after, .. } => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from(retry_after.as_secs()),
+                );
+            }
+            _ => {}
         }
         response
     }
@@ -303,4 +325,29 @@ where
         .instrument(span)
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_many_requests_is_a_429_with_retry_after_and_the_json_error() {
+        let response = ApiError::TooManyRequests {
+            code: "too_many_checkouts",
+            message: "wait".into(),
+            retry_after: Duration::from_secs(17),
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "17");
+        let Body::Text(text) = response.body() else {
+            panic!("a JSON text body");
+        };
+        let body: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {"code": "too_many_checkouts", "message": "wait"}})
+        );
+    }
 }

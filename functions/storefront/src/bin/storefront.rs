@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 
+use astroshop_edge::ClientKey;
 use astroshop_store::setting;
 use astroshop_storefront::Storefront;
 use astroshop_storefront::accounts::CognitoShoppers;
@@ -15,13 +16,15 @@ use lambda_http::{Request, service_fn};
 async fn main() -> Result<(), lambda_http::Error> {
     astroshop_telemetry::init();
     let address = ShopAddress::from_env()?;
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&astroshop_store::aws_config().await);
+    let config = astroshop_store::aws_config().await;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
     let shoppers = CognitoShoppers::new(
         cognito,
         setting("SHOPPER_POOL_ID")?,
         setting("SHOPPER_POOL_CLIENT_ID")?,
     );
-    let storefront = Storefront::new(address, shoppers)?;
+    let clients = ClientKey::from_env(aws_sdk_ssm::Client::new(&config))?;
+    let storefront = Storefront::new(address, shoppers)?.vouching_with(clients);
     lambda_http::run(service_fn(|request: Request| async {
         Ok::<_, Infallible>(storefront.handle(request).await)
     }))
