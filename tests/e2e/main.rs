@@ -16,6 +16,7 @@ mod catalog;
 mod checkout;
 mod currency;
 mod gateway;
+mod iam;
 mod limits;
 mod loadgen;
 mod owners;
@@ -52,7 +53,13 @@ fn main() {
         tokens::TESTS,
     ]
     .concat();
-    let exclusive: Vec<(&str, Test)> = [checkout::EXCLUSIVE, gateway::EXCLUSIVE, limits::EXCLUSIVE].concat();
+    let exclusive: Vec<(&str, Test)> = [
+        checkout::EXCLUSIVE,
+        gateway::EXCLUSIVE,
+        limits::EXCLUSIVE,
+        iam::EXCLUSIVE,
+    ]
+    .concat();
     if arguments.list {
         let trials = tests
             .iter()

@@ -180,6 +180,22 @@ impl Shop {
         self.runtime.block_on(stack.invoke(binary, payload))
     }
 
+    /// Puts an inline policy on the role of the function `binary` while the
+    /// stack runs, as `aws iam put-role-policy` does.
+    pub fn put_role_policy(&self, binary: &str, name: &str, document: &Value) -> Result<()> {
+        self.local()?.iam().put_role_policy(binary, name, document)
+    }
+
+    /// Removes a policy `put_role_policy` put.
+    pub fn delete_role_policy(&self, binary: &str, name: &str) -> Result<()> {
+        self.local()?.iam().delete_role_policy(binary, name)
+    }
+
+    /// What each function's AWS calls used, were denied, and left unused of its role so far.
+    pub fn iam_report(&self) -> Result<local_stack::iam::Report> {
+        Ok(self.local()?.iam().report())
+    }
+
     /// Every e-mail the shop has sent through SES (the emulator keeps them).
     pub fn sent_mail(&self) -> Result<Vec<Mail>> {
         let endpoint = self.local()?.emulator_endpoint().to_owned();
@@ -213,7 +229,15 @@ impl Shop {
             return Ok(());
         };
         let started = stack.processes();
+        let report = stack.iam().report();
+        let report_path = stack.iam_report_path();
         self.runtime.block_on(stack.stop());
+        eprintln!(
+            "IAM: {} calls denied, {} grants never used; per function in {}",
+            report.denied_count(),
+            report.unused_count(),
+            report_path.display()
+        );
         let left: Vec<u32> = started
             .iter()
             .copied()

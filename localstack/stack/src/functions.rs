@@ -96,6 +96,16 @@ impl Functions {
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr);
+        // A function signs as itself (see `provision::function_environment`),
+        // never with credentials inherited from this shell.
+        for variable in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_PROFILE",
+        ] {
+            command.env_remove(variable);
+        }
         let mut process = Supervised::spawn("cargo lambda watch", command)?;
         let deadline = Instant::now() + Duration::from_secs(120);
         while tokio::net::TcpStream::connect(("127.0.0.1", invoke_port))

@@ -5,7 +5,8 @@
 //! with `cargo lambda watch`, and serves the HTTP API on a local port,
 //! checking the tokens of the routes that name a JWT authorizer against the
 //! emulator's Cognito user pools, as API Gateway checks them, and holding
-//! each route to the throttling the template gives it.
+//! each route to the throttling the template gives it. Every AWS call a
+//! function makes is checked against the role SAM would give it (`iam`).
 //!
 //! Every trigger reaches a function the same way: an event built here, posted
 //! to the Invoke API of `cargo lambda watch` (`functions::invoke_url`). The
@@ -19,6 +20,7 @@ pub mod authorizer;
 pub mod emulator;
 pub mod functions;
 pub mod gateway;
+pub mod iam;
 pub mod process;
 pub mod provision;
 pub mod queues;

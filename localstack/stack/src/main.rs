@@ -90,7 +90,12 @@ async fn up(port: u16, prefix: String) -> Result<()> {
         }
     };
     eprintln!("\nstopping ({reason})...");
+    let report = stack.iam_report_path();
     stack.stop().await;
+    eprintln!(
+        "what each function's AWS calls used of its role: {}",
+        report.display()
+    );
     eprintln!("stopped: emulator, functions and HTTP API are down.");
     Ok(())
 }

@@ -17,28 +17,59 @@ use crate::resolve::Resolver;
 
 /// An SDK configuration that talks to the emulator.
 pub fn emulator_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    config_as(endpoint, region, "testing")
+}
+
+/// An SDK configuration that talks to `endpoint` signing with the access
+/// key id `identity` (a function's name, for the IAM gate).
+pub fn config_as(endpoint: &str, region: &str, identity: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_owned()))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "local-stack"),
+            aws_sdk_dynamodb::config::Credentials::new(identity, "local", None, None, "local-stack"),
         ))
         .build()
 }
 
-/// The environment variables that point the AWS SDK at the emulator.
-pub fn emulator_environment(endpoint: &str, region: &str) -> BTreeMap<String, String> {
-    [
+/// A function's credentials: its name as the access key id.
+const FUNCTION_AWS_CONFIG: &str = r#"[default]
+credential_process = printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "local"}' "$AWS_LAMBDA_FUNCTION_NAME"
+"#;
+
+/// The environment variables that point the functions' AWS SDK at
+/// `endpoint` (the IAM gate, which passes allowed calls to the emulator),
+/// signing as themselves: the AWS config file in `dir` hands each function
+/// process credentials whose access key id is its name
+/// (`AWS_LAMBDA_FUNCTION_NAME`, set by `cargo lambda watch`), as Lambda
+/// hands each function its role's credentials.
+pub fn identity_environment(
+    endpoint: &str,
+    region: &str,
+    dir: &std::path::Path,
+) -> Result<BTreeMap<String, String>> {
+    std::fs::create_dir_all(dir)?;
+    let config = dir.join("config");
+    let credentials = dir.join("credentials");
+    std::fs::write(&config, FUNCTION_AWS_CONFIG).with_context(|| format!("writing {}", config.display()))?;
+    // Nothing from a developer's own ~/.aws may stand in for a function's identity.
+    std::fs::write(&credentials, "").with_context(|| format!("writing {}", credentials.display()))?;
+    let mut environment: BTreeMap<String, String> = [
         ("AWS_ENDPOINT_URL", endpoint),
         ("AWS_REGION", region),
         ("AWS_DEFAULT_REGION", region),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_PROFILE", "default"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    .collect();
+    environment.insert("AWS_CONFIG_FILE".to_owned(), config.display().to_string());
+    environment.insert(
+        "AWS_SHARED_CREDENTIALS_FILE".to_owned(),
+        credentials.display().to_string(),
+    );
+    Ok(environment)
 }
 
 /// Creates every `AWS::DynamoDB::Table`, recording each stream's ARN.
@@ -209,17 +240,26 @@ pub fn shared_environment(resolver: &Resolver<'_>) -> Result<BTreeMap<String, St
 /// Does locally what the template's deploy-time custom resources do, with
 /// the same code: `Custom::SeedData` seeds the tables its function is given,
 /// `Custom::SecretKey` creates a secret key parameter (whose name `!Ref` then
-/// gives, as in the cloud).
-pub async fn run_setup_resources(resolver: &mut Resolver<'_>, config: &aws_config::SdkConfig) -> Result<()> {
+/// gives, as in the cloud). Each runs with `config_for(binary)`, the SDK
+/// configuration of the function its `ServiceToken` names.
+pub async fn run_setup_resources(
+    resolver: &mut Resolver<'_>,
+    config_for: impl Fn(&str) -> aws_config::SdkConfig,
+) -> Result<()> {
     let template = resolver.template();
-    for (id, resource) in template.resources_of("Custom::SeedData") {
-        let function = resource
-            .properties
+    let service = |id: &str, properties: &Value| -> Result<String> {
+        let function = properties
             .pointer("/ServiceToken/Fn::GetAtt/0")
             .and_then(Value::as_str)
             .ok_or_else(|| anyhow!("{id}: ServiceToken is not !GetAtt <function>.Arn"))?;
-        let environment = function_environment(resolver, function)?;
-        let targets = SeedTargets::from_settings(aws_sdk_dynamodb::Client::new(config), |name| {
+        Ok(function.to_owned())
+    };
+    for (id, resource) in template.resources_of("Custom::SeedData") {
+        let function = service(id, &resource.properties)?;
+        let environment = function_environment(resolver, &function)?;
+        let binary = resolver.resolve_string(&serde_json::json!({ "Ref": function }))?;
+        let config = config_for(&binary);
+        let targets = SeedTargets::from_settings(aws_sdk_dynamodb::Client::new(&config), |name| {
             environment.get(name).cloned()
         })
         .with_context(|| format!("{id}: the seeder {function}"))?;
@@ -228,12 +268,14 @@ pub async fn run_setup_resources(resolver: &mut Resolver<'_>, config: &aws_confi
             .await
             .with_context(|| format!("seeding for {id}"))?;
     }
-    let ssm = aws_sdk_ssm::Client::new(config);
     let keys: Vec<(String, Value)> = template
         .resources_of("Custom::SecretKey")
         .map(|(id, r)| (id.to_owned(), r.properties.clone()))
         .collect();
     for (id, properties) in keys {
+        let function = service(&id, &properties)?;
+        let binary = resolver.resolve_string(&serde_json::json!({ "Ref": function }))?;
+        let ssm = aws_sdk_ssm::Client::new(&config_for(&binary));
         let property = |name| {
             resolver
                 .resolve_string(properties.get(name).unwrap_or(&Value::Null))
@@ -686,13 +728,20 @@ impl std::fmt::Display for Provisioned {
 /// Creates everything of the template the emulator serves, in dependency
 /// order, and runs the deploy-time setup resources.
 pub async fn everything(resolver: &mut Resolver<'_>, config: &aws_config::SdkConfig) -> Result<Provisioned> {
+    let provisioned = resources(resolver, config).await?;
+    run_setup_resources(resolver, |_| config.clone()).await?;
+    Ok(provisioned)
+}
+
+/// What `everything` does but the setup resources: every resource the
+/// template declares, created in the emulator.
+pub async fn resources(resolver: &mut Resolver<'_>, config: &aws_config::SdkConfig) -> Result<Provisioned> {
     let keys_and_identities = create_keys_and_mail_identities(resolver, config).await?;
     create_tables(resolver, &aws_sdk_dynamodb::Client::new(config)).await?;
     let queues = create_queues(resolver, &aws_sdk_sqs::Client::new(config)).await?;
     let (buses, rules) = create_event_routing(resolver, &aws_sdk_eventbridge::Client::new(config)).await?;
     let (user_pools, user_pool_clients) =
         create_user_pools(resolver, &aws_sdk_cognitoidentityprovider::Client::new(config)).await?;
-    run_setup_resources(resolver, config).await?;
     Ok(Provisioned {
         tables: resolver.template().resources_of("AWS::DynamoDB::Table").count(),
         queues,

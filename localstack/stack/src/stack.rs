@@ -17,6 +17,9 @@ use crate::authorizer::Authorizers;
 use crate::emulator::Emulator;
 use crate::functions::{self, Functions, Invoker, Output};
 use crate::gateway::Gateway;
+use crate::iam::Iam;
+use crate::iam::calls::Place;
+use crate::iam::gate::Gate;
 use crate::provision;
 use crate::resolve::{Names, Resolver};
 use crate::routes::RouteTable;
@@ -46,6 +49,9 @@ pub struct StackOptions {
     pub log_requests: bool,
     /// Retry and schedule timing.
     pub timing: Timing,
+    /// Check every AWS call a function makes against its role (on unless
+    /// `ASTROSHOP_IAM=off`, which exists to measure what the check costs).
+    pub check_iam: bool,
 }
 
 impl StackOptions {
@@ -62,6 +68,7 @@ impl StackOptions {
             // A failed message is retried after a second, not the queue's
             // visibility timeout, so failures reach their dead-letter queue in
             // seconds; schedules keep the template's rate.
+            check_iam: std::env::var("ASTROSHOP_IAM").map_or(true, |v| v != "off"),
             timing: Timing {
                 retry_after: Some(Duration::from_secs(1)),
                 schedule_every: None,
@@ -76,7 +83,11 @@ pub struct Stack {
     functions: Functions,
     shutdown: watch::Sender<bool>,
     gateway: JoinHandle<()>,
+    /// Where the functions' AWS calls are checked against their roles.
+    gate: JoinHandle<()>,
+    iam: Arc<Iam>,
     sources: JoinSet<()>,
+    work_dir: PathBuf,
     config: aws_config::SdkConfig,
     /// What `!Ref` gives for each resource of the template, as provisioned.
     references: std::collections::BTreeMap<String, String>,
@@ -137,7 +148,30 @@ impl Stack {
         let names = Names::local(&options.prefix);
         let config = provision::emulator_config(emulator.endpoint(), LOCAL_REGION);
         let mut resolver = Resolver::new(&template, names);
-        let provisioned = provision::everything(&mut resolver, &config).await?;
+        let provisioned = provision::resources(&mut resolver, &config).await?;
+        let iam = Arc::new(Iam::from_template(&resolver)?);
+        iam.check_event_sources(&resolver)?;
+        let (shutdown, stopped) = watch::channel(false);
+        let gate_listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("binding the IAM gate")?;
+        let gate_url = format!("http://127.0.0.1:{}", gate_listener.local_addr()?.port());
+        let place = Place {
+            region: LOCAL_REGION.to_owned(),
+            account: LOCAL_ACCOUNT.to_owned(),
+        };
+        let gate = Arc::new(Gate::new(iam.clone(), place, emulator.endpoint()));
+        let gate = tokio::spawn(gate.serve(gate_listener, stopped.clone()));
+        // Functions reach AWS through the gate, the seeder among them.
+        let aws_endpoint = if options.check_iam {
+            gate_url.clone()
+        } else {
+            emulator.endpoint().to_owned()
+        };
+        provision::run_setup_resources(&mut resolver, |binary| {
+            provision::config_as(&aws_endpoint, LOCAL_REGION, binary)
+        })
+        .await?;
         let references = template
             .resources()
             .filter_map(|(id, _)| {
@@ -159,7 +193,11 @@ impl Stack {
             .with_context(|| format!("binding port {}", options.port))?;
         let base_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
         let mut environment = provision::shared_environment(&resolver)?;
-        environment.extend(provision::emulator_environment(emulator.endpoint(), LOCAL_REGION));
+        environment.extend(provision::identity_environment(
+            &aws_endpoint,
+            LOCAL_REGION,
+            &options.work_dir.join("aws"),
+        )?);
         environment.insert("SHOP_URL".to_owned(), base_url.clone());
         let invoke_port = functions::free_port()?;
         let functions = Functions::start(
@@ -170,10 +208,16 @@ impl Stack {
             &options.function_output,
         )
         .await?;
-        steps.end(&format!("Invoke API on 127.0.0.1:{invoke_port}"));
+        steps.end(&format!(
+            "Invoke API on 127.0.0.1:{invoke_port}; {}",
+            if options.check_iam {
+                format!("their AWS calls checked against their roles at {gate_url}")
+            } else {
+                "IAM NOT checked (ASTROSHOP_IAM=off)".to_owned()
+            }
+        ));
 
         steps.begin("starting the event sources (streams, queues, schedules)");
-        let (shutdown, stopped) = watch::channel(false);
         let invoker = Invoker::new(functions.invoke_port());
         let mut sources = JoinSet::new();
         let started = crate::sources::start(
@@ -205,8 +249,11 @@ impl Stack {
             functions,
             shutdown,
             gateway,
+            gate,
+            iam,
             sources,
             config,
+            work_dir: options.work_dir.clone(),
             references,
             invoker,
             switches: started.switches,
@@ -299,10 +346,27 @@ impl Stack {
         self.functions.exited()
     }
 
-    /// Stops the gateway, the functions and the emulator.
+    /// The functions' roles, as the stack checks them: `put_role_policy`
+    /// changes one while the stack runs, `report` tells what was used.
+    pub fn iam(&self) -> &Iam {
+        &self.iam
+    }
+
+    /// Where `stop` writes the IAM report.
+    pub fn iam_report_path(&self) -> PathBuf {
+        self.work_dir.join("iam-report.md")
+    }
+
+    /// Stops the gateway, the functions and the emulator, and writes the
+    /// IAM report (`iam_report_path`).
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         let _ = self.gateway.await;
+        let _ = self.gate.await;
+        let report = self.iam.report();
+        if let Err(error) = std::fs::write(self.work_dir.join("iam-report.md"), report.to_markdown()) {
+            tracing::warn!(%error, "writing the IAM report");
+        }
         // A poller may be waiting on an invocation; the functions stop next anyway.
         self.sources.shutdown().await;
         self.functions.stop().await;

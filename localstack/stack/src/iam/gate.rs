@@ -1,0 +1,165 @@
+//! The functions' AWS endpoint: every call a function makes arrives here,
+//! is authorized against the function's role (`Iam`) and, when allowed,
+//! passed to the emulator unchanged; a refused call is answered as the
+//! service answers an IAM denial, and never reaches the emulator.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::Iam;
+use super::calls::{self, Place, Protocol};
+
+pub struct Gate {
+    iam: Arc<Iam>,
+    place: Place,
+    emulator: String,
+    http: reqwest::Client,
+}
+
+impl Gate {
+    pub fn new(iam: Arc<Iam>, place: Place, emulator: &str) -> Self {
+        Self {
+            iam,
+            place,
+            emulator: emulator.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Serves until `shutdown` turns true.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        continue;
+                    }
+                },
+                _ = shutdown.changed() => return,
+            };
+            let gate = self.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let gate = gate.clone();
+                    async move { Ok::<_, Infallible>(gate.handle(request).await) }
+                });
+                if let Err(error) = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!(%error, "connection closed");
+                }
+            });
+        }
+    }
+
+    async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) => return plain(StatusCode::BAD_REQUEST, &format!("reading the body: {error}")),
+        };
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let read = calls::read(
+            &self.place,
+            parts.method.as_str(),
+            parts.uri.path(),
+            header("authorization"),
+            header("x-amz-target"),
+            &body,
+        );
+        let protocol = if header("x-amz-target").is_some() {
+            Protocol::Json
+        } else {
+            Protocol::RestJson
+        };
+        let request = match read {
+            Ok(request) => request,
+            Err(error) => {
+                let message = format!("the local IAM check cannot authorize this call: {error:#}");
+                tracing::warn!("{message}");
+                return denied(protocol, "AccessDeniedException", &message);
+            }
+        };
+        if let Some(function) = &request.key_id {
+            let any_of = request.service == "ses";
+            if let Err(denial) = self.iam.authorize(function, &request.calls, any_of) {
+                tracing::warn!(%function, "{}:{} denied: {denial}", request.service, request.operation);
+                return denied(request.protocol, "AccessDeniedException", &denial.message);
+            }
+        }
+        self.forward(parts, body).await
+    }
+
+    async fn forward(&self, parts: http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
+        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let mut outgoing = self
+            .http
+            .request(parts.method.clone(), format!("{}{path}", self.emulator))
+            .body(body);
+        for (name, value) in &parts.headers {
+            if !matches!(name.as_str(), "host" | "content-length" | "connection") {
+                outgoing = outgoing.header(name, value);
+            }
+        }
+        let answer = match outgoing.send().await {
+            Ok(answer) => answer,
+            Err(error) => return plain(StatusCode::BAD_GATEWAY, &format!("the emulator: {error}")),
+        };
+        let status = answer.status();
+        let headers = answer.headers().clone();
+        let bytes = match answer.bytes().await {
+            Ok(bytes) => bytes,
+            Err(error) => return plain(StatusCode::BAD_GATEWAY, &format!("the emulator: {error}")),
+        };
+        let mut response = Response::new(Full::new(bytes));
+        *response.status_mut() = status;
+        for (name, value) in &headers {
+            if !matches!(
+                name.as_str(),
+                "content-length" | "transfer-encoding" | "connection"
+            ) {
+                response.headers_mut().append(name, value.clone());
+            }
+        }
+        response
+    }
+}
+
+/// An IAM denial as each protocol carries it: JSON services answer 400 with
+/// `__type`, REST services 403 with `x-amzn-ErrorType`.
+fn denied(protocol: Protocol, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let (status, body) = match protocol {
+        Protocol::Json => (
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"__type": code, "message": message}),
+        ),
+        Protocol::RestJson => (StatusCode::FORBIDDEN, serde_json::json!({"message": message})),
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amzn-errortype", code)
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a static response builds")
+}
+
+fn plain(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/plain")
+        .body(Full::new(Bytes::from(message.to_owned())))
+        .expect("a static response builds")
+}
