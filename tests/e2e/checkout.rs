@@ -558,6 +558,22 @@ fn footprint(shop: &Shop, id: &str, product: &str, email: &str, day: &str) -> Re
     })
 }
 
+/// The messages a queue holds, waiting or in flight.
+pub fn messages_held(shop: &Shop, sqs: &aws_sdk_sqs::Client, url: &str) -> Result<i64> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let attributes = shop.block_on(
+        sqs.get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send(),
+    )?;
+    Ok(attributes
+        .attributes()
+        .map(|a| a.values().filter_map(|v| v.parse::<i64>().ok()).sum())
+        .unwrap_or(0))
+}
+
 /// Waits until no saga queue holds a message, visible or in flight.
 pub fn queues_drained(shop: &Shop) -> Result<()> {
     let sqs = aws_sdk_sqs::Client::new(&shop.aws()?);
@@ -583,20 +599,7 @@ pub fn queues_drained(shop: &Shop) -> Result<()> {
     eventually("every saga queue drained", SAGA_DEADLINE, || {
         let mut busy = Vec::new();
         for url in &urls {
-            let attributes = shop.block_on(
-                sqs.get_queue_attributes()
-                    .queue_url(url)
-                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-                    .attribute_names(
-                        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-                    )
-                    .send(),
-            )?;
-            let held: i64 = attributes
-                .attributes()
-                .map(|a| a.values().filter_map(|v| v.parse::<i64>().ok()).sum())
-                .unwrap_or(0);
-            if held > 0 {
+            if messages_held(shop, &sqs, url)? > 0 {
                 busy.push(url.rsplit('/').next().unwrap_or_default().to_owned());
             }
         }

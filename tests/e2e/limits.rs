@@ -435,19 +435,7 @@ fn an_address_past_its_hourly_mail_allowance_gets_no_more_mail_and_nothing_is_re
     // in flight in the queue for its visibility timeout (a minute), to be
     // retried and in the end parked as a dead letter.
     eventually("the notification queue empty", Duration::from_secs(15), || {
-        let attributes = shop.block_on(
-            sqs.get_queue_attributes()
-                .queue_url(&queue)
-                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-                .attribute_names(
-                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-                )
-                .send(),
-        )?;
-        let held: i64 = attributes
-            .attributes()
-            .map(|a| a.values().filter_map(|v| v.parse::<i64>().ok()).sum())
-            .unwrap_or(0);
+        let held = crate::checkout::messages_held(shop, &sqs, &queue)?;
         Ok(if held == 0 {
             Ok(())
         } else {

@@ -17,6 +17,7 @@ mod checkout;
 mod currency;
 mod gateway;
 mod iam;
+mod inventory;
 mod limits;
 mod loadgen;
 mod owners;
@@ -43,6 +44,7 @@ fn main() {
         gateway::TESTS,
         cart::TESTS,
         shipping::TESTS,
+        inventory::TESTS,
         ads::TESTS,
         recommendations::TESTS,
         loadgen::TESTS,

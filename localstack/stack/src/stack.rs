@@ -354,7 +354,9 @@ impl Stack {
 
     /// Where `stop` writes the IAM report.
     pub fn iam_report_path(&self) -> PathBuf {
-        self.work_dir.join("iam-report.md")
+        std::fs::canonicalize(&self.work_dir)
+            .unwrap_or_else(|_| self.work_dir.clone())
+            .join("iam-report.md")
     }
 
     /// Stops the gateway, the functions and the emulator, and writes the
