@@ -146,7 +146,7 @@ fn mails_to(shop: &Shop, email: &str) -> Result<Vec<astroshop_tests::Mail>> {
 }
 
 /// The mail sent to `email`, as an operator reads it (the admin key).
-fn notifications(shop: &Shop, email: &str) -> Result<Vec<Value>> {
+pub fn notifications(shop: &Shop, email: &str) -> Result<Vec<Value>> {
     let bearer = format!("Bearer {}", shop.admin_key()?);
     let reply = shop.send_with_headers(
         "GET",

@@ -1,28 +1,16 @@
-//! Stock, read over HTTP: every seeded product is stocked, the list and a
-//! product's own answer agree, and a product never stocked is a 404.
+//! Stock, read over HTTP: every seeded product (the ten the demo's load
+//! generator asks for) is stocked, the list and a product's own answer
+//! agree, and a product never stocked is a 404.
 
 use anyhow::Result;
 use astroshop_tests::{Shop, ensure_that};
 
 use crate::catalog::ensure_error;
+use crate::loadgen::PRODUCTS;
 
 pub const TESTS: &[(&str, crate::Test)] = tests![
     every_seeded_product_is_stocked_and_its_own_answer_agrees,
     a_product_never_stocked_is_a_json_404_and_a_bad_id_a_400,
-];
-
-/// The catalogue's ten products, as the seed data stocks them.
-const PRODUCTS: [&str; 10] = [
-    "0PUK6V6EV0",
-    "1YMWWN1N4O",
-    "2ZYFJ3GM2N",
-    "66VCHSJNUP",
-    "6E92ZMYYFZ",
-    "9SIQT8TOJO",
-    "HQTGWGPNH4",
-    "L9ECAV7KIM",
-    "LS4PSXUNUM",
-    "OLJCESPC7Z",
 ];
 
 fn every_seeded_product_is_stocked_and_its_own_answer_agrees(shop: &Shop) -> Result<()> {

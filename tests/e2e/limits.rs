@@ -362,22 +362,6 @@ fn order_failed(email: &str) -> Value {
     })
 }
 
-/// The mail history of `email`, as an operator reads it (the admin key).
-fn history(shop: &Shop, email: &str) -> Result<Vec<Value>> {
-    let bearer = format!("Bearer {}", shop.admin_key()?);
-    let reply = shop.send_with_headers(
-        "GET",
-        &format!("/api/notifications?email={email}"),
-        &[("authorization", &bearer)],
-        None,
-    )?;
-    ensure_that!(reply.status == 200, "history: {} {}", reply.status, reply.body);
-    Ok(reply.body["notifications"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default())
-}
-
 fn an_address_past_its_hourly_mail_allowance_gets_no_more_mail_and_nothing_is_retried(
     shop: &Shop,
 ) -> Result<()> {
@@ -407,7 +391,7 @@ fn an_address_past_its_hourly_mail_allowance_gets_no_more_mail_and_nothing_is_re
     }
 
     let mail = eventually("every mail sent or held back", SAGA_DEADLINE, || {
-        let mail = history(shop, &email)?;
+        let mail = crate::checkout::notifications(shop, &email)?;
         Ok(if mail.len() == events.len() {
             Ok(mail)
         } else {

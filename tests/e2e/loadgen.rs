@@ -18,7 +18,7 @@ pub const TESTS: &[(&str, crate::Test)] = tests![
 const PEOPLE: &str = include_str!("../data/people.json");
 
 /// The locustfile's products and ad categories (`None` is sent literally).
-const PRODUCTS: [&str; 10] = [
+pub const PRODUCTS: [&str; 10] = [
     "0PUK6V6EV0",
     "1YMWWN1N4O",
     "2ZYFJ3GM2N",
