@@ -166,17 +166,19 @@ fn other_clients_checkouts(shop: &Shop, users: &[String]) -> Result<Vec<String>>
     for user in users {
         std::thread::sleep(Duration::from_millis(2500));
         let request = checkout_request(user, &email_for(user), "USD", (GOOD_CARD, 1, 2039));
-        let mut reply = shop.send_from(
-            &http,
-            "POST",
-            "/api/checkout?currencyCode=USD",
-            &[],
-            Some(&request),
-        )?;
-        for _ in 0..5 {
+        let mut attempts = 0;
+        let reply = loop {
+            let reply = shop.send_from(
+                &http,
+                "POST",
+                "/api/checkout?currencyCode=USD",
+                &[],
+                Some(&request),
+            )?;
             let throttled = reply.status == 429 && reply.body["error"]["code"] != "too_many_checkouts";
-            if !throttled {
-                break;
+            attempts += 1;
+            if !throttled || attempts > 5 {
+                break reply;
             }
             let wait = reply
                 .headers
@@ -184,14 +186,7 @@ fn other_clients_checkouts(shop: &Shop, users: &[String]) -> Result<Vec<String>>
                 .and_then(|value| value.to_str().ok()?.parse().ok())
                 .unwrap_or(1);
             std::thread::sleep(Duration::from_secs(wait));
-            reply = shop.send_from(
-                &http,
-                "POST",
-                "/api/checkout?currencyCode=USD",
-                &[],
-                Some(&request),
-            )?;
-        }
+        };
         ensure_that!(
             reply.status == 202,
             "the other client's checkout answered {}: {}",
