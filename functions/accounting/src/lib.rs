@@ -8,8 +8,7 @@ mod store;
 
 use astroshop_domain::events::OrderConfirmed;
 use astroshop_domain::{CurrencyCode, Order, OrderId};
-use astroshop_saga::{Delivery, Unreadable};
-use astroshop_store::StoreError;
+use astroshop_saga::{Delivery, StepError};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, UtcOffset};
 
@@ -55,25 +54,10 @@ impl LedgerEntry {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AccountingError {
-    #[error("accounting counts OrderConfirmed events only, not {0}")]
-    UnexpectedEvent(String),
-    #[error(transparent)]
-    Unreadable(#[from] Unreadable),
-    #[error(transparent)]
-    PlacedAt(#[from] UnreadablePlacedAt),
-    #[error("ledger: {0}")]
-    Store(#[from] StoreError),
-}
-
 /// Adds a confirmed order to its currency's daily total, once.
-pub async fn count_confirmed_order(ledger: &impl Ledger, delivery: Delivery) -> Result<(), AccountingError> {
-    if !delivery.is::<OrderConfirmed>() {
-        return Err(AccountingError::UnexpectedEvent(delivery.detail_type));
-    }
-    let confirmed: OrderConfirmed = delivery.parse()?;
-    let entry = LedgerEntry::of(&confirmed.order)?;
+pub async fn count_confirmed_order(ledger: &impl Ledger, delivery: Delivery) -> Result<(), StepError> {
+    let confirmed: OrderConfirmed = delivery.expect()?;
+    let entry = LedgerEntry::of(&confirmed.order).map_err(StepError::other)?;
     match ledger.count(&entry).await? {
         Counted::Added => tracing::info!(
             total = entry.total_key(),

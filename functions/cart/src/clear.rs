@@ -7,34 +7,19 @@
 
 use std::time::SystemTime;
 
+use astroshop_domain::ProductId;
 use astroshop_domain::events::OrderConfirmed;
-use astroshop_domain::{OrderId, ProductId};
-use astroshop_saga::{Delivery, Unreadable};
-use astroshop_store::{CartStore, StoreError};
+use astroshop_saga::{Delivery, StepError};
+use astroshop_store::CartStore;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ClearError {
-    #[error("cart-clear clears carts on OrderConfirmed events only, not {0}")]
-    UnexpectedEvent(String),
-    #[error(transparent)]
-    Unreadable(#[from] Unreadable),
-    #[error("order {0} was placed at {1:?}, which is not an RFC 3339 time")]
-    PlacedAt(OrderId, String),
-    #[error("carts: {0}")]
-    Store(#[from] StoreError),
-}
-
 /// Removes a confirmed order's products from the cart it was placed from.
-pub async fn clear_ordered_lines(carts: &impl CartStore, delivery: Delivery) -> Result<(), ClearError> {
-    if !delivery.is::<OrderConfirmed>() {
-        return Err(ClearError::UnexpectedEvent(delivery.detail_type));
-    }
-    let confirmed: OrderConfirmed = delivery.parse()?;
+pub async fn clear_ordered_lines(carts: &impl CartStore, delivery: Delivery) -> Result<(), StepError> {
+    let confirmed: OrderConfirmed = delivery.expect()?;
     let order = confirmed.order;
     let placed_at: SystemTime = OffsetDateTime::parse(&order.placed_at, &Rfc3339)
-        .map_err(|_| ClearError::PlacedAt(order.order_id.clone(), order.placed_at.clone()))?
+        .map_err(StepError::other)?
         .into();
     let products: Vec<ProductId> = order.lines().into_iter().map(|line| line.product_id).collect();
     let removed = carts

@@ -1,5 +1,5 @@
 //! Checkout's adapter: placing an order in one DynamoDB transaction across the `Orders` table (the order and its
-//! first event, laid out by the orders service's own adapter) and the
+//! first event, laid out by the Orders table's shared adapter) and the
 //! `Idempotency` table (the key, when the client sent one).
 
 use std::collections::HashMap;
@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use astroshop_domain::OrderId;
 use astroshop_domain::order::Order;
-use astroshop_orders::store::{OrderRecord, OrderTable};
 use astroshop_saga::Entry;
-use astroshop_store::{MissingSetting, StoreError, dynamo, setting};
+use astroshop_store::{MissingSetting, OrderRecord, OrderRecords, OrderTable, StoreError, dynamo, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use time::OffsetDateTime;

@@ -16,10 +16,9 @@ use astroshop_domain::events::{
     Envelope, InventoryReleased, InventoryReservationFailed, InventoryReserved, OrderFailed, OrderPlaced,
     PaymentFailed,
 };
-use astroshop_domain::order::{Order, OrderId};
+use astroshop_domain::order::Order;
 use astroshop_edge::{AdminKey, ApiError, json_body, ok, path_param};
-use astroshop_saga::{Delivery, PublishError, Publisher, Unreadable};
-use astroshop_store::StoreError;
+use astroshop_saga::{Delivery, EventBus, StepError};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
@@ -88,33 +87,15 @@ pub async fn restock(
 
 // ------------------------------------------------------------ the saga steps
 
-/// Why a saga step failed; the message goes back to its queue to be retried.
-#[derive(Debug, thiserror::Error)]
-pub enum StepError {
-    #[error(transparent)]
-    Unreadable(#[from] Unreadable),
-    #[error("{0} is not an event this step handles")]
-    UnexpectedEvent(String),
-    #[error("the inventory table: {0}")]
-    Store(#[from] StoreError),
-    #[error("publishing: {0}")]
-    Publish(#[from] PublishError),
-    #[error("the reservation of {0} kept changing while it was released")]
-    Contended(OrderId),
-}
-
 /// `inventory-reserve` (OrderPlaced): holds every unit of the order, all or
 /// none, and publishes InventoryReserved (with the sealed card, for payment)
 /// or InventoryReservationFailed.
 pub async fn reserve_stock(
     stock: &impl Reservations,
-    bus: &Publisher,
+    bus: &impl EventBus,
     delivery: Delivery,
 ) -> Result<(), StepError> {
-    if !delivery.is::<OrderPlaced>() {
-        return Err(StepError::UnexpectedEvent(delivery.detail_type));
-    }
-    let placed: OrderPlaced = delivery.parse()?;
+    let placed: OrderPlaced = delivery.expect()?;
     let order_id = &placed.order.order_id;
     let lines = placed.order.lines();
     let outcome = match stock.hold(order_id, &lines).await? {
@@ -180,7 +161,7 @@ const RELEASE_ROUNDS: u32 = 3;
 /// released one, so its hold, arriving late, holds nothing.
 pub async fn release_stock(
     stock: &impl Reservations,
-    bus: &Publisher,
+    bus: &impl EventBus,
     delivery: Delivery,
 ) -> Result<(), StepError> {
     let order: Order = if delivery.is::<PaymentFailed>() {
@@ -214,7 +195,10 @@ pub async fn release_stock(
         }
     }
     let Some(items) = released else {
-        return Err(StepError::Contended(order.order_id));
+        return Err(StepError::Contended(format!(
+            "the reservation of {}",
+            order.order_id
+        )));
     };
     let released = InventoryReleased {
         order_id: order.order_id,

@@ -15,13 +15,12 @@ pub mod mail;
 mod ses;
 mod store;
 
-use astroshop_domain::MoneyError;
 use astroshop_domain::OrderId;
 use astroshop_domain::events::{OrderConfirmed, OrderFailed};
 use astroshop_edge::order_link::page_link;
 use astroshop_edge::{AdminKey, ApiError, OrderLinks, SecretError, ok, required_query};
-use astroshop_saga::{Delivery, Unreadable};
-use astroshop_store::{Admission, Counters, Limiter, MissingSetting, StoreError};
+use astroshop_saga::{Delivery, StepError};
+use astroshop_store::{Admission, Counters, Limiter, MissingSetting};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
@@ -30,25 +29,11 @@ pub use mail::{Kind, Mail};
 pub use ses::{MailError, Mailer, SesMailer};
 pub use store::{Claim, LEASE, Notification, NotificationStore, NotificationTable, Outcome};
 
+/// Another attempt holds the claim on the mail: this copy of the event is
+/// retried once that attempt has sent it or let its claim lapse.
 #[derive(Debug, thiserror::Error)]
-pub enum NotificationError {
-    #[error("notification mails for OrderConfirmed and OrderFailed only, not {0}")]
-    UnexpectedEvent(String),
-    #[error(transparent)]
-    Unreadable(#[from] Unreadable),
-    #[error("the order's e-mail address: {0}")]
-    Address(#[from] InvalidEmailAddress),
-    #[error("the order's amounts: {0}")]
-    Amounts(#[from] MoneyError),
-    #[error("notifications: {0}")]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Mail(#[from] MailError),
-    #[error("another attempt is sending the {0} mail now; this one is retried later")]
-    InProgress(&'static str),
-    #[error("signing the order's link")]
-    Link(#[from] SecretError),
-}
+#[error("another attempt is sending the {0} mail now; this one is retried later")]
+pub struct MailInProgress(&'static str);
 
 /// The storefront's pages of orders, as the mail links them: the shop's
 /// address (`SHOP_URL`) and the order's key.
@@ -93,28 +78,35 @@ pub async fn mail_order_outcome(
     pages: &OrderPages,
     limiter: &Limiter<impl Counters + Sync>,
     delivery: Delivery,
-) -> Result<(), NotificationError> {
+) -> Result<(), StepError> {
     let (order, kind, mail) = if delivery.is::<OrderConfirmed>() {
         let confirmed: OrderConfirmed = delivery.parse()?;
-        let link = pages.link(&confirmed.order.order_id).await?;
-        let mail = mail::confirmation(&confirmed.order, &confirmed.tracking_id, &link)?;
+        let link = pages
+            .link(&confirmed.order.order_id)
+            .await
+            .map_err(StepError::other)?;
+        let mail =
+            mail::confirmation(&confirmed.order, &confirmed.tracking_id, &link).map_err(StepError::other)?;
         (confirmed.order, Kind::Confirmation, mail)
     } else if delivery.is::<OrderFailed>() {
         let failed: OrderFailed = delivery.parse()?;
-        let link = pages.link(&failed.order.order_id).await?;
-        let mail = mail::failure(&failed.order, &failed.reason, &link)?;
+        let link = pages
+            .link(&failed.order.order_id)
+            .await
+            .map_err(StepError::other)?;
+        let mail = mail::failure(&failed.order, &failed.reason, &link).map_err(StepError::other)?;
         (failed.order, Kind::Failure, mail)
     } else {
-        return Err(NotificationError::UnexpectedEvent(delivery.detail_type));
+        return Err(StepError::UnexpectedEvent(delivery.detail_type));
     };
-    let to = EmailAddress::parse(&order.email)?;
+    let to = EmailAddress::parse(&order.email).map_err(StepError::other)?;
     let now = astroshop_saga::now();
     let mail = match notifications
         .claim(&to, &order.order_id, kind, &mail, now)
         .await?
     {
         Claim::Send(mail) => mail,
-        Claim::InProgress => return Err(NotificationError::InProgress(kind.as_str())),
+        Claim::InProgress => return Err(StepError::other(MailInProgress(kind.as_str()))),
         Claim::AlreadySent => {
             tracing::info!(kind = kind.as_str(), "mail already sent; nothing to do");
             return Ok(());
@@ -143,7 +135,7 @@ pub async fn mail_order_outcome(
         );
         return Ok(());
     }
-    let message_id = mailer.send(&to, &mail).await?;
+    let message_id = mailer.send(&to, &mail).await.map_err(StepError::other)?;
     notifications
         .mark_sent(&to, &order.order_id, kind, &message_id)
         .await?;

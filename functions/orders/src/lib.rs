@@ -6,7 +6,6 @@
 pub mod outbox;
 pub mod state;
 pub mod steps;
-pub mod store;
 pub mod sweeper;
 
 use astroshop_domain::card::CardSummary;
@@ -14,10 +13,9 @@ use astroshop_domain::shipping::Address;
 use astroshop_domain::{CurrencyCode, Money, OrderId, OrderItem, OrderStatus};
 use astroshop_edge::order_link::api_link;
 use astroshop_edge::{ApiError, OrderLinks, ok, path_param, shopper};
+use astroshop_store::{OrderRecord, OrderRecords};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-
-use crate::store::{OrderRecord, OrderTable};
 
 /// An order as `GET /api/orders/{orderId}` shows it to the holder of its
 /// link: everything but whose it is (the guest's session id or the account).
@@ -117,7 +115,7 @@ fn order_not_found(id: &OrderId) -> ApiError {
 /// `GET /api/orders/{orderId}?key=`: the order, its status and its saga
 /// history, to the holder of its link; to anyone else it does not exist.
 pub async fn get_order(
-    orders: &OrderTable,
+    orders: &impl OrderRecords,
     links: &OrderLinks,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
@@ -135,7 +133,7 @@ pub async fn get_order(
 /// `GET /api/orders`: the signed-in shopper's latest orders, newest first,
 /// each with its link. The shopper is the token's, never a parameter.
 pub async fn list_orders(
-    orders: &OrderTable,
+    orders: &impl OrderRecords,
     links: &OrderLinks,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {

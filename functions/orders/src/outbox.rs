@@ -4,7 +4,7 @@
 //! write at least once, so no event is lost between a write and its publish.
 //! Other items of the table (orders, history) pass by untouched.
 
-use astroshop_saga::{Entry, Publisher};
+use astroshop_saga::{Entry, EventBus};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::LambdaEvent;
@@ -34,7 +34,7 @@ struct OutboxItem {
 /// it stops and reports that record (by sequence number): Lambda retries
 /// from there, and the records after it wait their turn.
 pub async fn publish_outbox(
-    publisher: &Publisher,
+    publisher: &impl EventBus,
     event: LambdaEvent<Event>,
 ) -> Result<DynamoDbEventResponse, OutboxError> {
     let mut response = DynamoDbEventResponse::default();
@@ -61,7 +61,7 @@ pub async fn publish_outbox(
 
 /// Publishes `entries` ten at a time; the first record of a chunk that failed.
 async fn publish_in_chunks<'r>(
-    publisher: &Publisher,
+    publisher: &impl EventBus,
     entries: &[(&'r EventRecord, Entry)],
 ) -> Option<&'r EventRecord> {
     for chunk in entries.chunks(CHUNK) {

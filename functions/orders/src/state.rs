@@ -9,49 +9,35 @@
 //! (every consumer of it is idempotent), so nothing downstream can miss it.
 
 use astroshop_domain::events::{Envelope, Metadata, OrderConfirmed, OrderFailed};
+use astroshop_domain::history::Conclusion;
 use astroshop_domain::{Order, OrderId, OrderStatus};
-use astroshop_saga::{Delivery, Entry, PublishError, Publisher, Unreadable, now};
-use astroshop_store::StoreError;
+use astroshop_saga::{Delivery, Entry, EventBus, PublishError, StepError, Unreadable, now};
+use astroshop_store::{OrderRecords, OrderTransitions, Transition};
 use time::OffsetDateTime;
 
-use crate::steps::{self, Conclusion, Found, Refusal};
-use crate::store::{OrderTable, Transition};
+use crate::steps::{self, Found, Refusal};
 
+/// An event about an order this table never had: not ours to follow.
 #[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error(transparent)]
-    Unreadable(#[from] Unreadable),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Publish(#[from] PublishError),
-    #[error("the final event does not serialize: {0}")]
-    Serialize(#[from] serde_json::Error),
-    #[error("there is no order {0}")]
-    UnknownOrder(OrderId),
-    #[error("the change to order {0} was refused by a concurrent write; it is retried")]
-    Contended(OrderId),
-}
+#[error("there is no order {0}")]
+pub struct UnknownOrder(OrderId);
 
 /// Records one saga event against its order.
 pub async fn follow_saga_event(
-    orders: &OrderTable,
-    publisher: &Publisher,
+    orders: &(impl OrderRecords + OrderTransitions + Sync),
+    publisher: &impl EventBus,
     delivery: Delivery,
-) -> Result<(), StateError> {
+) -> Result<(), StepError> {
     let saga = steps::read(&delivery)?;
     let id = &saga.order_id;
     let at = now();
     let announcement = match (saga.change.ends_as(), &saga.order) {
-        (Some(conclusion), Some(order)) => Some(final_event(
-            order,
-            conclusion,
-            Some(delivery.metadata()),
-            None,
-            at,
-        )?),
+        (Some(conclusion), Some(order)) => Some(
+            final_event(order, conclusion, Some(delivery.metadata()), None, at)
+                .map_err(PublishError::from)?,
+        ),
         (Some(_), None) => {
-            return Err(StateError::Unreadable(Unreadable {
+            return Err(StepError::Unreadable(Unreadable {
                 message_id: delivery.message_id.clone(),
                 reason: format!("{} ends the order but does not carry it", delivery.detail_type),
             }));
@@ -103,7 +89,8 @@ pub async fn follow_saga_event(
                 Some(delivery.metadata()),
                 record.traceparent.as_deref(),
                 at,
-            )?;
+            )
+            .map_err(PublishError::from)?;
             publisher.publish_all(&[event]).await?;
             Ok(())
         }
@@ -119,8 +106,8 @@ pub async fn follow_saga_event(
             orders.record_history(id, &saga.step).await?;
             Ok(())
         }
-        (Refusal::UnknownOrder, _) => Err(StateError::UnknownOrder(id.clone())),
-        (Refusal::Retry, _) => Err(StateError::Contended(id.clone())),
+        (Refusal::UnknownOrder, _) => Err(StepError::other(UnknownOrder(id.clone()))),
+        (Refusal::Retry, _) => Err(StepError::Contended(format!("order {id}"))),
     }
 }
 

@@ -1,91 +1,15 @@
 //! What each saga event means for its order: the line it adds to the order's
-//! history and the change it makes (confirm, fail, flag, or none). Pure, so
+//! history and the change it makes (`astroshop_domain::history`). Pure, so
 //! every transition is unit-tested without a table or a bus; `orders-state`
 //! and the sweeper both apply the result through one store call.
 
 use astroshop_domain::events::{
-    DomainEvent, InventoryReleased, InventoryReservationFailed, InventoryReserved, OrderConfirmed,
-    OrderFailed, OrderFlagged, OrderPlaced, OrderShipped, PaymentFailed, PaymentRefunded, PaymentSucceeded,
+    DomainEvent, InventoryReleased, InventoryReservationFailed, InventoryReserved, OrderFlagged, OrderPlaced,
+    OrderShipped, PaymentFailed, PaymentRefunded, PaymentSucceeded,
 };
+use astroshop_domain::history::{Change, Conclusion, Step};
 use astroshop_domain::{Order, OrderId, OrderStatus};
 use astroshop_saga::{Delivery, Unreadable};
-
-/// One line of an order's history: a saga step, when it happened, what it did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    /// The event's detail-type, `InventoryReserved.v1`.
-    pub detail_type: String,
-    /// RFC 3339, UTC.
-    pub at: String,
-    pub summary: String,
-}
-
-impl Step {
-    /// The step's name as shown to shoppers: the detail-type without its version.
-    pub fn name(&self) -> &str {
-        self.detail_type
-            .rsplit_once('.')
-            .map_or(self.detail_type.as_str(), |(name, _)| name)
-    }
-}
-
-/// What a step does to the order besides adding to its history.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    None,
-    /// Shipped: the saga succeeded.
-    Confirm {
-        tracking_id: String,
-    },
-    /// Stock or payment failed, or the order got stuck: undo what was done.
-    Fail {
-        reason: String,
-    },
-    /// Fraud checks found it suspicious; the status stays.
-    Flag,
-}
-
-impl Change {
-    /// The status the change moves a `PENDING` order to; only a pending order
-    /// can be confirmed or failed, and only once.
-    pub fn new_status(&self) -> Option<OrderStatus> {
-        match self {
-            Self::Confirm { .. } => Some(OrderStatus::Confirmed),
-            Self::Fail { .. } => Some(OrderStatus::Failed),
-            Self::None | Self::Flag => None,
-        }
-    }
-
-    /// How the change ends the order, if it does.
-    pub fn ends_as(&self) -> Option<Conclusion> {
-        match self {
-            Self::Confirm { tracking_id } => Some(Conclusion::Confirmed {
-                tracking_id: tracking_id.clone(),
-            }),
-            Self::Fail { reason } => Some(Conclusion::Failed {
-                reason: reason.clone(),
-            }),
-            Self::None | Self::Flag => None,
-        }
-    }
-
-    /// The history line of the order's own conclusion, written with the change.
-    pub fn final_step(&self, at: &str) -> Option<Step> {
-        let (detail_type, summary) = match self {
-            Self::Confirm { tracking_id } => (
-                OrderConfirmed::DETAIL_TYPE,
-                format!("order confirmed; tracking id {tracking_id}"),
-            ),
-            Self::Fail { reason } => (OrderFailed::DETAIL_TYPE, format!("order failed: {reason}")),
-            Self::None | Self::Flag => return None,
-        };
-        Some(Step {
-            detail_type: detail_type.to_owned(),
-            at: at.to_owned(),
-            summary,
-        })
-    }
-}
 
 /// A saga event read for the order it belongs to.
 #[derive(Debug, Clone, PartialEq)]
@@ -218,13 +142,6 @@ fn parse<T: DomainEvent + serde::de::DeserializeOwned>(delivery: &Delivery) -> R
         });
     }
     delivery.parse()
-}
-
-/// How an order ended, as its final event tells the rest of the shop.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Conclusion {
-    Confirmed { tracking_id: String },
-    Failed { reason: String },
 }
 
 /// What the order looked like when a step's write was refused.

@@ -16,10 +16,13 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::Instrument;
 
-use crate::state::{StateError, final_event, report_settled};
-use crate::steps::Change;
-use crate::store::{OrderTable, Transition, instant};
 use astroshop_domain::OrderId;
+use astroshop_domain::history::Change;
+use astroshop_saga::StepError;
+use astroshop_store::orders::instant;
+use astroshop_store::{OrderRecords, OrderTransitions, Transition};
+
+use crate::state::{final_event, report_settled};
 
 /// What the sweeper is asked to do: `{"olderThanSeconds": n}`, or the
 /// schedule's event, which leaves the deadline to `ORDER_DEADLINE_SECONDS`.
@@ -49,13 +52,13 @@ pub enum SweepError {
     Orders {
         stuck: usize,
         failures: usize,
-        first: StateError,
+        first: StepError,
     },
 }
 
 /// Fails every order placed more than `deadline` before `now` and still pending.
 pub async fn sweep_stuck_orders(
-    orders: &OrderTable,
+    orders: &(impl OrderRecords + OrderTransitions + Sync),
     deadline: Duration,
     now: OffsetDateTime,
 ) -> Result<Swept, SweepError> {
@@ -91,10 +94,10 @@ pub async fn sweep_stuck_orders(
 
 /// Fails one order if it is still pending; true when this call failed it.
 async fn fail_stuck_order(
-    orders: &OrderTable,
+    orders: &(impl OrderRecords + OrderTransitions + Sync),
     id: &OrderId,
     now: OffsetDateTime,
-) -> Result<bool, StateError> {
+) -> Result<bool, StepError> {
     let Some(record) = orders.order(id).await? else {
         return Ok(false);
     };
@@ -111,7 +114,8 @@ async fn fail_stuck_order(
     let announcement = change
         .ends_as()
         .map(|failed| final_event(&record.order, failed, None, record.traceparent.as_deref(), now))
-        .transpose()?;
+        .transpose()
+        .map_err(astroshop_saga::PublishError::from)?;
     let transition = Transition {
         order_id: id,
         step: None,

@@ -17,7 +17,7 @@ use astroshop_edge::OrderLinks;
 use astroshop_edge::order_link::sign;
 use astroshop_orders::outbox::publish_outbox;
 use astroshop_orders::state::follow_saga_event;
-use astroshop_orders::store::OrderTable;
+use astroshop_store::OrderTable;
 use astroshop_orders::sweeper::sweep_stuck_orders;
 use astroshop_orders::{get_order, list_orders};
 use astroshop_saga::{Entry, Publisher, consume};
@@ -71,7 +71,7 @@ fn an_order(user: &str, placed_at: OffsetDateTime) -> Order {
         order_id: new_order_id(),
         user_id: UserId::parse(user).unwrap(),
         email: format!("{user}@example.com"),
-        placed_at: astroshop_orders::store::instant(placed_at),
+        placed_at: astroshop_store::orders::instant(placed_at),
         ..larrys_order()
     }
 }

@@ -19,8 +19,8 @@ use astroshop_domain::events::{
 };
 use astroshop_domain::order::Order;
 use astroshop_edge::{ApiError, OrderLinks, ok, path_param};
-use astroshop_saga::{Delivery, PublishError, Publisher, Unreadable};
-use astroshop_store::{CardOpener, OpenError, StoreError};
+use astroshop_saga::{Delivery, EventBus, StepError};
+use astroshop_store::{CardOpener, OpenError};
 use lambda_http::{Body, Request, Response};
 
 use crate::store::{Payment, PaymentStatus, Payments, Refund};
@@ -48,23 +48,6 @@ pub async fn get_payment(
 
 // ------------------------------------------------------------ the saga steps
 
-/// Why a saga step failed; the message goes back to its queue to be retried.
-#[derive(Debug, thiserror::Error)]
-pub enum StepError {
-    #[error(transparent)]
-    Unreadable(#[from] Unreadable),
-    #[error("{0} is not an event this step handles")]
-    UnexpectedEvent(String),
-    #[error("the payments table: {0}")]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Card(OpenError),
-    #[error("publishing: {0}")]
-    Publish(#[from] PublishError),
-    #[error("the payment of {0} kept changing while it was refunded")]
-    Contended(OrderId),
-}
-
 /// What a declined card is told when the sealed card cannot be opened at all.
 const UNREADABLE_CARD: &str = "the card details could not be read";
 
@@ -75,13 +58,10 @@ const UNREADABLE_CARD: &str = "the card details could not be read";
 pub async fn charge_card(
     payments: &impl Payments,
     cards: &impl CardOpener,
-    bus: &Publisher,
+    bus: &impl EventBus,
     delivery: Delivery,
 ) -> Result<(), StepError> {
-    if !delivery.is::<InventoryReserved>() {
-        return Err(StepError::UnexpectedEvent(delivery.detail_type));
-    }
-    let reserved: InventoryReserved = delivery.parse()?;
+    let reserved: InventoryReserved = delivery.expect()?;
     let order = reserved.order;
     let at = astroshop_saga::now();
     let (card, decision) = match cards.open(&reserved.card, &order.order_id).await {
@@ -93,7 +73,7 @@ pub async fn charge_card(
             tracing::warn!(why, "the sealed card cannot be opened; declining");
             (order.card.clone(), Err(UNREADABLE_CARD.to_owned()))
         }
-        Err(error) => return Err(StepError::Card(error)),
+        Err(error) => return Err(StepError::other(error)),
     };
     let mut payment = Payment {
         order_id: order.order_id.clone(),
@@ -134,7 +114,7 @@ pub async fn charge_card(
 
 /// Publishes what a recorded payment means for the saga.
 async fn publish_outcome(
-    bus: &Publisher,
+    bus: &impl EventBus,
     cause: &Metadata,
     order: Order,
     payment: Payment,
@@ -182,13 +162,10 @@ const REFUND_ROUNDS: u32 = 3;
 /// payments need nothing.
 pub async fn refund_payment(
     payments: &impl Payments,
-    bus: &Publisher,
+    bus: &impl EventBus,
     delivery: Delivery,
 ) -> Result<(), StepError> {
-    if !delivery.is::<OrderFailed>() {
-        return Err(StepError::UnexpectedEvent(delivery.detail_type));
-    }
-    let failed: OrderFailed = delivery.parse()?;
+    let failed: OrderFailed = delivery.expect()?;
     let order = failed.order;
     for _ in 0..REFUND_ROUNDS {
         let at = timestamp(astroshop_saga::now());
@@ -236,5 +213,5 @@ pub async fn refund_payment(
         bus.publish(&envelope).await?;
         return Ok(());
     }
-    Err(StepError::Contended(order.order_id))
+    Err(StepError::Contended(format!("the payment of {}", order.order_id)))
 }

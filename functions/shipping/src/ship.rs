@@ -10,7 +10,7 @@ use std::future::Future;
 use astroshop_domain::OrderId;
 use astroshop_domain::events::{Envelope, OrderShipped, PaymentSucceeded, timestamp};
 use astroshop_domain::shipping::Address;
-use astroshop_saga::{Delivery, PublishError, Publisher, Unreadable, now};
+use astroshop_saga::{Delivery, EventBus, StepError, now};
 use astroshop_store::StoreError;
 use serde::{Deserialize, Serialize};
 
@@ -35,18 +35,6 @@ pub trait ShipmentStore {
     ) -> impl Future<Output = Result<Shipment, StoreError>> + Send;
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ShipError {
-    #[error("shipping ships on PaymentSucceeded events only, not {0}")]
-    UnexpectedEvent(String),
-    #[error(transparent)]
-    Unreadable(#[from] Unreadable),
-    #[error("shipments: {0}")]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Publish(#[from] PublishError),
-}
-
 /// A tracking id: a random UUID, as the demo's shipping service issues.
 pub fn new_tracking_id() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -55,13 +43,10 @@ pub fn new_tracking_id() -> String {
 /// Ships a paid order, once, and announces it.
 pub async fn ship_paid_order(
     shipments: &impl ShipmentStore,
-    publisher: &Publisher,
+    publisher: &impl EventBus,
     delivery: Delivery,
-) -> Result<(), ShipError> {
-    if !delivery.is::<PaymentSucceeded>() {
-        return Err(ShipError::UnexpectedEvent(delivery.detail_type));
-    }
-    let paid: PaymentSucceeded = delivery.parse()?;
+) -> Result<(), StepError> {
+    let paid: PaymentSucceeded = delivery.expect()?;
     let shipment = shipments
         .record_shipment(Shipment {
             order_id: paid.order.order_id.clone(),

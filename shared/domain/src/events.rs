@@ -98,6 +98,25 @@ pub struct SealedCard {
     pub ciphertext: String,
 }
 
+/// One event ready for the bus, its envelope already JSON: what the outbox
+/// keeps and what a publisher puts on EventBridge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub source: String,
+    pub detail_type: String,
+    pub detail: String,
+}
+
+impl Entry {
+    pub fn of<T: DomainEvent>(envelope: &Envelope<T>) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            source: T::SOURCE.to_owned(),
+            detail_type: T::DETAIL_TYPE.to_owned(),
+            detail: serde_json::to_string(envelope)?,
+        })
+    }
+}
+
 macro_rules! domain_event {
     ($name:ident, $source:literal, $detail_type:literal, |$event:ident| $order_id:expr) => {
         impl DomainEvent for $name {

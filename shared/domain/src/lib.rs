@@ -5,6 +5,7 @@ pub mod card;
 pub mod cart;
 pub mod currency;
 pub mod events;
+pub mod history;
 pub mod money;
 pub mod order;
 pub mod product;

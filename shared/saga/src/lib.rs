@@ -8,14 +8,14 @@
 //! read at all (a poison message) is a failure like any other, so it ends in
 //! the DLQ too, after its retries.
 
-use std::fmt::Display;
 use std::future::Future;
 
+pub use astroshop_domain::events::Entry;
 use astroshop_domain::events::{DomainEvent, Envelope, Metadata};
-use astroshop_store::{MissingSetting, setting};
+use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use lambda_runtime::LambdaEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
@@ -42,33 +42,35 @@ pub enum PublishError {
     Serialize(#[from] serde_json::Error),
 }
 
-/// One event ready for the bus, its detail already JSON (the outbox keeps
-/// events in this form).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub source: String,
-    pub detail_type: String,
-    pub detail: String,
+/// The X-Ray header of the trace an event carries, for EventBridge's
+/// `TraceHeader`, so X-Ray links the bus, the queue and the next step.
+fn xray_header(entry: &Entry) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Carried {
+        metadata: Metadata,
+    }
+    let carried: Carried = serde_json::from_str(&entry.detail).ok()?;
+    astroshop_telemetry::xray_header(carried.metadata.traceparent.as_deref()?)
 }
 
-impl Entry {
-    /// The X-Ray header of the trace the event carries, for EventBridge's
-    /// `TraceHeader`, so X-Ray links the bus, the queue and the next step.
-    fn xray_header(&self) -> Option<String> {
-        #[derive(Deserialize)]
-        struct Carried {
-            metadata: Metadata,
-        }
-        let carried: Carried = serde_json::from_str(&self.detail).ok()?;
-        astroshop_telemetry::xray_header(carried.metadata.traceparent.as_deref()?)
-    }
+/// Where a step announces what it did: the shop's event bus.
+pub trait EventBus: Sync {
+    /// Publishes every entry; any entry the bus refuses makes the whole call
+    /// an error (the caller retries, and consumers ignore the duplicates).
+    fn publish_all(&self, entries: &[Entry]) -> impl Future<Output = Result<(), PublishError>> + Send;
 
-    pub fn of<T: DomainEvent>(envelope: &Envelope<T>) -> Result<Self, serde_json::Error> {
-        Ok(Self {
-            source: T::SOURCE.to_owned(),
-            detail_type: T::DETAIL_TYPE.to_owned(),
-            detail: serde_json::to_string(envelope)?,
-        })
+    /// Publishes one event.
+    fn publish<T: DomainEvent>(
+        &self,
+        envelope: &Envelope<T>,
+    ) -> impl Future<Output = Result<(), PublishError>> + Send {
+        let entry = Entry::of(envelope);
+        let event_id = envelope.metadata.event_id.clone();
+        async move {
+            self.publish_all(std::slice::from_ref(&entry?)).await?;
+            tracing::info!(event_id, detail_type = T::DETAIL_TYPE, "published");
+            Ok(())
+        }
     }
 }
 
@@ -96,20 +98,10 @@ impl Publisher {
             setting("EVENT_BUS_NAME")?,
         ))
     }
+}
 
-    pub async fn publish<T: DomainEvent>(&self, envelope: &Envelope<T>) -> Result<(), PublishError> {
-        self.publish_all(&[Entry::of(envelope)?]).await?;
-        tracing::info!(
-            event_id = envelope.metadata.event_id,
-            detail_type = T::DETAIL_TYPE,
-            "published"
-        );
-        Ok(())
-    }
-
-    /// Publishes every entry; any entry the bus refuses makes the whole call
-    /// an error (the caller retries, and consumers ignore the duplicates).
-    pub async fn publish_all(&self, entries: &[Entry]) -> Result<(), PublishError> {
+impl EventBus for Publisher {
+    async fn publish_all(&self, entries: &[Entry]) -> Result<(), PublishError> {
         for chunk in entries.chunks(Self::MAX_ENTRIES) {
             let request = chunk.iter().map(|entry| {
                 PutEventsRequestEntry::builder()
@@ -117,7 +109,7 @@ impl Publisher {
                     .source(&entry.source)
                     .detail_type(&entry.detail_type)
                     .detail(&entry.detail)
-                    .set_trace_header(entry.xray_header())
+                    .set_trace_header(xray_header(entry))
                     .build()
             });
             let output = self
@@ -154,6 +146,34 @@ pub struct Delivery {
     pub source: String,
     pub detail_type: String,
     pub envelope: Envelope<serde_json::Value>,
+}
+
+/// Why a saga step did not finish: the message goes back to its queue, is
+/// retried, and after the queue's `maxReceiveCount` waits in its
+/// dead-letter queue. The same shape for every step.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+    #[error("{0} is not an event this step handles")]
+    UnexpectedEvent(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// A write that kept meeting another's; the retry reads afresh.
+    #[error("{0} kept changing while this step wrote it")]
+    Contended(String),
+    /// A reason of the step's own: a write that kept meeting another, a
+    /// card that cannot be opened, a mail server that refused.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StepError {
+    pub fn other(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Other(Box::new(error))
+    }
 }
 
 /// A message that is not a readable saga event.
@@ -205,20 +225,46 @@ impl Delivery {
         })
     }
 
+    /// The event's data, when it is a `T`; any other event is not one this
+    /// step handles.
+    pub fn expect<T: DomainEvent + DeserializeOwned>(&self) -> Result<T, StepError> {
+        if !self.is::<T>() {
+            return Err(StepError::UnexpectedEvent(self.detail_type.clone()));
+        }
+        Ok(self.parse()?)
+    }
+
     /// Whether this is a `T`.
     pub fn is<T: DomainEvent>(&self) -> bool {
         self.detail_type == T::DETAIL_TYPE && self.source == T::SOURCE
     }
 }
 
+/// Runs a saga step as its Lambda function, as `astroshop_edge::serve` runs
+/// an HTTP one: tracing set up once, then every SQS batch through [`consume`].
+pub async fn serve<H, F>(step: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn(Delivery) -> F,
+    F: Future<Output = Result<(), StepError>>,
+{
+    astroshop_telemetry::init();
+    let step = &step;
+    lambda_runtime::run(service_fn(|event| async move {
+        // Boxed: a step's future nested inside the runtime's own grows past
+        // the compiler's limit for computing a future's layout.
+        let batch = consume(event, |delivery| Box::pin(step(delivery)));
+        Ok::<_, lambda_runtime::Error>(batch.await)
+    }))
+    .await
+}
+
 /// Handles every message of the batch with `handler` and reports the ones
 /// that failed. Each runs in a span naming its order, event and trace, so
 /// every log line of one checkout can be found by its order id.
-pub async fn consume<H, F, E>(event: LambdaEvent<SqsEvent>, handler: H) -> SqsBatchResponse
+pub async fn consume<H, F>(event: LambdaEvent<SqsEvent>, handler: H) -> SqsBatchResponse
 where
     H: Fn(Delivery) -> F,
-    F: Future<Output = Result<(), E>>,
-    E: Display,
+    F: Future<Output = Result<(), StepError>>,
 {
     let mut response = SqsBatchResponse::default();
     for message in &event.payload.records {
@@ -245,7 +291,8 @@ where
         }
         let outcome = handler(delivery).instrument(span.clone()).await;
         if let Err(error) = outcome {
-            span.in_scope(|| tracing::error!(%error, message_id, "handling failed; the queue will retry it"));
+            let error = astroshop_telemetry::error_chain(&error);
+            span.in_scope(|| tracing::error!(error, message_id, "handling failed; the queue will retry it"));
             response.add_failure(message_id);
         }
     }
@@ -302,7 +349,7 @@ mod tests {
             async move {
                 let flagged: astroshop_domain::events::OrderFlagged = delivery.parse()?;
                 handled.lock().unwrap().push(flagged.order_id.to_string());
-                Ok::<_, Unreadable>(())
+                Ok(())
             }
         })
         .await;

@@ -122,6 +122,23 @@ pub fn xray_header(traceparent: &str) -> Option<String> {
     span_context_to_string(context.span().span_context())
 }
 
+/// An error and every cause under it, `outer: inner: root`, as it is logged
+/// once where the error ends (a failed step, a 500).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        // A wrapper that prints its cause already says it once.
+        if !chain.ends_with(&text) {
+            chain.push_str(": ");
+            chain.push_str(&text);
+        }
+        cause = inner.source();
+    }
+    chain
+}
+
 /// The namespace of the shop's own metrics.
 pub const METRICS_NAMESPACE: &str = "astroshop";
 
@@ -169,6 +186,24 @@ mod tests {
     use super::*;
 
     const TRACEPARENT: &str = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+
+    #[test]
+    fn an_error_chain_names_every_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("the root")]
+        struct Root;
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading the table")]
+        struct Reading(#[source] Root);
+        #[derive(Debug, thiserror::Error)]
+        #[error("charging: {0}")]
+        struct Charging(#[source] Reading);
+        assert_eq!(error_chain(&Reading(Root)), "reading the table: the root");
+        assert_eq!(
+            error_chain(&Charging(Reading(Root))),
+            "charging: reading the table: the root"
+        );
+    }
 
     #[test]
     fn a_traceparent_becomes_the_x_ray_header_of_the_same_trace() {

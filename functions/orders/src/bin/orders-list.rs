@@ -2,7 +2,7 @@
 
 use astroshop_edge::OrderLinks;
 use astroshop_orders::list_orders;
-use astroshop_orders::store::OrderTable;
+use astroshop_store::OrderTable;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

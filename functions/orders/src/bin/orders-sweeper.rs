@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use astroshop_orders::store::OrderTable;
 use astroshop_orders::sweeper::{SweepRequest, sweep_stuck_orders};
+use astroshop_store::OrderTable;
 use astroshop_store::setting;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 

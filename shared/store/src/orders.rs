@@ -12,19 +12,20 @@
 //! Every change is one transaction guarded by conditions, never a read then
 //! a write: a step is recorded once, and only a pending order ends.
 
+use std::future::Future;
 use std::time::Duration;
 
+use astroshop_domain::events::Entry;
+use astroshop_domain::history::{Change, Conclusion, Step};
 use astroshop_domain::{Order, OrderId, OrderStatus, UserId};
-use astroshop_saga::Entry;
-use astroshop_store::dynamo::{self, Item};
-use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
-use crate::steps::{Change, Conclusion, Step};
+use crate::dynamo::{self, Item};
+use crate::{MissingSetting, StoreError, setting};
 
 const ORDER: &str = "ORDER";
 const EVENT_PREFIX: &str = "EVENT#";
@@ -88,6 +89,39 @@ pub struct Transition<'a> {
     pub announcement: Option<&'a Entry>,
 }
 
+/// Orders as their holders and shoppers read them.
+pub trait OrderRecords {
+    /// The order with its whole history, read consistently.
+    fn order(&self, id: &OrderId) -> impl Future<Output = Result<Option<OrderRecord>, StoreError>> + Send;
+    /// A shopper's latest orders, newest first (without their history).
+    fn orders_of(&self, user: &UserId) -> impl Future<Output = Result<Vec<OrderRecord>, StoreError>> + Send;
+}
+
+/// The saga's writes to orders, and the sweeper's query for the stuck ones.
+pub trait OrderTransitions {
+    /// Applies `transition` in one transaction: its step and the order's
+    /// conclusion (if it has one) join the history, each only if new, and
+    /// the order changes, only if it exists and, for a conclusion, is still
+    /// pending. False when a condition refused it: nothing was written.
+    fn record(
+        &self,
+        transition: &Transition<'_>,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Adds a step to the history alone (a step that came after the order
+    /// ended); false when it was there already.
+    fn record_history(
+        &self,
+        order_id: &OrderId,
+        step: &Step,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The orders still pending that were placed before `cutoff` (an [`instant`]).
+    fn pending_placed_before(
+        &self,
+        cutoff: &str,
+    ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send;
+}
+
 #[derive(Clone, Debug)]
 pub struct OrderTable {
     client: Client,
@@ -138,137 +172,6 @@ impl OrderTable {
                 .put(self.outbox_put(&order.order_id, first_event, now)?)
                 .build(),
         ])
-    }
-
-    /// The order with its whole history, read consistently.
-    pub async fn order(&self, id: &OrderId) -> Result<Option<OrderRecord>, StoreError> {
-        let items = dynamo::all_pages(|start_key| async {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("orderId = :id")
-                .expression_attribute_values(":id", text(id.as_str()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await?;
-            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
-        })
-        .await?;
-        let mut record = None;
-        let mut history = Vec::new();
-        for item in items {
-            let sk = string(&item, "sk")?;
-            if sk == ORDER {
-                record = Some(order_record(item)?);
-            } else if sk.starts_with(EVENT_PREFIX) {
-                history.push(Step {
-                    detail_type: string(&item, "detailType")?,
-                    at: string(&item, "at")?,
-                    summary: string(&item, "summary")?,
-                });
-            }
-        }
-        history.sort_by_key(|step| OffsetDateTime::parse(&step.at, &Rfc3339).ok());
-        Ok(record.map(|record| OrderRecord { history, ..record }))
-    }
-
-    /// A shopper's latest orders, newest first (without their history).
-    pub async fn orders_of(&self, user: &UserId) -> Result<Vec<OrderRecord>, StoreError> {
-        let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("byUser")
-            .key_condition_expression("userId = :user")
-            .expression_attribute_values(":user", text(user.as_str()))
-            .scan_index_forward(false)
-            .limit(Self::LISTED)
-            .send()
-            .await?;
-        page.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(order_record)
-            .collect()
-    }
-
-    /// The orders still pending that were placed before `cutoff` (an [`instant`]).
-    pub async fn pending_placed_before(&self, cutoff: &str) -> Result<Vec<OrderId>, StoreError> {
-        let keys = dynamo::all_pages(|start_key| async {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("pending")
-                .key_condition_expression("pending = :pending AND placedAt < :cutoff")
-                .expression_attribute_values(":pending", text(PENDING))
-                .expression_attribute_values(":cutoff", text(cutoff))
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await?;
-            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
-        })
-        .await?;
-        keys.iter()
-            .map(|key| {
-                OrderId::parse(&string(key, "orderId")?).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
-    }
-
-    /// Applies `transition` in one transaction: its step and the order's
-    /// conclusion (if it has one) join the history, each only if new, and
-    /// the order changes, only if it exists and, for a conclusion, is still
-    /// pending. False when a condition refused it: nothing was written.
-    pub async fn record(&self, transition: &Transition<'_>, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let Transition {
-            order_id,
-            step,
-            change,
-            announcement,
-        } = *transition;
-        let stamp = instant(now);
-        let mut writes = Vec::new();
-        let final_step = change.final_step(&stamp);
-        for step in step.into_iter().chain(final_step.as_ref()) {
-            writes.push(
-                TransactWriteItem::builder()
-                    .put(self.history_put(order_id, step)?)
-                    .build(),
-            );
-        }
-        writes.push(self.order_write(order_id, change, &stamp)?);
-        if let Some(event) = announcement {
-            writes.push(
-                TransactWriteItem::builder()
-                    .put(self.outbox_put(order_id, event, now)?)
-                    .build(),
-            );
-        }
-        let written = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await;
-        dynamo::condition_held(written)
-    }
-
-    /// Adds a step to the history alone (a step that came after the order
-    /// ended); false when it was there already.
-    pub async fn record_history(&self, order_id: &OrderId, step: &Step) -> Result<bool, StoreError> {
-        let put = self.history_put(order_id, step)?;
-        let written = self
-            .client
-            .put_item()
-            .table_name(put.table_name())
-            .set_item(Some(put.item().clone()))
-            .condition_expression("attribute_not_exists(orderId)")
-            .send()
-            .await;
-        dynamo::condition_held(written)
     }
 
     fn outbox_put(&self, order_id: &OrderId, event: &Entry, now: OffsetDateTime) -> Result<Put, StoreError> {
@@ -358,6 +261,132 @@ impl OrderTable {
             .build()
             .map_err(corrupt)?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+impl OrderRecords for OrderTable {
+    async fn order(&self, id: &OrderId) -> Result<Option<OrderRecord>, StoreError> {
+        let items = dynamo::all_pages(|start_key| async {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("orderId = :id")
+                .expression_attribute_values(":id", text(id.as_str()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await?;
+            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
+        })
+        .await?;
+        let mut record = None;
+        let mut history = Vec::new();
+        for item in items {
+            let sk = string(&item, "sk")?;
+            if sk == ORDER {
+                record = Some(order_record(item)?);
+            } else if sk.starts_with(EVENT_PREFIX) {
+                history.push(Step {
+                    detail_type: string(&item, "detailType")?,
+                    at: string(&item, "at")?,
+                    summary: string(&item, "summary")?,
+                });
+            }
+        }
+        history.sort_by_key(|step| OffsetDateTime::parse(&step.at, &Rfc3339).ok());
+        Ok(record.map(|record| OrderRecord { history, ..record }))
+    }
+
+    async fn orders_of(&self, user: &UserId) -> Result<Vec<OrderRecord>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("byUser")
+            .key_condition_expression("userId = :user")
+            .expression_attribute_values(":user", text(user.as_str()))
+            .scan_index_forward(false)
+            .limit(Self::LISTED)
+            .send()
+            .await?;
+        page.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(order_record)
+            .collect()
+    }
+}
+
+impl OrderTransitions for OrderTable {
+    async fn record(&self, transition: &Transition<'_>, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let Transition {
+            order_id,
+            step,
+            change,
+            announcement,
+        } = *transition;
+        let stamp = instant(now);
+        let mut writes = Vec::new();
+        let final_step = change.final_step(&stamp);
+        for step in step.into_iter().chain(final_step.as_ref()) {
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(self.history_put(order_id, step)?)
+                    .build(),
+            );
+        }
+        writes.push(self.order_write(order_id, change, &stamp)?);
+        if let Some(event) = announcement {
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(self.outbox_put(order_id, event, now)?)
+                    .build(),
+            );
+        }
+        let written = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        dynamo::condition_held(written)
+    }
+
+    async fn record_history(&self, order_id: &OrderId, step: &Step) -> Result<bool, StoreError> {
+        let put = self.history_put(order_id, step)?;
+        let written = self
+            .client
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .condition_expression("attribute_not_exists(orderId)")
+            .send()
+            .await;
+        dynamo::condition_held(written)
+    }
+
+    async fn pending_placed_before(&self, cutoff: &str) -> Result<Vec<OrderId>, StoreError> {
+        let keys = dynamo::all_pages(|start_key| async {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("pending")
+                .key_condition_expression("pending = :pending AND placedAt < :cutoff")
+                .expression_attribute_values(":pending", text(PENDING))
+                .expression_attribute_values(":cutoff", text(cutoff))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await?;
+            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
+        })
+        .await?;
+        keys.iter()
+            .map(|key| {
+                OrderId::parse(&string(key, "orderId")?).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
     }
 }
 
