@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 struct Fraud {
     rates: RateTableStore,
     publisher: Publisher,
+    /// A publisher on a bus that is not there: every publish fails, as when
+    /// EventBridge cannot be reached.
+    bus_down: Publisher,
     tap: EventTap,
 }
 
@@ -21,6 +24,10 @@ async fn fraud(prefix: &str) -> Fraud {
         publisher: Publisher::new(
             aws_sdk_eventbridge::Client::new(tables.config()),
             tables.setting("EVENT_BUS_NAME"),
+        ),
+        bus_down: Publisher::new(
+            aws_sdk_eventbridge::Client::new(tables.config()),
+            format!("{prefix}-no-such-bus"),
         ),
         tap: EventTap::attach(&tables).await.expect("tap attached"),
     }
@@ -56,9 +63,13 @@ fn confirmed(currency: &str, quantity: u32, units: i64) -> (String, String) {
 impl Fraud {
     /// Delivers a batch; the ids of the messages that failed.
     async fn deliver(&self, bodies: &[String]) -> Vec<String> {
+        self.deliver_on(&self.publisher, bodies).await
+    }
+
+    async fn deliver_on(&self, bus: &Publisher, bodies: &[String]) -> Vec<String> {
         failed_ids(
             &consume(sqs_event(bodies), |delivery| {
-                check_order(&self.rates, &self.publisher, delivery)
+                check_order(&self.rates, bus, delivery)
             })
             .await,
         )
@@ -150,4 +161,20 @@ async fn unreadable_unexpected_and_unpriceable_messages_fail_alone() {
         .await;
     assert_eq!(failed, ["m0", "m2", "m3"]);
     assert_eq!(fraud.flags().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_flag_whose_publish_failed_is_announced_by_its_redelivery() {
+    let fraud = fraud("side-fraud-bus-down").await;
+    let (id, body) = confirmed("USD", 12, 101);
+    let failed = fraud
+        .deliver_on(&fraud.bus_down, std::slice::from_ref(&body))
+        .await;
+    assert_eq!(failed, ["m0"], "the message goes back to its queue");
+    assert!(fraud.flags().await.is_empty());
+
+    assert!(fraud.deliver(&[body]).await.is_empty());
+    let flags = fraud.flags().await;
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert_eq!(flags[0]["data"]["orderId"], id);
 }

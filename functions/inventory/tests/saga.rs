@@ -20,6 +20,9 @@ use serde_json::{Value, json};
 struct Saga {
     stock: InventoryTable,
     bus: Publisher,
+    /// The same bus's client pointed at a bus that is not there: every
+    /// publish fails, as when EventBridge cannot be reached.
+    bus_down: Publisher,
     tap: EventTap,
     _tables: TestTables,
 }
@@ -32,6 +35,10 @@ async fn saga(prefix: &str) -> Saga {
         bus: Publisher::new(
             aws_sdk_eventbridge::Client::new(tables.config()),
             tables.setting("EVENT_BUS_NAME"),
+        ),
+        bus_down: Publisher::new(
+            aws_sdk_eventbridge::Client::new(tables.config()),
+            format!("{prefix}-no-such-bus"),
         ),
         tap,
         _tables: tables,
@@ -104,6 +111,20 @@ impl Saga {
     async fn reserve(&self, bodies: &[String]) -> SqsBatchResponse {
         consume(sqs_event(bodies), |delivery| {
             reserve_stock(&self.stock, &self.bus, delivery)
+        })
+        .await
+    }
+
+    async fn reserve_while_the_bus_is_down(&self, bodies: &[String]) -> SqsBatchResponse {
+        consume(sqs_event(bodies), |delivery| {
+            reserve_stock(&self.stock, &self.bus_down, delivery)
+        })
+        .await
+    }
+
+    async fn release_while_the_bus_is_down(&self, bodies: &[String]) -> SqsBatchResponse {
+        consume(sqs_event(bodies), |delivery| {
+            release_stock(&self.stock, &self.bus_down, delivery)
         })
         .await
     }
@@ -451,4 +472,55 @@ async fn the_sample_events_hold_and_give_back_the_seeded_stock() {
         .map(|(kind, _)| kind)
         .collect();
     assert_eq!(kinds, ["InventoryReserved.v1", "InventoryReleased.v1"]);
+}
+
+#[tokio::test]
+async fn a_hold_whose_publish_failed_is_announced_by_its_redelivery_and_held_once() {
+    let saga = saga("invpay-inv-bus-down").await;
+    saga.stock_up(&[("DOWN-A", 5)]).await;
+    let order = order(&[("DOWN-A", 2)]);
+
+    let failed = saga.reserve_while_the_bus_is_down(&[placed(&order)]).await;
+    assert_eq!(failed_ids(&failed).len(), 1, "the message goes back to its queue");
+    assert_eq!(saga.available("DOWN-A").await, Some(3), "the hold was written");
+    assert!(saga.published_for(&order.order_id).await.is_empty());
+
+    let redelivered = saga.reserve(&[placed(&order)]).await;
+    assert!(failed_ids(&redelivered).is_empty());
+    assert_eq!(saga.available("DOWN-A").await, Some(3), "held once");
+    let kinds: Vec<String> = saga
+        .published_for(&order.order_id)
+        .await
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect();
+    assert_eq!(kinds, ["InventoryReserved.v1"]);
+}
+
+#[tokio::test]
+async fn a_release_whose_publish_failed_is_announced_by_its_redelivery_and_gives_back_once() {
+    let saga = saga("invpay-inv-release-bus-down").await;
+    saga.stock_up(&[("DOWN-B", 5)]).await;
+    let order = order(&[("DOWN-B", 2)]);
+    assert!(failed_ids(&saga.reserve(&[placed(&order)]).await).is_empty());
+
+    let failed = saga.release_while_the_bus_is_down(&[order_failed(&order)]).await;
+    assert_eq!(failed_ids(&failed).len(), 1, "the message goes back to its queue");
+    assert_eq!(
+        saga.available("DOWN-B").await,
+        Some(5),
+        "the units were given back"
+    );
+
+    let redelivered = saga.release(&[order_failed(&order)]).await;
+    assert!(failed_ids(&redelivered).is_empty());
+    assert_eq!(saga.available("DOWN-B").await, Some(5), "given back once");
+    let released: Vec<Value> = saga
+        .published_for(&order.order_id)
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "InventoryReleased.v1")
+        .map(|(_, detail)| detail["data"]["items"].clone())
+        .collect();
+    assert_eq!(released, [lines(&[("DOWN-B", 2)])]);
 }

@@ -17,10 +17,10 @@ use astroshop_edge::OrderLinks;
 use astroshop_edge::order_link::sign;
 use astroshop_orders::outbox::publish_outbox;
 use astroshop_orders::state::follow_saga_event;
-use astroshop_store::OrderTable;
 use astroshop_orders::sweeper::sweep_stuck_orders;
 use astroshop_orders::{get_order, list_orders};
 use astroshop_saga::{Entry, Publisher, consume};
+use astroshop_store::OrderTable;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::LambdaEvent;
@@ -37,6 +37,9 @@ struct Orders {
     tables: TestTables,
     table: OrderTable,
     publisher: Publisher,
+    /// A publisher on a bus that is not there: every publish fails, as when
+    /// EventBridge cannot be reached.
+    bus_down: Publisher,
     tap: EventTap,
     links: OrderLinks,
 }
@@ -49,6 +52,10 @@ async fn orders(prefix: &str) -> Orders {
         publisher: Publisher::new(
             aws_sdk_eventbridge::Client::new(tables.config()),
             tables.setting("EVENT_BUS_NAME"),
+        ),
+        bus_down: Publisher::new(
+            aws_sdk_eventbridge::Client::new(tables.config()),
+            format!("{prefix}-no-such-bus"),
         ),
         links: OrderLinks::new(
             aws_sdk_ssm::Client::new(tables.config()),
@@ -131,9 +138,13 @@ impl Orders {
 
     /// Delivers one batch to `orders-state`; the ids of the messages it failed.
     async fn follow(&self, bodies: &[String]) -> Vec<String> {
+        self.follow_on(&self.publisher, bodies).await
+    }
+
+    async fn follow_on(&self, bus: &Publisher, bodies: &[String]) -> Vec<String> {
         failed_ids(
             &consume(sqs_event(bodies), |delivery| {
-                follow_saga_event(&self.table, &self.publisher, delivery)
+                follow_saga_event(&self.table, bus, delivery)
             })
             .await,
         )
@@ -202,18 +213,19 @@ impl Orders {
 
     /// Runs the publisher over stream records; the sequence numbers it failed.
     async fn publish(&self, records: Vec<EventRecord>) -> Vec<String> {
+        self.publish_on(&self.publisher, records).await
+    }
+
+    async fn publish_on(&self, bus: &Publisher, records: Vec<EventRecord>) -> Vec<String> {
         let mut event = Event::default();
         event.records = records;
-        publish_outbox(
-            &self.publisher,
-            LambdaEvent::new(event, lambda_runtime::Context::default()),
-        )
-        .await
-        .unwrap()
-        .batch_item_failures
-        .into_iter()
-        .filter_map(|failure| failure.item_identifier)
-        .collect()
+        publish_outbox(bus, LambdaEvent::new(event, lambda_runtime::Context::default()))
+            .await
+            .unwrap()
+            .batch_item_failures
+            .into_iter()
+            .filter_map(|failure| failure.item_identifier)
+            .collect()
     }
 
     /// The events published for `order` so far: (detail-type, detail).
@@ -477,6 +489,25 @@ async fn an_unreadable_outbox_item_is_reported_by_its_sequence_number_after_thos
     );
 }
 
+#[tokio::test]
+async fn outbox_events_the_bus_refused_are_published_when_the_stream_redelivers_them() {
+    let orders = orders("orders-outbox-bus-down").await;
+    let order = an_order("grace", ago(1));
+    orders.place(&order).await;
+    let records = orders.outbox_records(&order.order_id, 1).await;
+
+    let failed = orders.publish_on(&orders.bus_down, records.clone()).await;
+    assert_eq!(
+        failed,
+        ["1"],
+        "the stream retries from the first record not published"
+    );
+    assert!(orders.published(&order).await.is_empty());
+
+    assert_eq!(orders.publish(records).await, Vec::<String>::new());
+    assert_eq!(kinds(&orders.published(&order).await), ["OrderPlaced.v1"]);
+}
+
 // -------------------------------------------------------------- saga state
 
 #[tokio::test]
@@ -641,6 +672,25 @@ async fn a_redelivered_step_changes_nothing_and_republishes_the_final_event() {
                 == format!("{}/OrderConfirmed.v1", order.order_id)),
         "a republished event is recognisably the same event"
     );
+}
+
+#[tokio::test]
+async fn a_final_event_republished_while_the_bus_is_down_goes_out_on_the_next_redelivery() {
+    let orders = orders("orders-state-bus-down").await;
+    let order = an_order("grace", ago(41));
+    orders.place(&order).await;
+    let saga = happy_saga(&order);
+    assert_eq!(orders.follow(&saga).await, Vec::<String>::new());
+    let shipped = saga[3].clone();
+
+    let failed = orders
+        .follow_on(&orders.bus_down, std::slice::from_ref(&shipped))
+        .await;
+    assert_eq!(failed, ["m0"], "the message goes back to its queue");
+    assert!(orders.published(&order).await.is_empty());
+
+    assert_eq!(orders.follow(&[shipped]).await, Vec::<String>::new());
+    assert_eq!(kinds(&orders.published(&order).await), ["OrderConfirmed.v1"]);
 }
 
 #[tokio::test]

@@ -27,6 +27,9 @@ struct Shop {
     payments: PaymentsTable,
     cards: CardKey,
     bus: Publisher,
+    /// A publisher on a bus that is not there: every publish fails, as when
+    /// EventBridge cannot be reached.
+    bus_down: Publisher,
     tap: EventTap,
     tables: TestTables,
 }
@@ -48,6 +51,10 @@ async fn shop(prefix: &str) -> Shop {
         bus: Publisher::new(
             aws_sdk_eventbridge::Client::new(tables.config()),
             tables.setting("EVENT_BUS_NAME"),
+        ),
+        bus_down: Publisher::new(
+            aws_sdk_eventbridge::Client::new(tables.config()),
+            format!("{prefix}-no-such-bus"),
         ),
         tap,
         tables,
@@ -97,15 +104,23 @@ impl Shop {
     }
 
     async fn charge(&self, bodies: &[String]) -> SqsBatchResponse {
+        self.charge_on(&self.bus, bodies).await
+    }
+
+    async fn charge_on(&self, bus: &Publisher, bodies: &[String]) -> SqsBatchResponse {
         consume(sqs_event(bodies), |delivery| {
-            charge_card(&self.payments, &self.cards, &self.bus, delivery)
+            charge_card(&self.payments, &self.cards, bus, delivery)
         })
         .await
     }
 
     async fn refund(&self, bodies: &[String]) -> SqsBatchResponse {
+        self.refund_on(&self.bus, bodies).await
+    }
+
+    async fn refund_on(&self, bus: &Publisher, bodies: &[String]) -> SqsBatchResponse {
         consume(sqs_event(bodies), |delivery| {
-            refund_payment(&self.payments, &self.bus, delivery)
+            refund_payment(&self.payments, bus, delivery)
         })
         .await
     }
@@ -520,4 +535,51 @@ async fn a_payment_is_shown_only_to_the_holder_of_the_orders_link() {
         );
         assert!(!body.to_string().contains("0454"), "{uri}: {body}");
     }
+}
+
+#[tokio::test]
+async fn a_charge_whose_publish_failed_is_announced_by_its_redelivery_and_charged_once() {
+    let shop = shop("invpay-pay-bus-down").await;
+    let order = order();
+    let card = shop.seal(&order.order_id, GOOD_VISA, 1, 2039).await;
+    let event = shop.reserved(&order, &card);
+
+    let failed = shop.charge_on(&shop.bus_down, std::slice::from_ref(&event)).await;
+    assert_eq!(failed_ids(&failed).len(), 1, "the message goes back to its queue");
+    let (_, charged) = shop.shown(order.order_id.as_str()).await;
+    assert_eq!(charged["status"], "CHARGED");
+    assert!(shop.published_for(&order.order_id).await.is_empty());
+
+    assert!(failed_ids(&shop.charge(&[event]).await).is_empty());
+    let (_, payment) = shop.shown(order.order_id.as_str()).await;
+    assert_eq!(payment["transactionId"], charged["transactionId"], "charged once");
+    let published = shop.published_for(&order.order_id).await;
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0].0, "PaymentSucceeded.v1");
+    assert_eq!(
+        published[0].1["payment"]["transactionId"],
+        charged["transactionId"]
+    );
+}
+
+#[tokio::test]
+async fn a_refund_whose_publish_failed_is_announced_by_its_redelivery() {
+    let shop = shop("invpay-pay-refund-bus-down").await;
+    let order = order();
+    let card = shop.seal(&order.order_id, GOOD_VISA, 1, 2039).await;
+    assert!(failed_ids(&shop.charge(&[shop.reserved(&order, &card)]).await).is_empty());
+
+    let failed = shop.refund_on(&shop.bus_down, &[shop.order_failed(&order)]).await;
+    assert_eq!(failed_ids(&failed).len(), 1, "the message goes back to its queue");
+    let (_, refunded) = shop.shown(order.order_id.as_str()).await;
+    assert_eq!(refunded["status"], "REFUNDED");
+
+    assert!(failed_ids(&shop.refund(&[shop.order_failed(&order)]).await).is_empty());
+    let kinds: Vec<String> = shop
+        .published_for(&order.order_id)
+        .await
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect();
+    assert_eq!(kinds, ["PaymentSucceeded.v1", "PaymentRefunded.v1"]);
 }

@@ -13,6 +13,9 @@ struct Warehouse {
     tables: TestTables,
     shipments: ShipmentTable,
     publisher: Publisher,
+    /// A publisher on a bus that is not there: every publish fails, as when
+    /// EventBridge cannot be reached.
+    bus_down: Publisher,
     tap: EventTap,
 }
 
@@ -23,6 +26,10 @@ async fn warehouse(prefix: &str) -> Warehouse {
         publisher: Publisher::new(
             aws_sdk_eventbridge::Client::new(tables.config()),
             tables.setting("EVENT_BUS_NAME"),
+        ),
+        bus_down: Publisher::new(
+            aws_sdk_eventbridge::Client::new(tables.config()),
+            format!("{prefix}-no-such-bus"),
         ),
         tap: EventTap::attach(&tables).await.expect("tap attached"),
         tables,
@@ -64,9 +71,13 @@ fn paid() -> (String, String) {
 impl Warehouse {
     /// Delivers a batch; the ids of the messages that failed.
     async fn deliver(&self, bodies: &[String]) -> Vec<String> {
+        self.deliver_on(&self.publisher, bodies).await
+    }
+
+    async fn deliver_on(&self, bus: &Publisher, bodies: &[String]) -> Vec<String> {
         failed_ids(
             &consume(sqs_event(bodies), |delivery| {
-                ship_paid_order(&self.shipments, &self.publisher, delivery)
+                ship_paid_order(&self.shipments, bus, delivery)
             })
             .await,
         )
@@ -172,4 +183,22 @@ async fn unreadable_and_unexpected_messages_fail_alone_and_ship_nothing() {
     assert_eq!(warehouse.shipment_count().await, 1);
     assert!(warehouse.shipment(&good).await.is_some());
     assert_eq!(warehouse.shipped().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_shipment_whose_publish_failed_is_announced_by_its_redelivery_and_shipped_once() {
+    let warehouse = warehouse("side-ship-bus-down").await;
+    let (id, body) = paid();
+    let failed = warehouse
+        .deliver_on(&warehouse.bus_down, std::slice::from_ref(&body))
+        .await;
+    assert_eq!(failed, ["m0"], "the message goes back to its queue");
+    let first = warehouse.shipment(&id).await.expect("the shipment was recorded");
+    assert!(warehouse.shipped().await.is_empty());
+
+    assert!(warehouse.deliver(&[body]).await.is_empty());
+    assert_eq!(warehouse.shipment(&id).await.unwrap(), first, "shipped once");
+    let shipped = warehouse.shipped().await;
+    assert_eq!(shipped.len(), 1, "{shipped:?}");
+    assert_eq!(shipped[0]["data"]["trackingId"], first["trackingId"]);
 }
