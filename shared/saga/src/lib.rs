@@ -6,9 +6,11 @@
 //! after the queue's `maxReceiveCount` parks them in its dead-letter queue,
 //! while the rest of the batch is done and deleted. A message that cannot be
 //! read at all (a poison message) is a failure like any other, so it ends in
-//! the DLQ too, after its retries.
+//! the DLQ too, after its retries; so is one still running as the
+//! invocation's deadline nears.
 
 use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use astroshop_domain::events::Entry;
 use astroshop_domain::events::{DomainEvent, Envelope, Metadata};
@@ -19,6 +21,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 /// The current time, as every step stamps its events and records.
@@ -258,45 +261,114 @@ where
     .await
 }
 
+/// How long before the invocation's deadline the messages still being
+/// handled are given up: time left to answer the runtime with the failures.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
 /// Handles every message of the batch with `handler` and reports the ones
 /// that failed. Each runs in a span naming its order, event and trace, so
 /// every log line of one checkout can be found by its order id.
+///
+/// The events of one order are handled one after another, in the batch's
+/// order; different orders at once. A message still running when the
+/// invocation's deadline nears is given up and reported failed, so one
+/// hung message costs its batch-mates nothing: they are done, and not
+/// redelivered with it.
 pub async fn consume<H, F>(event: LambdaEvent<SqsEvent>, handler: H) -> SqsBatchResponse
 where
     H: Fn(Delivery) -> F,
     F: Future<Output = Result<(), StepError>>,
 {
-    let mut response = SqsBatchResponse::default();
-    for message in &event.payload.records {
-        let message_id = message.message_id.clone().unwrap_or_default();
-        let delivery = match Delivery::read(message) {
-            Ok(delivery) => delivery,
-            Err(error) => {
-                tracing::error!(%error, message_id, "unreadable message; left for its dead-letter queue");
-                response.add_failure(message_id);
-                continue;
+    let give_up_at = give_up_at(&event.context);
+    let records = &event.payload.records;
+    let mut by_order: Vec<(String, Vec<Delivery>)> = Vec::new();
+    let mut failed: Vec<String> = Vec::new();
+    for message in records {
+        match Delivery::read(message) {
+            Ok(delivery) => {
+                let order = &delivery.metadata().correlation_id;
+                match by_order.iter_mut().find(|(key, _)| key == order) {
+                    Some((_, deliveries)) => deliveries.push(delivery),
+                    None => by_order.push((order.clone(), vec![delivery])),
+                }
             }
-        };
-        let metadata = delivery.metadata().clone();
-        let span = tracing::info_span!(
-            "event",
-            order_id = metadata.correlation_id,
-            event_id = metadata.event_id,
-            detail_type = delivery.detail_type,
-            trace_id = trace_id(metadata.traceparent.as_deref()),
-        );
-        // The step joins the checkout's trace.
-        if let Some(traceparent) = &metadata.traceparent {
-            astroshop_telemetry::continue_trace(&span, traceparent);
+            Err(error) => {
+                tracing::error!(%error, "unreadable message; left for its dead-letter queue");
+                failed.push(error.message_id);
+            }
         }
-        let outcome = handler(delivery).instrument(span.clone()).await;
-        if let Err(error) = outcome {
-            let error = astroshop_telemetry::error_chain(&error);
-            span.in_scope(|| tracing::error!(error, message_id, "handling failed; the queue will retry it"));
+    }
+    let handler = &handler;
+    let orders = by_order.into_iter().map(|(_, deliveries)| async move {
+        let mut failed = Vec::new();
+        for delivery in deliveries {
+            let message_id = delivery.message_id.clone();
+            if !handle(delivery, handler, give_up_at).await {
+                failed.push(message_id);
+            }
+        }
+        failed
+    });
+    for order_failed in futures::future::join_all(orders).await {
+        failed.extend(order_failed);
+    }
+    let mut response = SqsBatchResponse::default();
+    // Reported in the batch's order.
+    for message in records {
+        let message_id = message.message_id.clone().unwrap_or_default();
+        if failed.contains(&message_id) {
             response.add_failure(message_id);
         }
     }
     response
+}
+
+/// Handles one message; whether it was done.
+async fn handle<H, F>(delivery: Delivery, handler: &H, give_up_at: Option<Instant>) -> bool
+where
+    H: Fn(Delivery) -> F,
+    F: Future<Output = Result<(), StepError>>,
+{
+    let message_id = delivery.message_id.clone();
+    let metadata = delivery.metadata().clone();
+    let span = tracing::info_span!(
+        "event",
+        order_id = metadata.correlation_id,
+        event_id = metadata.event_id,
+        detail_type = delivery.detail_type,
+        trace_id = trace_id(metadata.traceparent.as_deref()),
+    );
+    // The step joins the checkout's trace.
+    if let Some(traceparent) = &metadata.traceparent {
+        astroshop_telemetry::continue_trace(&span, traceparent);
+    }
+    let step = handler(delivery).instrument(span.clone());
+    let outcome = match give_up_at {
+        Some(at) => tokio::time::timeout_at(at, step).await,
+        None => Ok(step.await),
+    };
+    let error = match outcome {
+        Ok(Ok(())) => return true,
+        Ok(Err(error)) => astroshop_telemetry::error_chain(&error),
+        Err(_) => "the invocation's deadline came first".to_owned(),
+    };
+    span.in_scope(|| tracing::error!(error, message_id, "handling failed; the queue will retry it"));
+    false
+}
+
+/// When to give up the messages still running: [`DEADLINE_MARGIN`] before
+/// the invocation's deadline. A context without one (0, as one built by
+/// hand) sets no limit.
+fn give_up_at(context: &lambda_runtime::Context) -> Option<Instant> {
+    if context.deadline == 0 {
+        return None;
+    }
+    let deadline = UNIX_EPOCH + Duration::from_millis(context.deadline);
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(DEADLINE_MARGIN);
+    Some(Instant::now() + left)
 }
 
 /// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
@@ -360,6 +432,85 @@ mod tests {
             .collect();
         assert_eq!(failed, ["poison", "refused"]);
         assert_eq!(*handled.lock().unwrap(), [order]);
+    }
+
+    fn batch(messages: &[(&str, &str)], deadline_in: Option<Duration>) -> LambdaEvent<SqsEvent> {
+        let mut event = SqsEvent::default();
+        event.records = messages
+            .iter()
+            .map(|(id, order)| message(id, &bus_event(order)))
+            .collect();
+        let mut context = lambda_runtime::Context::default();
+        if let Some(left) = deadline_in {
+            let deadline = SystemTime::now() + left;
+            context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        }
+        LambdaEvent::new(event, context)
+    }
+
+    #[tokio::test]
+    async fn a_hung_message_is_given_up_before_the_deadline_and_its_batch_mates_are_done_once() {
+        let (hung, b, c) = (
+            "0b7e8f1a-6c2d-4e3f-8a9b-1c2d3e4f5a60",
+            "1c8f9a2b-7d3e-4f40-9bac-2d3e4f5a6b71",
+            "2d9a0b3c-8e4f-4051-acbd-3e4f5a6b7c82",
+        );
+        let handled = std::sync::Mutex::new(Vec::new());
+        let started = std::time::Instant::now();
+        let response = consume(
+            batch(
+                &[("m0", hung), ("m1", b), ("m2", c)],
+                Some(Duration::from_secs(2)),
+            ),
+            |delivery| {
+                let handled = &handled;
+                async move {
+                    let order = delivery.metadata().correlation_id.clone();
+                    if order == hung {
+                        std::future::pending::<()>().await;
+                    }
+                    handled.lock().unwrap().push(order);
+                    Ok(())
+                }
+            },
+        )
+        .await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "answered after the deadline"
+        );
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|failure| failure.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["m0"]);
+        let mut done = handled.into_inner().unwrap();
+        done.sort();
+        assert_eq!(done, [b, c]);
+    }
+
+    #[tokio::test]
+    async fn the_events_of_one_order_are_handled_in_the_batchs_order() {
+        let (a, b) = (
+            "3e0b1c4d-9f50-4162-bdce-4f5a6b7c8d93",
+            "4f1c2d5e-a061-4273-8edf-5a6b7c8d9ea4",
+        );
+        let handled = std::sync::Mutex::new(Vec::new());
+        let response = consume(batch(&[("a1", a), ("b1", b), ("a2", a)], None), |delivery| {
+            let handled = &handled;
+            async move {
+                if delivery.message_id == "a1" {
+                    // The first of its order is slow; the second waits for it.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                handled.lock().unwrap().push(delivery.message_id);
+                Ok(())
+            }
+        })
+        .await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(*handled.lock().unwrap(), ["b1", "a1", "a2"]);
     }
 
     #[test]
