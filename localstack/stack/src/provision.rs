@@ -366,7 +366,9 @@ pub async fn create_event_routing(
     resolver: &mut Resolver<'_>,
     events: &aws_sdk_eventbridge::Client,
 ) -> Result<(usize, usize)> {
-    use aws_sdk_eventbridge::types::{InputTransformer, RuleState, SqsParameters, Target};
+    use aws_sdk_eventbridge::types::{
+        DeadLetterConfig, InputTransformer, RetryPolicy, RuleState, SqsParameters, Target,
+    };
     let template = resolver.template();
     let buses: Vec<(String, Value)> = template
         .resources_of("AWS::Events::EventBus")
@@ -458,6 +460,23 @@ pub async fn create_event_routing(
                 .and_then(Value::as_str)
             {
                 built = built.sqs_parameters(SqsParameters::builder().message_group_id(group).build());
+            }
+            if let Some(arn) = target.pointer("/DeadLetterConfig/Arn").and_then(Value::as_str) {
+                built = built.dead_letter_config(DeadLetterConfig::builder().arn(arn).build());
+            }
+            if let Some(retry) = target.get("RetryPolicy") {
+                let number = |name: &str| {
+                    retry
+                        .get(name)
+                        .and_then(Value::as_i64)
+                        .and_then(|n| i32::try_from(n).ok())
+                };
+                built = built.retry_policy(
+                    RetryPolicy::builder()
+                        .set_maximum_retry_attempts(number("MaximumRetryAttempts"))
+                        .set_maximum_event_age_in_seconds(number("MaximumEventAgeInSeconds"))
+                        .build(),
+                );
             }
             targets.push(built.build()?);
         }

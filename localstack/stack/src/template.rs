@@ -46,6 +46,8 @@ pub struct Function {
     /// `ReservedConcurrentExecutions`: instances kept for this function alone,
     /// and the most it may run at once.
     pub reserved_concurrency: Option<u32>,
+    /// `Timeout`: how long one invocation may run (Lambda's 3 s when unset).
+    pub timeout: Duration,
     pub routes: Vec<HttpRoute>,
     /// The non-HTTP triggers: queues, streams and schedules.
     pub sources: Vec<EventSource>,
@@ -319,6 +321,13 @@ fn parse_function(id: &str, resource: &Resource, globals: &Value) -> Result<Func
                 })?,
         ),
     };
+    let timeout = match properties.get("Timeout").or_else(|| globals.get("Timeout")) {
+        None => Duration::from_secs(3),
+        Some(value) => Duration::from_secs(
+            whole_number(value)
+                .ok_or_else(|| anyhow!("function {id}: Timeout is not a number of seconds: {value}"))?,
+        ),
+    };
     let mut routes = Vec::new();
     let mut sources = Vec::new();
     if let Some(Value::Object(events)) = properties.get("Events") {
@@ -355,6 +364,7 @@ fn parse_function(id: &str, resource: &Resource, globals: &Value) -> Result<Func
         binary,
         environment,
         reserved_concurrency,
+        timeout,
         routes,
         sources,
     })

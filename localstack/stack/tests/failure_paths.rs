@@ -1,0 +1,80 @@
+//! The template's failure paths, as AWS's guidance for event-driven Lambda
+//! asks: no event the bus cannot deliver is dropped, no queue parks a
+//! message before it had room to be retried, and no message comes back
+//! while its consumer may still be working on it.
+
+use local_stack::template::{SourceKind, Template};
+use serde_json::Value;
+
+/// The logical id a `!GetAtt X.Arn` names.
+fn get_att_target(value: &Value) -> Option<&str> {
+    match value.get("Fn::GetAtt")? {
+        Value::Array(parts) => parts.first()?.as_str(),
+        Value::String(dotted) => dotted.split('.').next(),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_rule_target_retries_for_a_day_and_then_parks_the_event_in_a_dead_letter_queue() {
+    let template = Template::shop().unwrap();
+    let mut targets = 0;
+    for (rule, resource) in template.resources_of("AWS::Events::Rule") {
+        for target in resource.properties["Targets"].as_array().into_iter().flatten() {
+            targets += 1;
+            let dead_letters = target
+                .pointer("/DeadLetterConfig/Arn")
+                .and_then(get_att_target)
+                .unwrap_or_else(|| panic!("rule {rule}: a target without a dead-letter queue"));
+            assert_eq!(
+                template.resource(dead_letters).map(|r| r.kind.as_str()),
+                Some("AWS::SQS::Queue"),
+                "rule {rule}"
+            );
+            let retry = &target["RetryPolicy"];
+            assert!(
+                retry["MaximumEventAgeInSeconds"].as_i64() >= Some(3600),
+                "rule {rule}: gives up on an event within the hour"
+            );
+            assert!(
+                retry["MaximumRetryAttempts"].as_i64() >= Some(1),
+                "rule {rule}: never retries"
+            );
+        }
+    }
+    assert!(targets >= 10, "only {targets} rule targets found");
+}
+
+#[test]
+fn every_consumed_queue_lets_a_message_be_received_five_times_and_outlasts_its_consumer_sixfold() {
+    let template = Template::shop().unwrap();
+    let mut queues = 0;
+    for function in template.functions() {
+        for source in &function.sources {
+            let SourceKind::Sqs { queue, .. } = &source.kind else {
+                continue;
+            };
+            queues += 1;
+            let id = get_att_target(queue).expect("a queue named by !GetAtt");
+            let properties = &template.resource(id).unwrap().properties;
+            let receives = properties.pointer("/RedrivePolicy/maxReceiveCount");
+            assert!(
+                receives.and_then(Value::as_i64) >= Some(5),
+                "{id}: a message is parked after {receives:?} receives"
+            );
+            let dead_letters = properties.pointer("/RedrivePolicy/deadLetterTargetArn");
+            assert!(
+                dead_letters.and_then(get_att_target).is_some(),
+                "{id}: no dead-letter queue"
+            );
+            let visibility = properties["VisibilityTimeout"].as_u64().unwrap_or(30);
+            assert!(
+                visibility >= 6 * function.timeout.as_secs(),
+                "{id}: visible again after {visibility} s while {} may run {} s",
+                function.logical_id,
+                function.timeout.as_secs()
+            );
+        }
+    }
+    assert!(queues >= 10, "only {queues} consumed queues found");
+}
