@@ -78,3 +78,29 @@ fn every_consumed_queue_lets_a_message_be_received_five_times_and_outlasts_its_c
     }
     assert!(queues >= 10, "only {queues} consumed queues found");
 }
+
+#[test]
+fn every_alarm_notifies_the_alarm_topic() {
+    let template = Template::shop().unwrap();
+    let topic = template
+        .resources_of("AWS::SNS::Topic")
+        .map(|(id, _)| id)
+        .next()
+        .expect("an alarm topic");
+    let mut alarms = 0;
+    for (alarm, resource) in template.resources_of("AWS::CloudWatch::Alarm") {
+        alarms += 1;
+        let actions = resource.properties["AlarmActions"].as_array();
+        assert!(
+            actions
+                .into_iter()
+                .flatten()
+                .any(|action| action.get("Ref").and_then(Value::as_str) == Some(topic)),
+            "alarm {alarm} notifies no one"
+        );
+    }
+    for watched in ["ApiServerErrorsAlarm", "CatalogSearchIndexerErrorsAlarm"] {
+        assert!(template.resource(watched).is_some(), "no {watched}");
+    }
+    assert!(alarms >= 28, "only {alarms} alarms found");
+}
