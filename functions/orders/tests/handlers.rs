@@ -477,6 +477,31 @@ async fn an_unreadable_outbox_item_is_reported_by_its_sequence_number_after_thos
     );
 }
 
+#[tokio::test]
+async fn the_sample_outbox_insert_puts_larrys_order_placed_on_the_bus() {
+    let orders = orders("orders-outbox-sample").await;
+    let sample = include_str!("../../../events/dynamodb/orders-outbox-insert.json");
+    let event: Event = serde_json::from_str(sample).expect("the sample is a DynamoDB stream event");
+    assert_eq!(orders.publish(event.records).await, Vec::<String>::new());
+
+    let larry = larrys_order();
+    let caught = orders.tap.caught().await.unwrap();
+    assert_eq!(caught.len(), 1, "{caught:?}");
+    let placed = &caught[0];
+    assert_eq!(
+        (placed.source.as_str(), placed.detail_type.as_str()),
+        ("astroshop.orders", "OrderPlaced.v1")
+    );
+    assert_eq!(
+        placed.detail["metadata"]["eventId"],
+        format!("{}/OrderPlaced.v1", larry.order_id)
+    );
+    assert_eq!(placed.detail["metadata"]["traceparent"], TRACE);
+    let envelope: Envelope<OrderPlaced> =
+        serde_json::from_value(placed.detail.clone()).expect("the detail is an OrderPlaced envelope");
+    assert_eq!(envelope.data.order, larry);
+}
+
 // -------------------------------------------------------------- saga state
 
 #[tokio::test]
