@@ -13,12 +13,12 @@ use astroshop_domain::shipping::Address;
 use astroshop_domain::{CartLine, CurrencyCode, Money, ProductId, Quantity, UserId};
 use serde_json::Value;
 
+use crate::account::{LOCAL_ACCOUNT, LOCAL_REGION};
 use crate::apigw::{self, HttpRequest, Invocation};
 use crate::emulator;
 use crate::provision;
 use crate::resolve::{Names, Resolver};
 use crate::routes::{RouteTable, Selection};
-use crate::stack::{LOCAL_ACCOUNT, LOCAL_REGION};
 use crate::template::Template;
 use crate::tools;
 
