@@ -3,7 +3,7 @@
 
 use astroshop_catalog::{get_product, list_products};
 use astroshop_store::{ProductTable, RateTableStore};
-use local_stack::testing::{TestTables, json_response as json, request, sample_request};
+use local_stack_testing::{TestTables, json_response as json, request, sample_request};
 use serde_json::Value;
 
 struct Catalog {

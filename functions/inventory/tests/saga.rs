@@ -14,7 +14,7 @@ use astroshop_inventory::store::{InventoryTable, Reservation, ReservationStatus,
 use astroshop_inventory::{release_stock, reserve_stock};
 use astroshop_saga::{Publisher, consume};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use local_stack::testing::{EventTap, TestTables, bus_event, failed_ids, sqs_event};
+use local_stack_testing::{EventTap, TestTables, bus_event, failed_ids, sqs_event};
 use serde_json::{Value, json};
 
 struct Saga {

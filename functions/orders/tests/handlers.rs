@@ -24,7 +24,7 @@ use astroshop_saga::{Entry, Publisher, consume};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::LambdaEvent;
-use local_stack::testing::{
+use local_stack_testing::{
     EventTap, TestTables, bus_event, failed_ids, json_response as json, larrys_order, new_order_id, request,
     signed_in_request, sqs_event,
 };

@@ -32,7 +32,6 @@ pub mod sources;
 pub mod stack;
 pub mod streams;
 pub mod template;
-pub mod testing;
 pub mod throttle;
 pub mod tools;
 

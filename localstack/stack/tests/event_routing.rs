@@ -15,7 +15,7 @@ use local_stack::provision;
 use local_stack::resolve::{Names, Resolver};
 use local_stack::sources::{self, Timing};
 use local_stack::template::Template;
-use local_stack::testing::read_request;
+use local_stack_testing::read_request;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
