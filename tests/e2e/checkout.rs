@@ -615,7 +615,7 @@ pub fn queues_drained(shop: &Shop) -> Result<()> {
 fn redelivered_saga_events_change_nothing(shop: &Shop) -> Result<()> {
     let bus = shop.setting("EVENT_BUS_NAME")?;
     let config = shop.aws()?;
-    let tap = shop.block_on(local_stack::testing::EventTap::on_bus(
+    let tap = shop.block_on(local_stack_testing::EventTap::on_bus(
         &config,
         &shop.resource_name("e2e")?,
         &bus,
@@ -637,7 +637,7 @@ fn redelivered_saga_events_change_nothing(shop: &Shop) -> Result<()> {
         .get(..10)
         .unwrap_or_default()
         .to_owned();
-    let ours = |events: Vec<local_stack::testing::Tapped>| -> Vec<local_stack::testing::Tapped> {
+    let ours = |events: Vec<local_stack_testing::Tapped>| -> Vec<local_stack_testing::Tapped> {
         events
             .into_iter()
             .filter(|event| event.detail["metadata"]["correlationId"] == id.as_str())

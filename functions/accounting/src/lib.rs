@@ -72,7 +72,7 @@ pub async fn count_confirmed_order(ledger: &impl Ledger, delivery: Delivery) -> 
 #[cfg(test)]
 mod tests {
     use astroshop_domain::Money;
-    use local_stack::testing::larrys_order;
+    use local_stack_testing::larrys_order;
     use time::macros::date;
 
     use super::*;

@@ -4,7 +4,7 @@
 use astroshop_accounting::{LedgerTable, count_confirmed_order};
 use astroshop_saga::consume;
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_stack::testing::{TestTables, bus_event, failed_ids, sqs_event};
+use local_stack_testing::{TestTables, bus_event, failed_ids, sqs_event};
 use serde_json::{Value, json};
 
 struct Books {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use astroshop_ads::get_ads;
 use astroshop_store::AdTable;
-use local_stack::testing::{TestTables, json_response as json, request};
+use local_stack_testing::{TestTables, json_response as json, request};
 use serde_json::Value;
 
 async fn ads(prefix: &str) -> AdTable {

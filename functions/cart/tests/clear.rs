@@ -5,7 +5,7 @@ use astroshop_cart::clear::clear_ordered_lines;
 use astroshop_domain::{CartLine, ProductId, Quantity, UserId};
 use astroshop_saga::consume;
 use astroshop_store::{CartStore, CartTable};
-use local_stack::testing::{TestTables, bus_event, failed_ids, sqs_event};
+use local_stack_testing::{TestTables, bus_event, failed_ids, sqs_event};
 use serde_json::json;
 
 async fn carts(prefix: &str) -> CartTable {

@@ -4,7 +4,7 @@
 use astroshop_cart::{add_item, empty_cart, get_cart, remove_item};
 use astroshop_store::{CartTable, ProductTable, RateTableStore};
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_stack::testing::{TestTables, json_response as json, request, signed_in_request};
+use local_stack_testing::{TestTables, json_response as json, request, signed_in_request};
 use serde_json::{Value, json};
 
 struct Shop {

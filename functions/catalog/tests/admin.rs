@@ -7,7 +7,7 @@ use astroshop_edge::AdminKey;
 use astroshop_store::{ProductCatalog, ProductTable};
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, Response};
-use local_stack::testing::{TestTables, json_response as json, request};
+use local_stack_testing::{TestTables, json_response as json, request};
 use serde_json::{Value, json};
 
 struct Admin {

@@ -3,7 +3,7 @@
 
 use astroshop_catalog::{get_product, list_products};
 use astroshop_store::{ProductTable, RateTableStore};
-use local_stack::testing::{TestTables, json_response as json, request, sample_request};
+use local_stack_testing::{TestTables, json_response as json, request, sample_request};
 use serde_json::Value;
 
 struct Catalog {
@@ -122,4 +122,30 @@ async fn the_sample_event_in_events_is_served() {
     assert_eq!(status, 200);
     assert_eq!(product["id"], "OLJCESPC7Z");
     assert_eq!(product["priceUsd"]["currencyCode"], "EUR");
+}
+
+#[tokio::test]
+async fn a_missing_products_table_is_a_500_that_names_nothing_internal() {
+    let tables = TestTables::provision("catalog-no-table")
+        .await
+        .expect("tables provisioned");
+    let missing = format!("{}-NoSuchProductsTable", tables.prefix());
+    let catalog = Catalog {
+        products: ProductTable::new(tables.dynamodb(), &missing),
+        rates: RateTableStore::new(tables.dynamodb(), tables.setting("CURRENCY_RATES_TABLE")),
+    };
+    for (status, body) in [
+        list(&catalog, "/api/products").await,
+        get(&catalog, "/api/products/OLJCESPC7Z").await,
+    ] {
+        assert_eq!(status, 500, "{body}");
+        assert_eq!(body["error"]["code"], "internal_error");
+        let text = body.to_string();
+        for internal in [missing.as_str(), "NoSuch", "DynamoDB", "ResourceNotFound"] {
+            assert!(
+                !text.contains(internal),
+                "{internal:?} shown to the client: {text}"
+            );
+        }
+    }
 }

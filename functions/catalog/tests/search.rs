@@ -13,7 +13,7 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use lambda_runtime::{Context, LambdaEvent};
-use local_stack::testing::{TestTables, json_response as json, request};
+use local_stack_testing::{TestTables, json_response as json, request};
 use serde_json::{Value, json};
 
 struct Shop {
@@ -363,14 +363,19 @@ async fn the_first_failing_record_is_reported_and_the_records_after_it_wait() {
 #[tokio::test]
 async fn the_sample_stream_events_index_and_unindex_a_product() {
     let shop = shop("search-sample").await;
-    let sample = |name: &str| -> Event {
-        let path = local_stack::tools::repo_root().join("events/dynamodb").join(name);
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
-    let response = shop.index(sample("products-insert.json")).await;
+    let sample = |json: &str| -> Event { serde_json::from_str(json).expect("the sample is a stream event") };
+    let response = shop
+        .index(sample(include_str!(
+            "../../../events/dynamodb/products-insert.json"
+        )))
+        .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(shop.found_ids("starchart").await, ["SAMPLE0001"]);
-    let response = shop.index(sample("products-modify-remove.json")).await;
+    let response = shop
+        .index(sample(include_str!(
+            "../../../events/dynamodb/products-modify-remove.json"
+        )))
+        .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(shop.found_ids("starchart").await, Vec::<String>::new());
     assert_eq!(shop.categories().await.get("charts"), None);

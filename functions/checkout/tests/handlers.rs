@@ -19,7 +19,7 @@ use astroshop_store::{
     ProductTable, RateTableStore, SealError,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_stack::testing::{
+use local_stack_testing::{
     TestTables, api_event, json_response as json, request, sample_request, signed_in_request,
 };
 use serde_json::{Value, json};

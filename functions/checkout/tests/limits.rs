@@ -4,7 +4,7 @@
 
 use astroshop_store::{Counters, LimitsTable};
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_stack::testing::TestTables;
+use local_stack_testing::TestTables;
 
 async fn counts(prefix: &str) -> (TestTables, LimitsTable) {
     let tables = TestTables::provision(prefix).await.expect("tables provisioned");

@@ -3,7 +3,7 @@
 
 use astroshop_currency::{convert_currency, list_currencies};
 use astroshop_store::RateTableStore;
-use local_stack::testing::{TestTables, json_response as json, request, sample_request};
+use local_stack_testing::{TestTables, json_response as json, request, sample_request};
 use serde_json::{Value, json};
 
 async fn rates(prefix: &str) -> RateTableStore {

@@ -116,7 +116,7 @@ pub fn assess(order: &Order, total_usd: &Money) -> Assessment {
 #[cfg(test)]
 mod tests {
     use astroshop_domain::{CartLine, CurrencyCode, OrderItem, ProductId, Quantity};
-    use local_stack::testing::larrys_order;
+    use local_stack_testing::larrys_order;
 
     use super::*;
 

@@ -5,7 +5,7 @@
 use astroshop_fraud::check_order;
 use astroshop_saga::{Publisher, consume};
 use astroshop_store::RateTableStore;
-use local_stack::testing::{EventTap, TestTables, bus_event, failed_ids, sqs_event};
+use local_stack_testing::{EventTap, TestTables, bus_event, failed_ids, sqs_event};
 use serde_json::{Value, json};
 
 struct Fraud {

@@ -14,7 +14,7 @@ use astroshop_inventory::store::{InventoryTable, Reservation, ReservationStatus,
 use astroshop_inventory::{release_stock, reserve_stock};
 use astroshop_saga::{Publisher, consume};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use local_stack::testing::{EventTap, TestTables, bus_event, failed_ids, sqs_event};
+use local_stack_testing::{EventTap, TestTables, bus_event, failed_ids, sqs_event};
 use serde_json::{Value, json};
 
 struct Saga {
@@ -24,7 +24,7 @@ struct Saga {
     /// publish fails, as when EventBridge cannot be reached.
     bus_down: Publisher,
     tap: EventTap,
-    _tables: TestTables,
+    tables: TestTables,
 }
 
 async fn saga(prefix: &str) -> Saga {
@@ -41,7 +41,7 @@ async fn saga(prefix: &str) -> Saga {
             format!("{prefix}-no-such-bus"),
         ),
         tap,
-        _tables: tables,
+        tables,
     }
 }
 
@@ -436,6 +436,40 @@ async fn unreadable_and_foreign_messages_fail_alone_and_the_rest_of_the_batch_is
     let batch = ["{not json".to_owned(), confirmed, payment_failed(&good)];
     assert_eq!(failed_ids(&saga.release(&batch).await), ["m0", "m1"]);
     assert_eq!(saga.available("POISON-A").await, Some(3));
+}
+
+#[tokio::test]
+async fn a_hold_against_a_missing_table_fails_the_message_publishes_nothing_and_its_retry_holds() {
+    let saga = saga("invpay-inv-no-table").await;
+    saga.stock_up(&[("NOTABLE-A", 4)]).await;
+    let order = order(&[("NOTABLE-A", 3)]);
+    let missing = InventoryTable::new(
+        saga.tables.dynamodb(),
+        format!("{}-NoSuchInventoryTable", saga.tables.prefix()),
+    );
+    let batch = [placed(&order)];
+    let response = consume(sqs_event(&batch), |delivery| {
+        reserve_stock(&missing, &saga.bus, delivery)
+    })
+    .await;
+    assert_eq!(failed_ids(&response), ["m0"], "the queue retries the message");
+    assert_eq!(
+        saga.published_for(&order.order_id).await,
+        [],
+        "no outcome is published"
+    );
+    assert_eq!(saga.reservation(&order).await, None);
+    assert_eq!(saga.available("NOTABLE-A").await, Some(4));
+
+    assert!(saga.reserve(&batch).await.batch_item_failures.is_empty());
+    assert_eq!(saga.available("NOTABLE-A").await, Some(1));
+    let kinds: Vec<String> = saga
+        .published_for(&order.order_id)
+        .await
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect();
+    assert_eq!(kinds, ["InventoryReserved.v1"]);
 }
 
 /// A Lambda SQS event shipped in `events/sqs`.

@@ -8,7 +8,7 @@ use astroshop_inventory::store::{Hold, InventoryTable, Reservations, StockLevels
 use astroshop_inventory::{get_stock, list_stock, restock};
 use astroshop_seed::SeedTargets;
 use lambda_http::http::HeaderValue;
-use local_stack::testing::{TestTables, json_response as json, new_order_id, request, sample_request};
+use local_stack_testing::{TestTables, json_response as json, new_order_id, request, sample_request};
 use serde_json::{Value, json};
 
 struct Shop {

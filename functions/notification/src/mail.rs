@@ -114,7 +114,7 @@ fn write_lines(body: &mut String, order: &Order) -> Result<(), MoneyError> {
 
 #[cfg(test)]
 mod tests {
-    use local_stack::testing::larrys_order as order;
+    use local_stack_testing::larrys_order as order;
 
     use super::*;
 

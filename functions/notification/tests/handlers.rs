@@ -13,7 +13,7 @@ use astroshop_notification::{
 };
 use astroshop_saga::consume;
 use astroshop_store::{Limit, Limiter, LimitsTable};
-use local_stack::testing::{TestTables, bus_event, failed_ids, json_response, request, sqs_event};
+use local_stack_testing::{TestTables, bus_event, failed_ids, json_response, request, sqs_event};
 use serde_json::{Value, json};
 
 struct Post {

@@ -131,3 +131,18 @@ async fn fail_stuck_order(
     }
     Ok(failed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedules_event_leaves_the_deadline_to_the_setting_and_an_operator_may_name_one() {
+        let scheduled: SweepRequest =
+            serde_json::from_str(include_str!("../../../events/schedule/orders-sweeper.json"))
+                .expect("the schedule's sample event is a sweep request");
+        assert_eq!(scheduled.older_than_seconds, None);
+        let asked: SweepRequest = serde_json::from_str(r#"{"olderThanSeconds": 60}"#).unwrap();
+        assert_eq!(asked.older_than_seconds, Some(60));
+    }
+}

@@ -24,7 +24,7 @@ use astroshop_store::OrderTable;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::LambdaEvent;
-use local_stack::testing::{
+use local_stack_testing::{
     EventTap, TestTables, bus_event, failed_ids, json_response as json, larrys_order, new_order_id, request,
     signed_in_request, sqs_event,
 };
@@ -506,6 +506,31 @@ async fn outbox_events_the_bus_refused_are_published_when_the_stream_redelivers_
 
     assert_eq!(orders.publish(records).await, Vec::<String>::new());
     assert_eq!(kinds(&orders.published(&order).await), ["OrderPlaced.v1"]);
+}
+
+#[tokio::test]
+async fn the_sample_outbox_insert_puts_larrys_order_placed_on_the_bus() {
+    let orders = orders("orders-outbox-sample").await;
+    let sample = include_str!("../../../events/dynamodb/orders-outbox-insert.json");
+    let event: Event = serde_json::from_str(sample).expect("the sample is a DynamoDB stream event");
+    assert_eq!(orders.publish(event.records).await, Vec::<String>::new());
+
+    let larry = larrys_order();
+    let caught = orders.tap.caught().await.unwrap();
+    assert_eq!(caught.len(), 1, "{caught:?}");
+    let placed = &caught[0];
+    assert_eq!(
+        (placed.source.as_str(), placed.detail_type.as_str()),
+        ("astroshop.orders", "OrderPlaced.v1")
+    );
+    assert_eq!(
+        placed.detail["metadata"]["eventId"],
+        format!("{}/OrderPlaced.v1", larry.order_id)
+    );
+    assert_eq!(placed.detail["metadata"]["traceparent"], TRACE);
+    let envelope: Envelope<OrderPlaced> =
+        serde_json::from_value(placed.detail.clone()).expect("the detail is an OrderPlaced envelope");
+    assert_eq!(envelope.data.order, larry);
 }
 
 // -------------------------------------------------------------- saga state

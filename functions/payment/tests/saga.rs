@@ -14,7 +14,7 @@ use astroshop_payment::{charge_card, get_payment, refund_payment};
 use astroshop_saga::{Publisher, consume};
 use astroshop_store::{CardKey, CardSealer};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use local_stack::testing::{
+use local_stack_testing::{
     EventTap, TestTables, bus_event, failed_ids, json_response, larrys_order, new_order_id, request,
     sqs_event,
 };
@@ -467,8 +467,8 @@ async fn the_sample_events_void_the_payment_before_the_late_charge() {
     // The sample asks without a key; the holder of the order's link adds it.
     let key = shop.key("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").await;
     let sample_request = |key: Option<&str>| {
-        let path = local_stack::tools::repo_root().join("events/http/payment-get.json");
-        let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut event: Value =
+            serde_json::from_str(include_str!("../../../events/http/payment-get.json")).unwrap();
         if let Some(key) = key {
             event["rawQueryString"] = json!(format!("key={key}"));
             event["queryStringParameters"] = json!({"key": key});

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use astroshop_recommendations::list_recommendations;
 use astroshop_store::{ProductTable, RateTableStore};
-use local_stack::testing::{TestTables, json_response as json, request};
+use local_stack_testing::{TestTables, json_response as json, request};
 use serde_json::Value;
 
 struct Catalog {

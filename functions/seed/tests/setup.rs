@@ -6,7 +6,7 @@ use astroshop_seed::SeedTargets;
 use astroshop_seed_function::{CustomResourceRequest, Setup};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_ssm::types::ParameterType;
-use local_stack::testing::{TestTables, read_request};
+use local_stack_testing::{TestTables, read_request};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;

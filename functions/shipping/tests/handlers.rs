@@ -3,7 +3,7 @@
 
 use astroshop_shipping::quote_shipping;
 use astroshop_store::RateTableStore;
-use local_stack::testing::{TestTables, json_response as json, request};
+use local_stack_testing::{TestTables, json_response as json, request};
 use serde_json::{Value, json};
 
 const ADDRESS: &str = r#"{"streetAddress":"1600 Amphitheatre Parkway","city":"Mountain View","state":"CA","country":"United States","zipCode":"94043"}"#;

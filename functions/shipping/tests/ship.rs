@@ -6,7 +6,7 @@ use astroshop_saga::{Publisher, consume};
 use astroshop_shipping::ShipmentTable;
 use astroshop_shipping::ship::ship_paid_order;
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_stack::testing::{EventTap, TestTables, bus_event, failed_ids, sqs_event};
+use local_stack_testing::{EventTap, TestTables, bus_event, failed_ids, sqs_event};
 use serde_json::{Value, json};
 
 struct Warehouse {

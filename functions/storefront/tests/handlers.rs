@@ -16,7 +16,7 @@ use astroshop_storefront::{Storefront, csrf, serve_asset};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::{Body, Response};
-use local_stack::testing::api_event;
+use local_stack_testing::api_event;
 use uuid::Uuid;
 
 /// Where no shop answers: port 9 (discard) is closed on a test machine.

@@ -12,7 +12,7 @@ use astroshop_storefront::accounts::{AccountError, IdToken, Shoppers};
 use astroshop_storefront::config::{ShopAddress, ShopUrl};
 use astroshop_storefront::forms::Credentials;
 use astroshop_storefront::{Storefront, csrf};
-use local_stack::testing::{TestTables, api_event, read_request};
+use local_stack_testing::{TestTables, api_event, read_request};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;

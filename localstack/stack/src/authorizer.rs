@@ -371,7 +371,7 @@ mod tests {
             tokio::spawn(async move {
                 loop {
                     let (mut stream, _) = listener.accept().await.unwrap();
-                    crate::testing::read_request(&mut stream).await.unwrap();
+                    local_stack_testing::read_request(&mut stream).await.unwrap();
                     counted.fetch_add(1, Ordering::SeqCst);
                     let body = json!({"keys": *served.lock().unwrap()}).to_string();
                     let response = format!(

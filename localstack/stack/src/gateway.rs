@@ -21,10 +21,12 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::account::LOCAL_ACCOUNT;
 use crate::apigw::{self, HttpRequest, Invocation};
 use crate::authorizer::{Authorizers, Claims, Refusal};
 use crate::functions::Invoker;
 use crate::routes::{RouteTable, Selection};
+use crate::template::Template;
 use crate::throttle::TokenBucket;
 
 /// API Gateway's payload limit.
@@ -254,6 +256,57 @@ impl Gateway {
     }
 }
 
+/// The payload 2.0 event the gateway sends for `method` and `uri` (path and
+/// query) of the shop's template, and the function it routes them to, without
+/// serving anything: what `local-stack event` prints and handler tests feed
+/// their handlers. `jwt_claims` are those the route's authorizer passes on,
+/// so a route without one refuses them.
+pub fn routed_event(
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+    jwt_claims: Option<&BTreeMap<String, String>>,
+) -> anyhow::Result<(String, serde_json::Value)> {
+    let routes = RouteTable::from_template(&Template::shop()?);
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let Selection::Found {
+        route,
+        path_parameters,
+    } = routes.select(method, path)
+    else {
+        anyhow::bail!("the template routes no function for {method} {path}");
+    };
+    if jwt_claims.is_some() && route.authorizer.is_none() {
+        anyhow::bail!(
+            "{} has no authorizer, so the gateway passes it no shopper",
+            route.route_key
+        );
+    }
+    let request = HttpRequest {
+        method: method.to_owned(),
+        raw_path: path.to_owned(),
+        raw_query: query.to_owned(),
+        headers: vec![
+            ("host".into(), "localhost".into()),
+            ("content-type".into(), "application/json".into()),
+        ],
+        body: body.unwrap_or_default().as_bytes().to_vec(),
+        source_ip: "127.0.0.1".into(),
+    };
+    let event = apigw::event(
+        &request,
+        &Invocation {
+            route_key: &route.route_key,
+            path_parameters: &path_parameters,
+            request_id: "local-request",
+            account_id: LOCAL_ACCOUNT,
+            time_epoch_ms: 0,
+            jwt_claims,
+        },
+    );
+    Ok((route.function.clone(), event))
+}
+
 /// API Gateway's own answer to a request its JWT authorizer refused.
 fn unauthorized(refusal: &Refusal) -> Response<Full<Bytes>> {
     Response::builder()
@@ -319,7 +372,6 @@ mod tests {
 
     use super::*;
     use crate::resolve::{Names, Resolver};
-    use crate::template::Template;
 
     /// Two routes under the API's default limits, checkout under its own.
     const THROTTLED: &str = r#"
@@ -358,7 +410,7 @@ Resources:
         tokio::spawn(async move {
             loop {
                 let (mut stream, _) = listener.accept().await.unwrap();
-                crate::testing::read_request(&mut stream).await.unwrap();
+                local_stack_testing::read_request(&mut stream).await.unwrap();
                 counted.fetch_add(1, Ordering::SeqCst);
                 let answer = r#"{"statusCode":200,"body":"served"}"#;
                 let response = format!(

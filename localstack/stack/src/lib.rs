@@ -15,8 +15,10 @@
 //! through `template` and `resolve` and polling the emulator as Lambda's
 //! event source mappings do.
 
+pub mod account;
 pub mod apigw;
 pub mod authorizer;
+pub mod control;
 pub mod emulator;
 pub mod functions;
 pub mod gateway;
@@ -30,7 +32,6 @@ pub mod sources;
 pub mod stack;
 pub mod streams;
 pub mod template;
-pub mod testing;
 pub mod throttle;
 pub mod tools;
 

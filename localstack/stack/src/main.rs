@@ -43,8 +43,12 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Up { port, prefix } => up(port, prefix).await,
         Command::Event { method, uri, body } => {
-            let (function, event) =
-                local_stack::testing::api_event(&method.to_ascii_uppercase(), &uri, body.as_deref())?;
+            let (function, event) = local_stack::gateway::routed_event(
+                &method.to_ascii_uppercase(),
+                &uri,
+                body.as_deref(),
+                None,
+            )?;
             eprintln!("routed to {function}");
             println!("{}", serde_json::to_string_pretty(&event)?);
             Ok(())

@@ -19,9 +19,8 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::control::{Gate, pause};
 use crate::functions::Invoker;
-use crate::sources::Gate;
-use crate::streams::pause;
 use crate::template::Polling;
 
 /// One queue and the function it feeds.

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 
+use crate::account::{LOCAL_ACCOUNT, LOCAL_REGION};
 use crate::template::Template;
 
 /// Where resources live in this run of the stack.
@@ -23,8 +24,8 @@ impl Names {
     pub fn local(prefix: &str) -> Self {
         Self {
             prefix: prefix.to_owned(),
-            region: crate::stack::LOCAL_REGION.to_owned(),
-            account: crate::stack::LOCAL_ACCOUNT.to_owned(),
+            region: LOCAL_REGION.to_owned(),
+            account: LOCAL_ACCOUNT.to_owned(),
         }
     }
 

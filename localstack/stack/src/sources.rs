@@ -3,7 +3,6 @@
 //! A queue's poller keeps as many batches in flight as its mapping's
 //! `MaximumConcurrency` allows, within what the function may run at once.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -11,10 +10,11 @@ use anyhow::{Context, Result};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::control::{Switches, pause};
 use crate::functions::Invoker;
 use crate::queues::{self, QueueSource};
 use crate::resolve::Resolver;
-use crate::streams::{self, StreamSource, pause};
+use crate::streams::{self, StreamSource};
 use crate::template::SourceKind;
 
 /// Local departures from the cloud's timing, so the shop can be watched (and
@@ -36,56 +36,6 @@ pub struct Started {
     pub queues: usize,
     pub schedules: usize,
     pub switches: Switches,
-}
-
-/// Turns a function's event sources off and on, as `UpdateEventSourceMapping
-/// --enabled false` does in the cloud: a disabled source leaves its queue or
-/// stream untouched (messages wait, records stay in the stream) until it is
-/// enabled again.
-#[derive(Debug, Default)]
-pub struct Switches(BTreeMap<String, watch::Sender<bool>>);
-
-impl Switches {
-    /// A gate for a new source of `function`, open to begin with.
-    fn gate(&mut self, function: &str) -> Gate {
-        Gate(
-            self.0
-                .entry(function.to_owned())
-                .or_insert_with(|| watch::channel(true).0)
-                .subscribe(),
-        )
-    }
-
-    /// Enables or disables every event source of the function `binary`.
-    pub fn set(&self, binary: &str, enabled: bool) -> Result<()> {
-        let switch = self
-            .0
-            .get(binary)
-            .ok_or_else(|| anyhow::anyhow!("{binary} has no event source"))?;
-        switch.send_replace(enabled);
-        Ok(())
-    }
-}
-
-/// What a feeder checks before it takes more work.
-#[derive(Debug, Clone)]
-pub struct Gate(watch::Receiver<bool>);
-
-impl Gate {
-    /// Whether the source is enabled now.
-    pub fn is_open(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Returns at once when enabled; else waits until enabled or stopped.
-    pub async fn wait_open(&mut self, stop: &mut watch::Receiver<bool>) {
-        while !*self.0.borrow_and_update() && !*stop.borrow() {
-            tokio::select! {
-                changed = self.0.changed() => if changed.is_err() { return },
-                _ = stop.changed() => {}
-            }
-        }
-    }
 }
 
 impl fmt::Display for Started {

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::account::{LOCAL_ACCOUNT, LOCAL_REGION};
 use crate::authorizer::Authorizers;
 use crate::emulator::Emulator;
 use crate::functions::{self, Functions, Invoker, Output};
@@ -26,10 +27,6 @@ use crate::routes::RouteTable;
 use crate::sources::Timing;
 use crate::template::Template;
 use crate::tools;
-
-/// The account id resources carry locally (moto's default).
-pub const LOCAL_ACCOUNT: &str = "123456789012";
-pub const LOCAL_REGION: &str = "us-east-1";
 
 #[derive(Debug, Clone)]
 pub struct StackOptions {
@@ -92,7 +89,7 @@ pub struct Stack {
     /// What `!Ref` gives for each resource of the template, as provisioned.
     references: std::collections::BTreeMap<String, String>,
     invoker: Invoker,
-    switches: crate::sources::Switches,
+    switches: crate::control::Switches,
     /// What the functions are given (table names, the bus, the emulator).
     environment: std::collections::BTreeMap<String, String>,
     prefix: String,

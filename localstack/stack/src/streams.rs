@@ -14,8 +14,8 @@ use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
+use crate::control::{Gate, pause};
 use crate::functions::Invoker;
-use crate::sources::Gate;
 use crate::template::Polling;
 
 /// How often an idle shard is read; Lambda reads four times a second.
@@ -290,14 +290,6 @@ fn record_event(record: &Record, source: &StreamSource) -> Value {
 /// An item in DynamoDB's JSON form (`{"id": {"S": "…"}}`).
 fn image(item: std::collections::HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>) -> Value {
     serde_json::to_value(serde_dynamo::Item::from(item)).unwrap_or(Value::Null)
-}
-
-/// Sleeps, waking early when the stack stops.
-pub(crate) async fn pause(duration: Duration, stop: &mut watch::Receiver<bool>) {
-    tokio::select! {
-        _ = tokio::time::sleep(duration) => {}
-        _ = stop.changed() => {}
-    }
 }
 
 #[cfg(test)]

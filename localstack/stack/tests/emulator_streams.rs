@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
     StreamSpecification, StreamViewType, TransactWriteItem,
 };
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-use local_stack::testing::TestTables;
+use local_stack_testing::TestTables;
 
 #[tokio::test]
 async fn a_cancelled_transaction_streams_nothing_and_readers_keep_reading() {

@@ -8,14 +8,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use local_stack::account::LOCAL_REGION;
 use local_stack::emulator;
 use local_stack::functions::Invoker;
 use local_stack::provision;
 use local_stack::resolve::{Names, Resolver};
 use local_stack::sources::{self, Timing};
-use local_stack::stack::LOCAL_REGION;
 use local_stack::template::Template;
-use local_stack::testing::read_request;
+use local_stack_testing::read_request;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use local_stack::account::{LOCAL_ACCOUNT, LOCAL_REGION};
 use local_stack::iam::Iam;
 use local_stack::iam::calls::Place;
 use local_stack::iam::gate::Gate;
 use local_stack::resolve::{Names, Resolver};
-use local_stack::stack::{LOCAL_ACCOUNT, LOCAL_REGION};
 use local_stack::template::Template;
 use local_stack::{emulator, provision};
 use tokio::net::TcpListener;

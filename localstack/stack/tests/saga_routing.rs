@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use local_stack::testing::{EventTap, TestTables};
+use local_stack_testing::{EventTap, TestTables};
 use serde_json::json;
 
 /// Every saga queue, by the logical id prefix of the template.

@@ -5,9 +5,9 @@
 //! while the pool's other app clients' tokens do not.
 
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
+use local_stack::account::LOCAL_REGION;
 use local_stack::authorizer::{Authorizers, Refusal};
 use local_stack::resolve::{Names, Resolver};
-use local_stack::stack::LOCAL_REGION;
 use local_stack::template::Template;
 use local_stack::{emulator, provision};
 

@@ -331,23 +331,125 @@ where
 mod tests {
     use super::*;
 
-    #[test]
-    fn too_many_requests_is_a_429_with_retry_after_and_the_json_error() {
-        let response = ApiError::TooManyRequests {
-            code: "too_many_checkouts",
-            message: "wait".into(),
-            retry_after: Duration::from_secs(17),
-        }
-        .into_response();
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(response.headers()[header::RETRY_AFTER], "17");
+    /// The status, headers and parsed JSON body a client receives.
+    fn sent(error: ApiError) -> (StatusCode, header::HeaderMap, serde_json::Value) {
+        let response = error.into_response();
         let Body::Text(text) = response.body() else {
             panic!("a JSON text body");
         };
-        let body: serde_json::Value = serde_json::from_str(text).unwrap();
+        let body = serde_json::from_str(text).expect("the body is JSON");
+        (response.status(), response.headers().clone(), body)
+    }
+
+    #[test]
+    fn each_client_error_is_its_status_with_its_code_and_message() {
+        let cases = [
+            (
+                ApiError::bad_request("bad", "the bad one"),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                ApiError::Unauthorized {
+                    code: "no_token",
+                    message: "sign in".into(),
+                },
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                ApiError::Forbidden {
+                    code: "not_yours",
+                    message: "someone else's".into(),
+                },
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                ApiError::not_found("gone", "no such thing"),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                ApiError::Conflict {
+                    code: "taken",
+                    message: "already there".into(),
+                },
+                StatusCode::CONFLICT,
+            ),
+            (
+                ApiError::Unprocessable {
+                    code: "cannot",
+                    message: "not like this".into(),
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                ApiError::PayloadTooLarge {
+                    code: "too_big",
+                    message: "smaller, please".into(),
+                },
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+        ];
+        for (error, status) in cases {
+            let code = error.code();
+            let message = error.to_string();
+            let (sent_status, headers, body) = sent(error);
+            assert_eq!(sent_status, status, "{code}");
+            assert_eq!(
+                body,
+                serde_json::json!({"error": {"code": code, "message": message}}),
+                "{code}"
+            );
+            assert_eq!(headers[header::CONTENT_TYPE], "application/json", "{code}");
+            assert_eq!(
+                headers.contains_key(header::WWW_AUTHENTICATE),
+                status == StatusCode::UNAUTHORIZED,
+                "{code}: only a 401 asks for credentials"
+            );
+            assert!(!headers.contains_key(header::RETRY_AFTER), "{code}");
+        }
+    }
+
+    #[test]
+    fn unauthorized_asks_for_a_bearer_token() {
+        let (status, headers, _) = sent(ApiError::Unauthorized {
+            code: "no_token",
+            message: "sign in".into(),
+        });
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[test]
+    fn too_many_requests_is_a_429_with_retry_after_and_the_json_error() {
+        let (status, headers, body) = sent(ApiError::TooManyRequests {
+            code: "too_many_checkouts",
+            message: "wait".into(),
+            retry_after: Duration::from_secs(17),
+        });
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers[header::RETRY_AFTER], "17");
         assert_eq!(
             body,
             serde_json::json!({"error": {"code": "too_many_checkouts", "message": "wait"}})
         );
+    }
+
+    #[test]
+    fn internal_is_a_500_that_never_shows_its_message() {
+        let secret = "ResourceNotFoundException: table astroshop-orders on DynamoDB";
+        let (status, headers, body) = sent(ApiError::internal(secret));
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "internal_error");
+        let message = body["error"]["message"].as_str().expect("a message");
+        assert!(!message.is_empty());
+        let text = body.to_string();
+        for word in [
+            "ResourceNotFound",
+            "astroshop-orders",
+            "DynamoDB",
+            "internal error:",
+        ] {
+            assert!(!text.contains(word), "{word:?} shown to the client: {text}");
+        }
+        assert!(!headers.contains_key(header::RETRY_AFTER));
     }
 }

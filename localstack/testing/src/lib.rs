@@ -13,14 +13,11 @@ use astroshop_domain::shipping::Address;
 use astroshop_domain::{CartLine, CurrencyCode, Money, ProductId, Quantity, UserId};
 use serde_json::Value;
 
-use crate::apigw::{self, HttpRequest, Invocation};
-use crate::emulator;
-use crate::provision;
-use crate::resolve::{Names, Resolver};
-use crate::routes::{RouteTable, Selection};
-use crate::stack::{LOCAL_ACCOUNT, LOCAL_REGION};
-use crate::template::Template;
-use crate::tools;
+use local_stack::account::{LOCAL_ACCOUNT, LOCAL_REGION};
+use local_stack::gateway::routed_event;
+use local_stack::resolve::{Names, Resolver};
+use local_stack::template::Template;
+use local_stack::{emulator, provision, tools};
 
 /// The template's tables, queues, buses and rules, created and seeded for one test.
 pub struct TestTables {
@@ -273,7 +270,7 @@ impl EventTap {
 /// The payload 2.0 event the gateway sends for `method` and `uri` (path and
 /// query), and the function the template routes it to.
 pub fn api_event(method: &str, uri: &str, body: Option<&str>) -> Result<(String, Value)> {
-    route_event(method, uri, body, None)
+    routed_event(method, uri, body, None)
 }
 
 /// The event the gateway sends for a request with the token of the shopper
@@ -293,54 +290,7 @@ pub fn api_event_signed_in(
         ]
         .map(|(name, value)| (name.to_owned(), value.to_owned())),
     );
-    route_event(method, uri, body, Some(&claims))
-}
-
-fn route_event(
-    method: &str,
-    uri: &str,
-    body: Option<&str>,
-    jwt_claims: Option<&BTreeMap<String, String>>,
-) -> Result<(String, Value)> {
-    let template = Template::shop()?;
-    let routes = RouteTable::from_template(&template);
-    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let Selection::Found {
-        route,
-        path_parameters,
-    } = routes.select(method, path)
-    else {
-        return Err(anyhow!("the template routes no function for {method} {path}"));
-    };
-    if jwt_claims.is_some() && route.authorizer.is_none() {
-        return Err(anyhow!(
-            "{} has no authorizer, so the gateway passes it no shopper",
-            route.route_key
-        ));
-    }
-    let request = HttpRequest {
-        method: method.to_owned(),
-        raw_path: path.to_owned(),
-        raw_query: query.to_owned(),
-        headers: vec![
-            ("host".into(), "localhost".into()),
-            ("content-type".into(), "application/json".into()),
-        ],
-        body: body.unwrap_or_default().as_bytes().to_vec(),
-        source_ip: "127.0.0.1".into(),
-    };
-    let event = apigw::event(
-        &request,
-        &Invocation {
-            route_key: &route.route_key,
-            path_parameters: &path_parameters,
-            request_id: "local-request",
-            account_id: LOCAL_ACCOUNT,
-            time_epoch_ms: 0,
-            jwt_claims,
-        },
-    );
-    Ok((route.function.clone(), event))
+    routed_event(method, uri, body, Some(&claims))
 }
 
 /// The `lambda_http` request a handler gets for `method` and `uri`, checked
@@ -462,6 +412,8 @@ pub fn new_order_id() -> OrderId {
 
 #[cfg(test)]
 mod tests {
+    use local_stack::routes::RouteTable;
+
     use super::*;
 
     #[test]
