@@ -7,12 +7,10 @@
 
 use std::time::SystemTime;
 
+use astroshop_domain::ProductId;
 use astroshop_domain::events::OrderConfirmed;
-use astroshop_domain::{OrderId, ProductId};
 use astroshop_saga::{Delivery, Unreadable};
 use astroshop_store::{CartStore, StoreError};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClearError {
@@ -20,8 +18,6 @@ pub enum ClearError {
     UnexpectedEvent(String),
     #[error(transparent)]
     Unreadable(#[from] Unreadable),
-    #[error("order {0} was placed at {1:?}, which is not an RFC 3339 time")]
-    PlacedAt(OrderId, String),
     #[error("carts: {0}")]
     Store(#[from] StoreError),
 }
@@ -33,9 +29,7 @@ pub async fn clear_ordered_lines(carts: &impl CartStore, delivery: Delivery) -> 
     }
     let confirmed: OrderConfirmed = delivery.parse()?;
     let order = confirmed.order;
-    let placed_at: SystemTime = OffsetDateTime::parse(&order.placed_at, &Rfc3339)
-        .map_err(|_| ClearError::PlacedAt(order.order_id.clone(), order.placed_at.clone()))?
-        .into();
+    let placed_at: SystemTime = order.placed_at.time().into();
     let products: Vec<ProductId> = order.lines().into_iter().map(|line| line.product_id).collect();
     let removed = carts
         .remove_lines_unchanged_since(&order.user_id, &products, placed_at)

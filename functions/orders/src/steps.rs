@@ -7,7 +7,7 @@ use astroshop_domain::events::{
     DomainEvent, InventoryReleased, InventoryReservationFailed, InventoryReserved, OrderConfirmed,
     OrderFailed, OrderFlagged, OrderPlaced, OrderShipped, PaymentFailed, PaymentRefunded, PaymentSucceeded,
 };
-use astroshop_domain::{Order, OrderId, OrderStatus};
+use astroshop_domain::{Order, OrderId, OrderStatus, Timestamp};
 use astroshop_saga::{Delivery, Unreadable};
 
 /// One line of an order's history: a saga step, when it happened, what it did.
@@ -15,8 +15,7 @@ use astroshop_saga::{Delivery, Unreadable};
 pub struct Step {
     /// The event's detail-type, `InventoryReserved.v1`.
     pub detail_type: String,
-    /// RFC 3339, UTC.
-    pub at: String,
+    pub at: Timestamp,
     pub summary: String,
 }
 
@@ -70,7 +69,7 @@ impl Change {
     }
 
     /// The history line of the order's own conclusion, written with the change.
-    pub fn final_step(&self, at: &str) -> Option<Step> {
+    pub fn final_step(&self, at: &Timestamp) -> Option<Step> {
         let (detail_type, summary) = match self {
             Self::Confirm { tracking_id } => (
                 OrderConfirmed::DETAIL_TYPE,
@@ -81,7 +80,7 @@ impl Change {
         };
         Some(Step {
             detail_type: detail_type.to_owned(),
-            at: at.to_owned(),
+            at: at.clone(),
             summary,
         })
     }
@@ -309,15 +308,17 @@ mod tests {
 
     #[test]
     fn an_ending_is_recorded_as_the_orders_own_final_step() {
-        let step = shipped().final_step("2026-11-21T10:00:00.000Z").unwrap();
+        let at = Timestamp::parse("2026-11-21T10:00:00.000Z").unwrap();
+        let step = shipped().final_step(&at).unwrap();
+        assert_eq!(step.at, at);
         assert_eq!(step.detail_type, "OrderConfirmed.v1");
         assert_eq!(step.name(), "OrderConfirmed");
         assert!(step.summary.contains("T-1"));
         let failed = Change::Fail {
             reason: "card expired".into(),
         };
-        assert_eq!(failed.final_step("t").unwrap().detail_type, "OrderFailed.v1");
-        assert_eq!(Change::Flag.final_step("t"), None);
+        assert_eq!(failed.final_step(&at).unwrap().detail_type, "OrderFailed.v1");
+        assert_eq!(Change::Flag.final_step(&at), None);
     }
 
     #[test]
