@@ -11,11 +11,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use astroshop_domain::Timestamp;
 use astroshop_tests::Shop;
 use astroshop_tests::checkout::{GOOD_CARD, checkout_request, fresh_product};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 const RUNS: usize = 20;
 
@@ -124,7 +123,11 @@ fn checkout(shop: &Shop, product: &str, user: &str) -> Result<(Duration, Value)>
 
 /// How long after the order was placed each step of its history happened.
 fn step_durations(order: &Value) -> Result<Vec<(String, Duration)>> {
-    let at = |text: &str| OffsetDateTime::parse(text, &Rfc3339).with_context(|| format!("time {text:?}"));
+    let at = |text: &str| {
+        Timestamp::parse(text)
+            .map(|at| at.time())
+            .context("an order's time")
+    };
     let placed = at(order["placedAt"].as_str().context("no placedAt")?)?;
     let mut steps = Vec::new();
     for step in order["history"].as_array().into_iter().flatten() {

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 
-use astroshop_domain::events::timestamp;
+use astroshop_domain::Timestamp;
 use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -53,7 +53,10 @@ impl LedgerTable {
             .item("orderId", AttributeValue::S(entry.order_id.to_string()))
             .item("total", AttributeValue::S(entry.total_key()))
             .item("amountNanos", AttributeValue::N(entry.amount_nanos.to_string()))
-            .item("countedAt", AttributeValue::S(timestamp(astroshop_saga::now())))
+            .item(
+                "countedAt",
+                AttributeValue::S(Timestamp::from(astroshop_saga::now()).into()),
+            )
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -11,16 +11,12 @@ use astroshop_domain::ProductId;
 use astroshop_domain::events::OrderConfirmed;
 use astroshop_saga::{Delivery, StepError};
 use astroshop_store::CartStore;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// Removes a confirmed order's products from the cart it was placed from.
 pub async fn clear_ordered_lines(carts: &impl CartStore, delivery: Delivery) -> Result<(), StepError> {
     let confirmed: OrderConfirmed = delivery.expect()?;
     let order = confirmed.order;
-    let placed_at: SystemTime = OffsetDateTime::parse(&order.placed_at, &Rfc3339)
-        .map_err(StepError::other)?
-        .into();
+    let placed_at: SystemTime = order.placed_at.time().into();
     let products: Vec<ProductId> = order.lines().into_iter().map(|line| line.product_id).collect();
     let removed = carts
         .remove_lines_unchanged_since(&order.user_id, &products, placed_at)

@@ -42,7 +42,7 @@ async fn lines(carts: &CartTable, user_id: &str) -> Vec<(String, u32)> {
 
 /// The time now, as checkout writes an order's `placedAt`.
 fn now() -> String {
-    astroshop_domain::events::timestamp(time::OffsetDateTime::now_utc())
+    astroshop_domain::Timestamp::from(time::OffsetDateTime::now_utc()).into()
 }
 
 /// Lets the clock pass into the next second, the resolution of a cart

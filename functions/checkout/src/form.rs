@@ -7,7 +7,7 @@
 
 use astroshop_domain::card::{CardDetails, CardNumber, Expiry};
 use astroshop_domain::shipping::Address;
-use astroshop_domain::{CurrencyCode, UserId};
+use astroshop_domain::{CurrencyCode, EmailAddress, UserId};
 use astroshop_edge::ApiError;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 #[derive(Clone)]
 pub struct CheckoutForm {
     pub user_id: UserId,
-    pub email: String,
+    pub email: EmailAddress,
     pub address: Address,
     pub user_currency: Option<CurrencyCode>,
     pub card: CardDetails,
@@ -52,7 +52,8 @@ impl CheckoutForm {
             Some(account) => account,
             None => UserId::guest(form.text("userId")?).map_err(|e| invalid("userId", &e.to_string()))?,
         };
-        let email = email(form.text("email")?)?;
+        let email = EmailAddress::parse(form.text("email")?.trim())
+            .map_err(|_| invalid("email", "must be an e-mail address such as someone@example.com"))?;
         let address = form.object("address")?;
         let address = Address {
             street_address: address_line(&address, "streetAddress", 200)?,
@@ -189,28 +190,6 @@ impl<'v> Fields<'v> {
         self.present(name)?
             .as_i64()
             .ok_or_else(|| invalid(&self.path(name), "must be a whole number"))
-    }
-}
-
-/// A plausible address: one `@`, a dotted domain, no spaces, at most 254 bytes.
-fn email(text: &str) -> Result<String, ApiError> {
-    let text = text.trim();
-    let well_formed = text.len() <= 254
-        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
-        && text.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && local.len() <= 64
-                && !domain.contains('@')
-                && domain.contains('.')
-                && domain.split('.').all(|label| !label.is_empty())
-        });
-    if well_formed {
-        Ok(text.to_owned())
-    } else {
-        Err(invalid(
-            "email",
-            "must be an e-mail address such as someone@example.com",
-        ))
     }
 }
 

@@ -24,11 +24,10 @@ pub mod store;
 use astroshop_domain::events::{Envelope, OrderPlaced};
 use astroshop_domain::order::total_of;
 use astroshop_domain::shipping;
-use astroshop_domain::{CurrencyCode, Order, OrderId, OrderItem, OrderStatus};
+use astroshop_domain::{CurrencyCode, Order, OrderId, OrderItem, OrderStatus, Timestamp};
 use astroshop_edge::order_link::api_link;
 use astroshop_edge::{ApiError, ClientKey, OrderLinks, check_body_size, json, query, shopper};
 use astroshop_saga::{Entry, now};
-use astroshop_store::orders::instant;
 use astroshop_store::{Admission, CardSealer, CartStore, Counters, Limiter, ProductCatalog, RateSource};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -166,7 +165,7 @@ where
             total,
             shipping_address: form.address.clone(),
             card: form.card.number.summary(),
-            placed_at: instant(placed_at),
+            placed_at: Timestamp::from(placed_at),
         };
         let sealed = self
             .sealer

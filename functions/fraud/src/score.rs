@@ -95,12 +95,8 @@ pub fn assess(order: &Order, total_usd: &Money) -> Assessment {
         add(20, format!("{units} units in all, {MANY_UNITS} or more"));
     }
 
-    let domain = order
-        .email
-        .rsplit_once('@')
-        .map(|(_, domain)| domain.to_ascii_lowercase())
-        .unwrap_or_default();
-    if THROWAWAY_DOMAINS.contains(&domain.as_str()) {
+    let domain = order.email.domain();
+    if THROWAWAY_DOMAINS.contains(&domain) {
         add(
             30,
             format!("the e-mail address is at {domain}, a throwaway mailbox"),
@@ -115,7 +111,7 @@ pub fn assess(order: &Order, total_usd: &Money) -> Assessment {
 
 #[cfg(test)]
 mod tests {
-    use astroshop_domain::{CartLine, CurrencyCode, OrderItem, ProductId, Quantity};
+    use astroshop_domain::{CartLine, CurrencyCode, EmailAddress, OrderItem, ProductId, Quantity};
     use local_stack_testing::larrys_order;
 
     use super::*;
@@ -137,7 +133,7 @@ mod tests {
             })
             .collect::<Vec<_>>();
         Order {
-            email: email.into(),
+            email: EmailAddress::parse(email).unwrap(),
             total: astroshop_domain::order::total_of(&items, &usd(0)).unwrap(),
             items,
             shipping_cost: usd(0),

@@ -225,7 +225,7 @@ impl InventoryTable {
 const CONDITION_FAILED: &str = "ConditionalCheckFailed";
 
 fn now() -> String {
-    astroshop_domain::events::timestamp(astroshop_saga::now())
+    astroshop_domain::Timestamp::from(astroshop_saga::now()).into()
 }
 
 fn corrupt(error: impl std::fmt::Display) -> StoreError {

@@ -10,13 +10,12 @@
 //! SUPPRESSED in the history; its event is handled (not retried, never a
 //! dead letter).
 
-pub mod address;
 pub mod mail;
 mod ses;
 mod store;
 
-use astroshop_domain::OrderId;
 use astroshop_domain::events::{OrderConfirmed, OrderFailed};
+use astroshop_domain::{EmailAddress, OrderId};
 use astroshop_edge::order_link::page_link;
 use astroshop_edge::{AdminKey, ApiError, OrderLinks, SecretError, ok, required_query};
 use astroshop_saga::{Delivery, StepError};
@@ -24,7 +23,6 @@ use astroshop_store::{Admission, Counters, Limiter, MissingSetting};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-pub use address::{EmailAddress, InvalidEmailAddress};
 pub use mail::{Kind, Mail};
 pub use ses::{MailError, Mailer, SesMailer};
 pub use store::{Claim, LEASE, Notification, NotificationStore, NotificationTable, Outcome};
@@ -99,12 +97,9 @@ pub async fn mail_order_outcome(
     } else {
         return Err(StepError::UnexpectedEvent(delivery.detail_type));
     };
-    let to = EmailAddress::parse(&order.email).map_err(StepError::other)?;
+    let to = &order.email;
     let now = astroshop_saga::now();
-    let mail = match notifications
-        .claim(&to, &order.order_id, kind, &mail, now)
-        .await?
-    {
+    let mail = match notifications.claim(to, &order.order_id, kind, &mail, now).await? {
         Claim::Send(mail) => mail,
         Claim::InProgress => return Err(StepError::other(MailInProgress(kind.as_str()))),
         Claim::AlreadySent => {
@@ -127,7 +122,7 @@ pub async fn mail_order_outcome(
     if let Admission::Refused { retry_after } =
         limiter.admit(&recipient, std::time::SystemTime::now()).await?
     {
-        notifications.mark_suppressed(&to, &order.order_id, kind).await?;
+        notifications.mark_suppressed(to, &order.order_id, kind).await?;
         tracing::warn!(
             kind = kind.as_str(),
             next_window_in_seconds = retry_after.as_secs(),
@@ -135,9 +130,9 @@ pub async fn mail_order_outcome(
         );
         return Ok(());
     }
-    let message_id = mailer.send(&to, &mail).await.map_err(StepError::other)?;
+    let message_id = mailer.send(to, &mail).await.map_err(StepError::other)?;
     notifications
-        .mark_sent(&to, &order.order_id, kind, &message_id)
+        .mark_sent(to, &order.order_id, kind, &message_id)
         .await?;
     tracing::info!(kind = kind.as_str(), message_id, "mail sent");
     Ok(())

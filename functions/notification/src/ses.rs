@@ -3,10 +3,10 @@
 
 use std::future::Future;
 
+use astroshop_domain::EmailAddress;
 use astroshop_store::{MissingSetting, setting};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
-use crate::address::EmailAddress;
 use crate::mail::Mail;
 
 #[derive(Debug, thiserror::Error)]

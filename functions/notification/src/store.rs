@@ -10,22 +10,18 @@
 //! means the address had had its allowance of mail when the mail's turn
 //! came: it was not sent, and never will be; the history shows it.
 
-use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use astroshop_domain::OrderId;
-use astroshop_domain::events::timestamp;
+use astroshop_domain::{EmailAddress, OrderId, Timestamp};
 use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::address::EmailAddress;
 use crate::mail::{Kind, Mail};
 
 type Item = HashMap<String, AttributeValue>;
@@ -74,13 +70,13 @@ pub struct Notification {
     rename_all_fields = "camelCase"
 )]
 pub enum Outcome {
-    Sent { sent_at: String },
-    Suppressed { suppressed_at: String },
+    Sent { sent_at: Timestamp },
+    Suppressed { suppressed_at: Timestamp },
 }
 
 impl Outcome {
-    /// When it was sent or held back (RFC 3339).
-    fn at(&self) -> &str {
+    /// When it was sent or held back.
+    fn at(&self) -> &Timestamp {
         match self {
             Self::Sent { sent_at } => sent_at,
             Self::Suppressed { suppressed_at } => suppressed_at,
@@ -158,15 +154,19 @@ fn text<'i>(item: &'i Item, name: &str) -> Result<&'i str, StoreError> {
     }
 }
 
+fn timestamp(item: &Item, name: &str) -> Result<Timestamp, StoreError> {
+    Timestamp::parse(text(item, name)?).map_err(|e| StoreError::Corrupt(format!("notification {name}: {e}")))
+}
+
 /// The history's entry for a mail that was sent or held back; `None` for
 /// one still being sent.
 fn notification(item: &Item) -> Result<Option<Notification>, StoreError> {
     let outcome = match text(item, "status")? {
         SENT => Outcome::Sent {
-            sent_at: text(item, "sentAt")?.to_owned(),
+            sent_at: timestamp(item, "sentAt")?,
         },
         SUPPRESSED => Outcome::Suppressed {
-            suppressed_at: text(item, "suppressedAt")?.to_owned(),
+            suppressed_at: timestamp(item, "suppressedAt")?,
         },
         _ => return Ok(None),
     };
@@ -207,7 +207,7 @@ impl NotificationStore for NotificationTable {
             .expression_attribute_values(":order", AttributeValue::S(order_id.to_string()))
             .expression_attribute_values(":kind", AttributeValue::S(kind.as_str().to_owned()))
             .expression_attribute_values(":sending", AttributeValue::S(SENDING.to_owned()))
-            .expression_attribute_values(":at", AttributeValue::S(timestamp(now)))
+            .expression_attribute_values(":at", AttributeValue::S(Timestamp::from(now).into()))
             .expression_attribute_values(":now", epoch_millis(now))
             .expression_attribute_values(":until", epoch_millis(now + LEASE))
             .expression_attribute_values(":subject", AttributeValue::S(mail.subject.clone()))
@@ -258,7 +258,10 @@ impl NotificationStore for NotificationTable {
             // `status` is one of DynamoDB's reserved words.
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sent", AttributeValue::S(SENT.to_owned()))
-            .expression_attribute_values(":at", AttributeValue::S(timestamp(astroshop_saga::now())))
+            .expression_attribute_values(
+                ":at",
+                AttributeValue::S(Timestamp::from(astroshop_saga::now()).into()),
+            )
             .expression_attribute_values(":message", AttributeValue::S(message_id.to_owned()))
             .send()
             .await?;
@@ -283,7 +286,10 @@ impl NotificationStore for NotificationTable {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sending", AttributeValue::S(SENDING.to_owned()))
             .expression_attribute_values(":suppressed", AttributeValue::S(SUPPRESSED.to_owned()))
-            .expression_attribute_values(":at", AttributeValue::S(timestamp(astroshop_saga::now())))
+            .expression_attribute_values(
+                ":at",
+                AttributeValue::S(Timestamp::from(astroshop_saga::now()).into()),
+            )
             .send()
             .await?;
         Ok(())
@@ -310,17 +316,13 @@ impl NotificationStore for NotificationTable {
         }
         let mut mail = Vec::with_capacity(items.len());
         for item in &items {
-            let Some(notification) = notification(item)? else {
-                continue;
-            };
-            let at = notification.outcome.at();
-            let at = OffsetDateTime::parse(at, &Rfc3339)
-                .map_err(|_| StoreError::Corrupt(format!("mail time {at:?}")))?;
-            mail.push((at, notification));
+            if let Some(notification) = notification(item)? {
+                mail.push(notification);
+            }
         }
-        // By time, not text: RFC 3339 texts with and without fractions of a
-        // second do not sort as the times they name.
-        mail.sort_by_key(|(at, _)| Reverse(*at));
-        Ok(mail.into_iter().map(|(_, notification)| notification).collect())
+        // Newest first, by time, not text: RFC 3339 texts with and without
+        // fractions of a second do not sort as the times they name.
+        mail.sort_by(|one, other| other.outcome.at().cmp(one.outcome.at()));
+        Ok(mail)
     }
 }

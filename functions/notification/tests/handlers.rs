@@ -4,11 +4,11 @@
 //! (`GET /moto-api/data.json`, `ses.Message[]`: `source`,
 //! `destinations.ToAddresses`, `subject`, `body`).
 
-use astroshop_domain::OrderId;
+use astroshop_domain::{EmailAddress, OrderId};
 use astroshop_edge::order_link::sign;
 use astroshop_edge::{AdminKey, OrderLinks};
 use astroshop_notification::{
-    Claim, EmailAddress, Kind, LEASE, Mail, NotificationStore, NotificationTable, OrderPages, SesMailer,
+    Claim, Kind, LEASE, Mail, NotificationStore, NotificationTable, OrderPages, SesMailer,
     list_notifications, mail_order_outcome,
 };
 use astroshop_saga::consume;

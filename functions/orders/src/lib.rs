@@ -10,7 +10,7 @@ pub mod sweeper;
 
 use astroshop_domain::card::CardSummary;
 use astroshop_domain::shipping::Address;
-use astroshop_domain::{CurrencyCode, Money, OrderId, OrderItem, OrderStatus};
+use astroshop_domain::{CurrencyCode, EmailAddress, Money, OrderId, OrderItem, OrderStatus, Timestamp};
 use astroshop_edge::order_link::api_link;
 use astroshop_edge::{ApiError, OrderLinks, ok, path_param, shopper};
 use astroshop_store::{OrderRecord, OrderRecords};
@@ -23,21 +23,21 @@ use serde::Serialize;
 #[serde(rename_all = "camelCase")]
 pub struct OrderView {
     pub order_id: OrderId,
-    pub email: String,
+    pub email: EmailAddress,
     pub currency_code: CurrencyCode,
     pub items: Vec<OrderItem>,
     pub shipping_cost: Money,
     pub total: Money,
     pub shipping_address: Address,
     pub card: CardSummary,
-    pub placed_at: String,
+    pub placed_at: Timestamp,
     pub status: OrderStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracking_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     pub flagged: bool,
-    pub updated_at: String,
+    pub updated_at: Timestamp,
     pub history: Vec<HistoryView>,
     pub link: String,
     /// The key of the link, for clients that build their own.
@@ -50,7 +50,7 @@ pub struct OrderView {
 pub struct HistoryView {
     /// `InventoryReserved`, `PaymentFailed`, ...
     pub step: String,
-    pub at: String,
+    pub at: Timestamp,
     pub summary: String,
 }
 
@@ -60,7 +60,7 @@ pub struct HistoryView {
 struct OrderSummary {
     order_id: OrderId,
     status: OrderStatus,
-    placed_at: String,
+    placed_at: Timestamp,
     items: u32,
     total: Money,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -120,12 +120,8 @@ pub fn report_settled(order: &Order, conclusion: &Conclusion, at: OffsetDateTime
     }
     .as_str();
     astroshop_telemetry::metric("OrdersSettled", "Count", 1.0, Some(("Outcome", outcome)));
-    if let Ok(placed) =
-        OffsetDateTime::parse(&order.placed_at, &time::format_description::well_known::Rfc3339)
-    {
-        let took = (at - placed).as_seconds_f64();
-        astroshop_telemetry::metric("OrderSettleSeconds", "Seconds", took, Some(("Outcome", outcome)));
-    }
+    let took = (at - order.placed_at.time()).as_seconds_f64();
+    astroshop_telemetry::metric("OrderSettleSeconds", "Seconds", took, Some(("Outcome", outcome)));
 }
 
 /// The event that tells the shop how an order ended: answering `cause` when a

@@ -188,6 +188,8 @@ pub fn on_refusal(change: &Change, found: &Found) -> Refusal {
 
 #[cfg(test)]
 mod tests {
+    use astroshop_domain::Timestamp;
+
     use super::*;
 
     fn found(status: OrderStatus, has_step: bool) -> Found {
@@ -226,15 +228,17 @@ mod tests {
 
     #[test]
     fn an_ending_is_recorded_as_the_orders_own_final_step() {
-        let step = shipped().final_step("2026-11-21T10:00:00.000Z").unwrap();
+        let at = Timestamp::parse("2026-11-21T10:00:00.000Z").unwrap();
+        let step = shipped().final_step(&at).unwrap();
+        assert_eq!(step.at, at);
         assert_eq!(step.detail_type, "OrderConfirmed.v1");
         assert_eq!(step.name(), "OrderConfirmed");
         assert!(step.summary.contains("T-1"));
         let failed = Change::Fail {
             reason: "card expired".into(),
         };
-        assert_eq!(failed.final_step("t").unwrap().detail_type, "OrderFailed.v1");
-        assert_eq!(Change::Flag.final_step("t"), None);
+        assert_eq!(failed.final_step(&at).unwrap().detail_type, "OrderFailed.v1");
+        assert_eq!(Change::Flag.final_step(&at), None);
     }
 
     #[test]

@@ -9,17 +9,15 @@
 
 use std::time::Duration;
 
-use astroshop_domain::OrderStatus;
+use astroshop_domain::{OrderStatus, Timestamp};
 use astroshop_store::StoreError;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tracing::Instrument;
 
 use astroshop_domain::OrderId;
 use astroshop_domain::history::Change;
 use astroshop_saga::StepError;
-use astroshop_store::orders::instant;
 use astroshop_store::{OrderRecords, OrderTransitions, Transition};
 
 use crate::state::{final_event, report_settled};
@@ -62,7 +60,7 @@ pub async fn sweep_stuck_orders(
     deadline: Duration,
     now: OffsetDateTime,
 ) -> Result<Swept, SweepError> {
-    let cutoff = instant(now - deadline);
+    let cutoff = Timestamp::from(now - deadline);
     let stuck = orders.pending_placed_before(&cutoff).await?;
     let mut swept = Swept {
         stuck: stuck.len(),
@@ -80,7 +78,7 @@ pub async fn sweep_stuck_orders(
             }
         }
     }
-    tracing::info!(stuck = swept.stuck, failed = swept.failed.len(), cutoff, "swept");
+    tracing::info!(stuck = swept.stuck, failed = swept.failed.len(), %cutoff, "swept");
     let failures = errors.len();
     match errors.into_iter().next() {
         None => Ok(swept),
@@ -105,8 +103,8 @@ async fn fail_stuck_order(
         return Ok(false);
     }
     let last = record.history.last();
-    let since = last.map_or(record.order.placed_at.as_str(), |step| step.at.as_str());
-    let idle = OffsetDateTime::parse(since, &Rfc3339).map_or(0, |at| (now - at).whole_seconds().max(0));
+    let since = last.map_or(&record.order.placed_at, |step| &step.at);
+    let idle = (now - since.time()).whole_seconds().max(0);
     let after = last.map_or("checkout", |step| step.name());
     let change = Change::Fail {
         reason: format!("no progress for {idle} seconds (stuck after {after})"),

@@ -12,7 +12,7 @@ use astroshop_domain::events::{
     Charge, DomainEvent, Envelope, InventoryReleased, InventoryReserved, OrderFlagged, OrderPlaced,
     OrderShipped, PaymentFailed, PaymentSucceeded, SealedCard,
 };
-use astroshop_domain::{Order, OrderId, UserId};
+use astroshop_domain::{EmailAddress, Order, OrderId, Timestamp, UserId};
 use astroshop_edge::OrderLinks;
 use astroshop_edge::order_link::sign;
 use astroshop_orders::outbox::publish_outbox;
@@ -77,8 +77,8 @@ fn an_order(user: &str, placed_at: OffsetDateTime) -> Order {
     Order {
         order_id: new_order_id(),
         user_id: UserId::parse(user).unwrap(),
-        email: format!("{user}@example.com"),
-        placed_at: astroshop_store::orders::instant(placed_at),
+        email: EmailAddress::parse(&format!("{user}@example.com")).unwrap(),
+        placed_at: Timestamp::from(placed_at),
         ..larrys_order()
     }
 }

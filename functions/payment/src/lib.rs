@@ -11,13 +11,13 @@
 
 pub mod store;
 
-use astroshop_domain::OrderId;
 use astroshop_domain::card::{CardSummary, charge_decision};
 use astroshop_domain::events::{
     Charge, Envelope, InventoryReserved, Metadata, OrderFailed, PaymentFailed, PaymentRefunded,
-    PaymentSucceeded, timestamp,
+    PaymentSucceeded,
 };
 use astroshop_domain::order::Order;
+use astroshop_domain::{OrderId, Timestamp};
 use astroshop_edge::{ApiError, OrderLinks, ok, path_param};
 use astroshop_saga::{Delivery, EventBus, StepError};
 use astroshop_store::{CardOpener, OpenError};
@@ -91,12 +91,12 @@ pub async fn charge_card(
     match decision {
         Ok(()) => {
             payment.transaction_id = Some(uuid::Uuid::new_v4().to_string());
-            payment.charged_at = Some(timestamp(at));
+            payment.charged_at = Some(Timestamp::from(at));
         }
         Err(reason) => {
             payment.status = PaymentStatus::Declined;
             payment.reason = Some(reason);
-            payment.declined_at = Some(timestamp(at));
+            payment.declined_at = Some(Timestamp::from(at));
         }
     }
     let payment = match payments.record(&payment).await? {
@@ -168,7 +168,7 @@ pub async fn refund_payment(
     let failed: OrderFailed = delivery.expect()?;
     let order = failed.order;
     for _ in 0..REFUND_ROUNDS {
-        let at = timestamp(astroshop_saga::now());
+        let at = Timestamp::from(astroshop_saga::now());
         let refunded = match payments.refund(&order.order_id, &at).await? {
             Refund::Refunded(payment) => {
                 tracing::info!(transaction_id = payment.transaction_id, "charge refunded");

@@ -8,7 +8,7 @@
 use std::future::Future;
 
 use astroshop_domain::card::CardType;
-use astroshop_domain::{Money, OrderId};
+use astroshop_domain::{Money, OrderId, Timestamp};
 use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -44,13 +44,13 @@ pub struct Payment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub charged_at: Option<String>,
+    pub charged_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub declined_at: Option<String>,
+    pub declined_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voided_at: Option<String>,
+    pub voided_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refunded_at: Option<String>,
+    pub refunded_at: Option<Timestamp>,
 }
 
 /// What a refund found.
@@ -68,7 +68,11 @@ pub trait Payments {
     fn record(&self, payment: &Payment) -> impl Future<Output = Result<Option<Payment>, StoreError>> + Send;
     fn payment(&self, order: &OrderId) -> impl Future<Output = Result<Option<Payment>, StoreError>> + Send;
     /// Marks a charge refunded, if the order's payment is a charge.
-    fn refund(&self, order: &OrderId, at: &str) -> impl Future<Output = Result<Refund, StoreError>> + Send;
+    fn refund(
+        &self,
+        order: &OrderId,
+        at: &Timestamp,
+    ) -> impl Future<Output = Result<Refund, StoreError>> + Send;
 }
 
 #[derive(Clone, Debug)]
@@ -138,7 +142,7 @@ impl Payments for PaymentsTable {
         output.item.map(read).transpose()
     }
 
-    async fn refund(&self, order: &OrderId, at: &str) -> Result<Refund, StoreError> {
+    async fn refund(&self, order: &OrderId, at: &Timestamp) -> Result<Refund, StoreError> {
         let result = self
             .client
             .update_item()
@@ -149,7 +153,7 @@ impl Payments for PaymentsTable {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":refunded", AttributeValue::S("REFUNDED".into()))
             .expression_attribute_values(":charged", AttributeValue::S("CHARGED".into()))
-            .expression_attribute_values(":at", AttributeValue::S(at.to_owned()))
+            .expression_attribute_values(":at", AttributeValue::S(at.to_string()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()

@@ -7,9 +7,9 @@
 
 use std::future::Future;
 
-use astroshop_domain::OrderId;
-use astroshop_domain::events::{Envelope, OrderShipped, PaymentSucceeded, timestamp};
+use astroshop_domain::events::{Envelope, OrderShipped, PaymentSucceeded};
 use astroshop_domain::shipping::Address;
+use astroshop_domain::{OrderId, Timestamp};
 use astroshop_saga::{Delivery, EventBus, StepError, now};
 use astroshop_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -20,8 +20,7 @@ use serde::{Deserialize, Serialize};
 pub struct Shipment {
     pub order_id: OrderId,
     pub tracking_id: String,
-    /// RFC 3339, UTC.
-    pub shipped_at: String,
+    pub shipped_at: Timestamp,
     pub address: Address,
 }
 
@@ -51,7 +50,7 @@ pub async fn ship_paid_order(
         .record_shipment(Shipment {
             order_id: paid.order.order_id.clone(),
             tracking_id: new_tracking_id(),
-            shipped_at: timestamp(now()),
+            shipped_at: Timestamp::from(now()),
             address: paid.order.shipping_address.clone(),
         })
         .await?;

@@ -8,7 +8,9 @@
 
 use std::net::IpAddr;
 
-use astroshop_domain::{CurrencyCode, Money, OrderId, OrderStatus, Product, ProductId};
+use astroshop_domain::{
+    CurrencyCode, EmailAddress, Money, OrderId, OrderStatus, Product, ProductId, Timestamp,
+};
 use astroshop_edge::client::{FORWARDED_ADDRESS, FORWARDED_SIGNATURE};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
@@ -123,7 +125,7 @@ pub struct Vouched {
 pub struct CheckoutRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    pub email: String,
+    pub email: EmailAddress,
     pub address: Address,
     pub user_currency: CurrencyCode,
     pub credit_card: CreditCard,
@@ -204,7 +206,7 @@ pub struct PlacedOrder {
 pub struct OrderSummary {
     pub order_id: OrderId,
     pub status: OrderStatus,
-    pub placed_at: String,
+    pub placed_at: Timestamp,
     /// How many things were bought.
     #[serde(default)]
     pub items: u32,

@@ -519,7 +519,7 @@ pub fn my_orders(chrome: &Chrome<'_>, orders: &[OrderSummary]) -> Markup {
                 ul.order-list {
                     @for order in orders {
                         @let (label, explanation) = status_label(order.status);
-                        @let placed_on = order.placed_at.split('T').next().unwrap_or_default();
+                        @let placed_on = order.placed_at.time().date();
                         li.order-card data-order-id=(order.order_id) {
                             div.order-card-head {
                                 a.order-link href=(order_page(&order.order_id, &order.key)) {

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow};
 use astroshop_domain::card::{CardSummary, CardType};
 use astroshop_domain::order::{Order, OrderId, OrderItem};
 use astroshop_domain::shipping::Address;
-use astroshop_domain::{CartLine, CurrencyCode, Money, ProductId, Quantity, UserId};
+use astroshop_domain::{CartLine, CurrencyCode, EmailAddress, Money, ProductId, Quantity, Timestamp, UserId};
 use serde_json::Value;
 
 use local_stack::account::{LOCAL_ACCOUNT, LOCAL_REGION};
@@ -382,7 +382,7 @@ pub fn larrys_order() -> Order {
     Order {
         order_id: OrderId::parse("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").expect("an order id"),
         user_id: UserId::parse("larry").expect("a user id"),
-        email: "larry_sergei@example.com".into(),
+        email: EmailAddress::parse("larry_sergei@example.com").expect("an e-mail address"),
         currency_code: CurrencyCode::usd(),
         items: vec![
             line("OLJCESPC7Z", 2, usd(101, 960_000_000)),
@@ -401,7 +401,7 @@ pub fn larrys_order() -> Order {
             card_type: CardType::Visa,
             last4: "0454".into(),
         },
-        placed_at: "2026-11-21T10:00:00Z".into(),
+        placed_at: Timestamp::parse("2026-11-21T10:00:00Z").expect("an RFC 3339 time"),
     }
 }
 

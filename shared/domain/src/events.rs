@@ -9,12 +9,12 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::card::CardSummary;
 use crate::cart::CartLine;
 use crate::money::Money;
 use crate::order::{Order, OrderId};
+use crate::timestamp::Timestamp;
 
 /// One event type: where it comes from and what it is called on the bus.
 pub trait DomainEvent: Serialize {
@@ -38,8 +38,7 @@ pub struct Envelope<T> {
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {
     pub event_id: String,
-    /// RFC 3339, UTC.
-    pub occurred_at: String,
+    pub occurred_at: Timestamp,
     /// The order the event belongs to: every event of one checkout shares it.
     pub correlation_id: String,
     /// The id of the event this one answers; none for the first.
@@ -56,7 +55,7 @@ impl<T: DomainEvent> Envelope<T> {
         Self {
             metadata: Metadata {
                 event_id: event_id::<T>(data.order_id()),
-                occurred_at: timestamp(at),
+                occurred_at: Timestamp::from(at),
                 correlation_id: data.order_id().to_string(),
                 causation_id: None,
                 traceparent,
@@ -70,7 +69,7 @@ impl<T: DomainEvent> Envelope<T> {
         Self {
             metadata: Metadata {
                 event_id: event_id::<T>(data.order_id()),
-                occurred_at: timestamp(at),
+                occurred_at: Timestamp::from(at),
                 correlation_id: data.order_id().to_string(),
                 causation_id: Some(cause.event_id.clone()),
                 traceparent: cause.traceparent.clone(),
@@ -83,12 +82,6 @@ impl<T: DomainEvent> Envelope<T> {
 /// The id every copy of an order's `T` event carries.
 pub fn event_id<T: DomainEvent>(order_id: &OrderId) -> String {
     format!("{order_id}/{}", T::DETAIL_TYPE)
-}
-
-/// RFC 3339 in UTC, as every stored and published time is written.
-pub fn timestamp(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339)
-        .expect("any OffsetDateTime formats as RFC 3339")
 }
 
 /// The card, encrypted for the payment service (base64 of a KMS ciphertext).
@@ -318,7 +311,7 @@ mod tests {
             Some(first.metadata.event_id.as_str())
         );
         assert_eq!(next.metadata.traceparent, first.metadata.traceparent);
-        assert_eq!(next.metadata.occurred_at, "2026-11-21T10:00:01Z");
+        assert_eq!(next.metadata.occurred_at.as_str(), "2026-11-21T10:00:01.000Z");
         let json = serde_json::to_value(&next).unwrap();
         assert_eq!(json["data"]["orderId"], order_id().as_str());
         assert_eq!(

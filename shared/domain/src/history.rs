@@ -5,14 +5,14 @@
 
 use crate::events::{DomainEvent, OrderConfirmed, OrderFailed};
 use crate::order::OrderStatus;
+use crate::timestamp::Timestamp;
 
 /// One line of an order's history: a saga step, when it happened, what it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     /// The event's detail-type, `InventoryReserved.v1`.
     pub detail_type: String,
-    /// RFC 3339, UTC.
-    pub at: String,
+    pub at: Timestamp,
     pub summary: String,
 }
 
@@ -66,7 +66,7 @@ impl Change {
     }
 
     /// The history line of the order's own conclusion, written with the change.
-    pub fn final_step(&self, at: &str) -> Option<Step> {
+    pub fn final_step(&self, at: &Timestamp) -> Option<Step> {
         let (detail_type, summary) = match self {
             Self::Confirm { tracking_id } => (
                 OrderConfirmed::DETAIL_TYPE,
@@ -77,7 +77,7 @@ impl Change {
         };
         Some(Step {
             detail_type: detail_type.to_owned(),
-            at: at.to_owned(),
+            at: at.clone(),
             summary,
         })
     }

@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 use crate::CurrencyCode;
 use crate::card::CardSummary;
 use crate::cart::{CartLine, UserId};
+use crate::email::EmailAddress;
 use crate::money::{Money, MoneyError};
 use crate::shipping::Address;
+use crate::timestamp::Timestamp;
 
 /// An order's id: a UUID in its canonical lowercase text form.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -98,15 +100,15 @@ pub struct OrderItem {
 pub struct Order {
     pub order_id: OrderId,
     pub user_id: UserId,
-    pub email: String,
+    pub email: EmailAddress,
     pub currency_code: CurrencyCode,
     pub items: Vec<OrderItem>,
     pub shipping_cost: Money,
     pub total: Money,
     pub shipping_address: Address,
     pub card: CardSummary,
-    /// When checkout accepted it (RFC 3339, UTC).
-    pub placed_at: String,
+    /// When checkout accepted it.
+    pub placed_at: Timestamp,
 }
 
 impl Order {

@@ -17,12 +17,10 @@ use std::time::Duration;
 
 use astroshop_domain::events::Entry;
 use astroshop_domain::history::{Change, Conclusion, Step};
-use astroshop_domain::{Order, OrderId, OrderStatus, UserId};
+use astroshop_domain::{Order, OrderId, OrderStatus, Timestamp, UserId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 
 use crate::dynamo::{self, Item};
 use crate::{MissingSetting, StoreError, setting};
@@ -34,15 +32,6 @@ const PENDING: &str = "PENDING";
 /// How long a published outbox event is kept (it is published within seconds).
 pub const OUTBOX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// A point in time as the table stores it: RFC 3339, UTC, always three
-/// decimals, so that the text sorts as the time does (the indexes sort on it).
-pub fn instant(at: OffsetDateTime) -> String {
-    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .expect("a UTC time always formats")
-}
-
 /// An order as stored: the order, where the saga has it, and its history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderRecord {
@@ -51,7 +40,7 @@ pub struct OrderRecord {
     pub tracking_id: Option<String>,
     pub failure_reason: Option<String>,
     pub flagged: bool,
-    pub updated_at: String,
+    pub updated_at: Timestamp,
     /// The trace checkout started, so later steps join it.
     pub traceparent: Option<String>,
     /// Oldest first (empty when read from a listing).
@@ -115,10 +104,12 @@ pub trait OrderTransitions {
         order_id: &OrderId,
         step: &Step,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// The orders still pending that were placed before `cutoff` (an [`instant`]).
+    /// The orders still pending that were placed before `cutoff`: the index
+    /// sorts on `placedAt`'s text, which sorts as the time does because
+    /// checkout writes it as a [`Timestamp`] it makes.
     fn pending_placed_before(
         &self,
-        cutoff: &str,
+        cutoff: &Timestamp,
     ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send;
 }
 
@@ -158,7 +149,7 @@ impl OrderTable {
         item.insert("sk".into(), text(ORDER));
         item.insert("status".into(), text(OrderStatus::Pending.as_str()));
         item.insert("pending".into(), text(PENDING));
-        item.insert("updatedAt".into(), text(&instant(now)));
+        item.insert("updatedAt".into(), text(Timestamp::from(now).as_str()));
         item.insert("traceparent".into(), text(traceparent));
         let order_put = Put::builder()
             .table_name(&self.table)
@@ -194,7 +185,7 @@ impl OrderTable {
             .item("orderId", text(order_id.as_str()))
             .item("sk", text(&format!("{EVENT_PREFIX}{}", step.detail_type)))
             .item("detailType", text(&step.detail_type))
-            .item("at", text(&step.at))
+            .item("at", text(step.at.as_str()))
             .item("summary", text(&step.summary))
             .condition_expression("attribute_not_exists(orderId)")
             .build()
@@ -208,14 +199,14 @@ impl OrderTable {
         &self,
         order_id: &OrderId,
         change: &Change,
-        now: &str,
+        now: &Timestamp,
     ) -> Result<TransactWriteItem, StoreError> {
         let corrupt = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt(e.to_string());
         let mut update = Update::builder()
             .table_name(&self.table)
             .key("orderId", text(order_id.as_str()))
             .key("sk", text(ORDER))
-            .expression_attribute_values(":now", text(now));
+            .expression_attribute_values(":now", text(now.as_str()));
         let (expression, condition) = match change {
             Change::None => {
                 let check = ConditionCheck::builder()
@@ -289,12 +280,12 @@ impl OrderRecords for OrderTable {
             } else if sk.starts_with(EVENT_PREFIX) {
                 history.push(Step {
                     detail_type: string(&item, "detailType")?,
-                    at: string(&item, "at")?,
+                    at: timestamp(&item, "at")?,
                     summary: string(&item, "summary")?,
                 });
             }
         }
-        history.sort_by_key(|step| OffsetDateTime::parse(&step.at, &Rfc3339).ok());
+        history.sort_by(|one, other| one.at.cmp(&other.at));
         Ok(record.map(|record| OrderRecord { history, ..record }))
     }
 
@@ -326,7 +317,7 @@ impl OrderTransitions for OrderTable {
             change,
             announcement,
         } = *transition;
-        let stamp = instant(now);
+        let stamp = Timestamp::from(now);
         let mut writes = Vec::new();
         let final_step = change.final_step(&stamp);
         for step in step.into_iter().chain(final_step.as_ref()) {
@@ -366,7 +357,7 @@ impl OrderTransitions for OrderTable {
         dynamo::condition_held(written)
     }
 
-    async fn pending_placed_before(&self, cutoff: &str) -> Result<Vec<OrderId>, StoreError> {
+    async fn pending_placed_before(&self, cutoff: &Timestamp) -> Result<Vec<OrderId>, StoreError> {
         let keys = dynamo::all_pages(|start_key| async {
             let page = self
                 .client
@@ -375,7 +366,7 @@ impl OrderTransitions for OrderTable {
                 .index_name("pending")
                 .key_condition_expression("pending = :pending AND placedAt < :cutoff")
                 .expression_attribute_values(":pending", text(PENDING))
-                .expression_attribute_values(":cutoff", text(cutoff))
+                .expression_attribute_values(":cutoff", text(cutoff.as_str()))
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
@@ -416,12 +407,17 @@ fn order_record(item: Item) -> Result<OrderRecord, StoreError> {
         tracking_id: optional("trackingId"),
         failure_reason: optional("failureReason"),
         flagged: matches!(item.get("flagged"), Some(AttributeValue::Bool(true))),
-        updated_at: string(&item, "updatedAt")?,
+        updated_at: timestamp(&item, "updatedAt")?,
         traceparent: optional("traceparent"),
         history: Vec::new(),
         // The order's own fields; the saga's attributes beside them are ignored.
         order: serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(format!("order item: {e}")))?,
     })
+}
+
+fn timestamp(item: &Item, name: &str) -> Result<Timestamp, StoreError> {
+    Timestamp::parse(&string(item, name)?)
+        .map_err(|e| StoreError::Corrupt(format!("order table item {name}: {e}")))
 }
 
 fn text(value: &str) -> AttributeValue {
@@ -434,25 +430,5 @@ fn string(item: &Item, name: &str) -> Result<String, StoreError> {
         _ => Err(StoreError::Corrupt(format!(
             "order table item has no text {name}"
         ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use time::macros::datetime;
-
-    use super::*;
-
-    #[test]
-    fn stored_instants_sort_as_the_times_do() {
-        let earlier = instant(datetime!(2026-11-21 10:00:00 UTC));
-        let later = instant(datetime!(2026-11-21 10:00:00.5 UTC));
-        assert_eq!(earlier, "2026-11-21T10:00:00.000Z");
-        assert_eq!(later, "2026-11-21T10:00:00.500Z");
-        assert!(earlier < later);
-        assert_eq!(
-            instant(datetime!(2026-11-21 12:00:00 +2)),
-            "2026-11-21T10:00:00.000Z"
-        );
     }
 }
