@@ -357,18 +357,13 @@ where
 }
 
 /// When to give up the messages still running: [`DEADLINE_MARGIN`] before
-/// the invocation's deadline. A context without one (0, as one built by
-/// hand) sets no limit.
+/// the invocation's deadline. Lambda's deadline is always ahead when a batch
+/// starts; one that is not (0 in a context built by hand, a constant from
+/// `cargo lambda watch`) is no deadline at all, and sets no limit.
 fn give_up_at(context: &lambda_runtime::Context) -> Option<Instant> {
-    if context.deadline == 0 {
-        return None;
-    }
     let deadline = UNIX_EPOCH + Duration::from_millis(context.deadline);
-    let left = deadline
-        .duration_since(SystemTime::now())
-        .unwrap_or_default()
-        .saturating_sub(DEADLINE_MARGIN);
-    Some(Instant::now() + left)
+    let left = deadline.duration_since(SystemTime::now()).ok()?;
+    Some(Instant::now() + left.saturating_sub(DEADLINE_MARGIN))
 }
 
 /// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
@@ -488,6 +483,20 @@ mod tests {
         let mut done = handled.into_inner().unwrap();
         done.sort();
         assert_eq!(done, [b, c]);
+    }
+
+    #[tokio::test]
+    async fn a_deadline_already_past_when_the_batch_starts_sets_no_limit() {
+        let order = "5a2d3e6f-b172-4384-9f0a-6b7c8d9eafb5";
+        let mut event = batch(&[("m0", order)], None);
+        // What `cargo lambda watch` sends: 600 000 ms after the epoch.
+        event.context.deadline = 600_000;
+        let response = consume(event, |_| async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(())
+        })
+        .await;
+        assert!(response.batch_item_failures.is_empty());
     }
 
     #[tokio::test]
