@@ -11,8 +11,6 @@ use serde_json::{Value, json};
 struct Fraud {
     rates: RateTableStore,
     publisher: Publisher,
-    /// A publisher on a bus that is not there: every publish fails, as when
-    /// EventBridge cannot be reached.
     bus_down: Publisher,
     tap: EventTap,
 }
@@ -21,14 +19,8 @@ async fn fraud(prefix: &str) -> Fraud {
     let tables = TestTables::provision(prefix).await.expect("tables provisioned");
     Fraud {
         rates: RateTableStore::new(tables.dynamodb(), tables.setting("CURRENCY_RATES_TABLE")),
-        publisher: Publisher::new(
-            aws_sdk_eventbridge::Client::new(tables.config()),
-            tables.setting("EVENT_BUS_NAME"),
-        ),
-        bus_down: Publisher::new(
-            aws_sdk_eventbridge::Client::new(tables.config()),
-            format!("{prefix}-no-such-bus"),
-        ),
+        publisher: tables.publisher(),
+        bus_down: tables.publisher_while_the_bus_is_down(),
         tap: EventTap::attach(&tables).await.expect("tap attached"),
     }
 }

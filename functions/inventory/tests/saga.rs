@@ -20,8 +20,6 @@ use serde_json::{Value, json};
 struct Saga {
     stock: InventoryTable,
     bus: Publisher,
-    /// The same bus's client pointed at a bus that is not there: every
-    /// publish fails, as when EventBridge cannot be reached.
     bus_down: Publisher,
     tap: EventTap,
     tables: TestTables,
@@ -32,14 +30,8 @@ async fn saga(prefix: &str) -> Saga {
     let tap = EventTap::attach(&tables).await.expect("tap attached");
     Saga {
         stock: InventoryTable::new(tables.dynamodb(), tables.setting("INVENTORY_TABLE")),
-        bus: Publisher::new(
-            aws_sdk_eventbridge::Client::new(tables.config()),
-            tables.setting("EVENT_BUS_NAME"),
-        ),
-        bus_down: Publisher::new(
-            aws_sdk_eventbridge::Client::new(tables.config()),
-            format!("{prefix}-no-such-bus"),
-        ),
+        bus: tables.publisher(),
+        bus_down: tables.publisher_while_the_bus_is_down(),
         tap,
         tables,
     }

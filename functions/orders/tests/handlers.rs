@@ -37,8 +37,6 @@ struct Orders {
     tables: TestTables,
     table: OrderTable,
     publisher: Publisher,
-    /// A publisher on a bus that is not there: every publish fails, as when
-    /// EventBridge cannot be reached.
     bus_down: Publisher,
     tap: EventTap,
     links: OrderLinks,
@@ -49,14 +47,8 @@ async fn orders(prefix: &str) -> Orders {
     let tap = EventTap::attach(&tables).await.expect("tap attached");
     Orders {
         table: OrderTable::new(tables.dynamodb(), tables.setting("ORDERS_TABLE")),
-        publisher: Publisher::new(
-            aws_sdk_eventbridge::Client::new(tables.config()),
-            tables.setting("EVENT_BUS_NAME"),
-        ),
-        bus_down: Publisher::new(
-            aws_sdk_eventbridge::Client::new(tables.config()),
-            format!("{prefix}-no-such-bus"),
-        ),
+        publisher: tables.publisher(),
+        bus_down: tables.publisher_while_the_bus_is_down(),
         links: OrderLinks::new(
             aws_sdk_ssm::Client::new(tables.config()),
             tables.setting("ORDER_LINK_KEY_PARAMETER"),

@@ -27,8 +27,6 @@ struct Shop {
     payments: PaymentsTable,
     cards: CardKey,
     bus: Publisher,
-    /// A publisher on a bus that is not there: every publish fails, as when
-    /// EventBridge cannot be reached.
     bus_down: Publisher,
     tap: EventTap,
     tables: TestTables,
@@ -48,14 +46,8 @@ async fn shop(prefix: &str) -> Shop {
             aws_sdk_kms::Client::new(tables.config()),
             tables.setting("CARD_KEY_ID"),
         ),
-        bus: Publisher::new(
-            aws_sdk_eventbridge::Client::new(tables.config()),
-            tables.setting("EVENT_BUS_NAME"),
-        ),
-        bus_down: Publisher::new(
-            aws_sdk_eventbridge::Client::new(tables.config()),
-            format!("{prefix}-no-such-bus"),
-        ),
+        bus: tables.publisher(),
+        bus_down: tables.publisher_while_the_bus_is_down(),
         tap,
         tables,
     }

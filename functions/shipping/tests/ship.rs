@@ -13,8 +13,6 @@ struct Warehouse {
     tables: TestTables,
     shipments: ShipmentTable,
     publisher: Publisher,
-    /// A publisher on a bus that is not there: every publish fails, as when
-    /// EventBridge cannot be reached.
     bus_down: Publisher,
     tap: EventTap,
 }
@@ -23,14 +21,8 @@ async fn warehouse(prefix: &str) -> Warehouse {
     let tables = TestTables::provision(prefix).await.expect("tables provisioned");
     Warehouse {
         shipments: ShipmentTable::new(tables.dynamodb(), tables.setting("SHIPMENTS_TABLE")),
-        publisher: Publisher::new(
-            aws_sdk_eventbridge::Client::new(tables.config()),
-            tables.setting("EVENT_BUS_NAME"),
-        ),
-        bus_down: Publisher::new(
-            aws_sdk_eventbridge::Client::new(tables.config()),
-            format!("{prefix}-no-such-bus"),
-        ),
+        publisher: tables.publisher(),
+        bus_down: tables.publisher_while_the_bus_is_down(),
         tap: EventTap::attach(&tables).await.expect("tap attached"),
         tables,
     }

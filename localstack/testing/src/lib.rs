@@ -11,6 +11,7 @@ use astroshop_domain::card::{CardSummary, CardType};
 use astroshop_domain::order::{Order, OrderId, OrderItem};
 use astroshop_domain::shipping::Address;
 use astroshop_domain::{CartLine, CurrencyCode, EmailAddress, Money, ProductId, Quantity, Timestamp, UserId};
+use astroshop_saga::Publisher;
 use serde_json::Value;
 
 use local_stack::account::{LOCAL_ACCOUNT, LOCAL_REGION};
@@ -50,6 +51,23 @@ impl TestTables {
     /// An SDK configuration for the emulator, for any service client.
     pub fn config(&self) -> &aws_config::SdkConfig {
         &self.config
+    }
+
+    /// A publisher on the shop's bus.
+    pub fn publisher(&self) -> Publisher {
+        Publisher::new(
+            aws_sdk_eventbridge::Client::new(&self.config),
+            self.setting("EVENT_BUS_NAME"),
+        )
+    }
+
+    /// A publisher on a bus that is not there: every publish fails, as when
+    /// EventBridge cannot be reached.
+    pub fn publisher_while_the_bus_is_down(&self) -> Publisher {
+        Publisher::new(
+            aws_sdk_eventbridge::Client::new(&self.config),
+            format!("{}-no-such-bus", self.prefix),
+        )
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
