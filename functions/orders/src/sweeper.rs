@@ -9,16 +9,13 @@
 
 use std::time::Duration;
 
-use astroshop_domain::{OrderStatus, Timestamp};
-use astroshop_store::StoreError;
+use astroshop_domain::history::Change;
+use astroshop_domain::{OrderId, OrderStatus, Timestamp};
+use astroshop_saga::StepError;
+use astroshop_store::{OrderRecords, OrderTransitions, StoreError, Transition};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::Instrument;
-
-use astroshop_domain::OrderId;
-use astroshop_domain::history::Change;
-use astroshop_saga::StepError;
-use astroshop_store::{OrderRecords, OrderTransitions, Transition};
 
 use crate::state::{final_event, report_settled};
 

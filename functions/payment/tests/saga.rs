@@ -154,15 +154,6 @@ impl Shop {
             .collect()
     }
 
-    /// The detail-types published for `order`, in order.
-    async fn kinds_published_for(&self, order: &OrderId) -> Vec<String> {
-        self.published_for(order)
-            .await
-            .into_iter()
-            .map(|(kind, _)| kind)
-            .collect()
-    }
-
     /// Every attribute of every stored payment, as text.
     async fn stored_text(&self) -> String {
         let scanned = self
@@ -398,7 +389,7 @@ async fn a_failed_order_whose_card_was_declined_needs_no_refund() {
             .is_empty()
     );
     assert_eq!(shop.shown(order.order_id.as_str()).await.1, declined);
-    let kinds = shop.kinds_published_for(&order.order_id).await;
+    let kinds = shop.tap.detail_types_for(order.order_id.as_str()).await.unwrap();
     assert_eq!(kinds, ["PaymentFailed.v1"]);
 }
 
@@ -571,6 +562,6 @@ async fn a_refund_whose_publish_failed_is_announced_by_its_redelivery() {
     assert_eq!(refunded["status"], "REFUNDED");
 
     assert!(failed_ids(&shop.refund(&[shop.order_failed(&order)]).await).is_empty());
-    let kinds = shop.kinds_published_for(&order.order_id).await;
+    let kinds = shop.tap.detail_types_for(order.order_id.as_str()).await.unwrap();
     assert_eq!(kinds, ["PaymentSucceeded.v1", "PaymentRefunded.v1"]);
 }

@@ -283,6 +283,18 @@ impl EventTap {
     pub async fn detail_types(&self) -> Result<Vec<String>> {
         Ok(self.events().await?.into_iter().map(|(kind, _)| kind).collect())
     }
+
+    /// The detail-types published so far for one order (the events'
+    /// correlation id), in order.
+    pub async fn detail_types_for(&self, order: &str) -> Result<Vec<String>> {
+        Ok(self
+            .events()
+            .await?
+            .into_iter()
+            .filter(|(_, detail)| detail["metadata"]["correlationId"] == order)
+            .map(|(kind, _)| kind)
+            .collect())
+    }
 }
 
 /// The payload 2.0 event the gateway sends for `method` and `uri` (path and

@@ -263,7 +263,7 @@ where
 
 /// How long before the invocation's deadline the messages still being
 /// handled are given up: time left to answer the runtime with the failures.
-pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
 /// Handles every message of the batch with `handler` and reports the ones
 /// that failed. Each runs in a span naming its order, event and trace, so
