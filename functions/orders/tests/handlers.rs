@@ -15,7 +15,7 @@ use astroshop_domain::events::{
 use astroshop_domain::{EmailAddress, Order, OrderId, Timestamp, UserId};
 use astroshop_edge::OrderLinks;
 use astroshop_edge::order_link::sign;
-use astroshop_orders::outbox::publish_outbox;
+use astroshop_orders::outbox::{DeadLetter, DeadLetterQueue, publish_outbox};
 use astroshop_orders::state::follow_saga_event;
 use astroshop_orders::sweeper::sweep_stuck_orders;
 use astroshop_orders::{get_order, list_orders};
@@ -38,6 +38,7 @@ struct Orders {
     table: OrderTable,
     publisher: Publisher,
     bus_down: Publisher,
+    dead_letters: DeadLetterQueue,
     tap: EventTap,
     links: OrderLinks,
 }
@@ -49,6 +50,10 @@ async fn orders(prefix: &str) -> Orders {
         table: OrderTable::new(tables.dynamodb(), tables.setting("ORDERS_TABLE")),
         publisher: tables.publisher(),
         bus_down: tables.publisher_while_the_bus_is_down(),
+        dead_letters: DeadLetterQueue::new(
+            aws_sdk_sqs::Client::new(tables.config()),
+            tables.setting("OUTBOX_DEAD_LETTERS_URL"),
+        ),
         links: OrderLinks::new(
             aws_sdk_ssm::Client::new(tables.config()),
             tables.setting("ORDER_LINK_KEY_PARAMETER"),
@@ -209,14 +214,44 @@ impl Orders {
     }
 
     async fn publish_on(&self, bus: &Publisher, records: Vec<EventRecord>) -> Vec<String> {
+        self.publish_parking_in(bus, &self.dead_letters, records).await
+    }
+
+    async fn publish_parking_in(
+        &self,
+        bus: &Publisher,
+        dead_letters: &DeadLetterQueue,
+        records: Vec<EventRecord>,
+    ) -> Vec<String> {
         let mut event = Event::default();
         event.records = records;
-        publish_outbox(bus, LambdaEvent::new(event, lambda_runtime::Context::default()))
+        publish_outbox(
+            bus,
+            dead_letters,
+            LambdaEvent::new(event, lambda_runtime::Context::default()),
+        )
+        .await
+        .unwrap()
+        .batch_item_failures
+        .into_iter()
+        .filter_map(|failure| failure.item_identifier)
+        .collect()
+    }
+
+    /// What waits in the outbox dead-letter queue, as an operator reads it.
+    async fn parked(&self) -> Vec<DeadLetter> {
+        let sqs = aws_sdk_sqs::Client::new(self.tables.config());
+        let received = sqs
+            .receive_message()
+            .queue_url(self.tables.setting("OUTBOX_DEAD_LETTERS_URL"))
+            .max_number_of_messages(10)
+            .send()
             .await
-            .unwrap()
-            .batch_item_failures
-            .into_iter()
-            .filter_map(|failure| failure.item_identifier)
+            .expect("the outbox dead-letter queue answers");
+        received
+            .messages()
+            .iter()
+            .map(|message| serde_json::from_str(message.body().unwrap()).expect("a dead letter"))
             .collect()
     }
 
@@ -460,7 +495,7 @@ async fn the_publisher_puts_each_new_outbox_event_on_the_bus_and_passes_other_re
 }
 
 #[tokio::test]
-async fn an_unreadable_outbox_item_is_reported_by_its_sequence_number_after_those_before_it_are_published() {
+async fn an_unreadable_outbox_item_is_parked_whole_and_the_records_after_it_are_published() {
     let orders = orders("orders-outbox-bad").await;
     let order = an_order("barbara", ago(1));
     orders.place(&order).await;
@@ -473,12 +508,62 @@ async fn an_unreadable_outbox_item_is_reported_by_its_sequence_number_after_thos
     records.push(broken);
     records.extend(orders.outbox_records(&later.order_id, 3).await);
 
-    assert_eq!(orders.publish(records).await, ["2"]);
+    assert_eq!(orders.publish(records).await, Vec::<String>::new());
     assert_eq!(kinds(&orders.published(&order).await), ["OrderPlaced.v1"]);
-    assert!(
-        orders.published(&later).await.is_empty(),
-        "a record after the failed one was published out of order"
+    assert_eq!(kinds(&orders.published(&later).await), ["OrderPlaced.v1"]);
+    let parked = orders.parked().await;
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert_eq!(parked[0].sequence_number.as_deref(), Some("2"));
+    assert!(parked[0].reason.contains("lacks source, detailType or detail"), "{}", parked[0].reason);
+    assert_eq!(
+        parked[0].new_image["detailType"]["S"], "OrderPlaced.v1",
+        "the record is parked with its content"
     );
+    assert_eq!(parked[0].entry, None);
+}
+
+#[tokio::test]
+async fn an_event_the_bus_refuses_for_what_it_is_is_parked_with_its_content_and_its_batch_mates_go_out() {
+    let orders = orders("orders-outbox-poison").await;
+    let first = an_order("mallory", ago(1));
+    let later = an_order("mallory", ago(1));
+    orders.place(&first).await;
+    orders.place(&later).await;
+    let mut records = orders.outbox_records(&first.order_id, 1).await;
+    let mut poison = records[0].clone();
+    poison.change.sequence_number = Some("2".into());
+    poison.change.new_image.insert("detail".into(), serde_dynamo::AttributeValue::S("{not json".into()));
+    records.push(poison);
+    records.extend(orders.outbox_records(&later.order_id, 3).await);
+
+    assert_eq!(orders.publish(records).await, Vec::<String>::new());
+    assert_eq!(kinds(&orders.published(&first).await), ["OrderPlaced.v1"]);
+    assert_eq!(kinds(&orders.published(&later).await), ["OrderPlaced.v1"]);
+    let parked = orders.parked().await;
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    let entry = parked[0].entry.as_ref().expect("the refused event is kept");
+    assert_eq!(entry.detail, "{not json");
+    assert_eq!(entry.detail_type, "OrderPlaced.v1");
+    assert!(parked[0].reason.contains("MalformedDetail"), "{}", parked[0].reason);
+}
+
+#[tokio::test]
+async fn a_poison_record_that_cannot_be_parked_is_retried_not_dropped() {
+    let orders = orders("orders-outbox-park-down").await;
+    let order = an_order("trent", ago(1));
+    orders.place(&order).await;
+    let mut records = orders.outbox_records(&order.order_id, 1).await;
+    records[0].change.new_image.remove("detail");
+    let nowhere = DeadLetterQueue::new(
+        aws_sdk_sqs::Client::new(orders.tables.config()),
+        format!("{}-no-such-queue", orders.tables.setting("OUTBOX_DEAD_LETTERS_URL")),
+    );
+
+    let failed = orders
+        .publish_parking_in(&orders.publisher, &nowhere, records)
+        .await;
+    assert_eq!(failed, ["1"], "the stream retries the record");
+    assert!(orders.parked().await.is_empty());
 }
 
 #[tokio::test]

@@ -93,7 +93,8 @@ pub struct SealedCard {
 
 /// One event ready for the bus, its envelope already JSON: what the outbox
 /// keeps and what a publisher puts on EventBridge.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Entry {
     pub source: String,
     pub detail_type: String,

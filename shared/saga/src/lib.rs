@@ -16,7 +16,7 @@ pub use astroshop_domain::events::Entry;
 use astroshop_domain::events::{DomainEvent, Envelope, Metadata};
 use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_eventbridge::types::{PutEventsRequestEntry, PutEventsResultEntry};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -40,9 +40,31 @@ pub enum PublishError {
         failed: i32,
         sent: usize,
         reasons: String,
+        /// Which entries were refused; the others of their call were
+        /// published, and the calls after it were not made.
+        refusals: Vec<Refusal>,
     },
     #[error("event detail does not serialize: {0}")]
     Serialize(#[from] serde_json::Error),
+}
+
+/// One entry PutEvents refused: its position among the entries given to
+/// `publish_all`, and EventBridge's error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub index: usize,
+    pub code: String,
+}
+
+impl Refusal {
+    /// The per-entry error codes of PutEvents that a retry can get past.
+    const RETRYABLE: [&str; 2] = ["InternalFailure", "ThrottlingException"];
+
+    /// Whether the same entry would be refused again (a malformed detail, a
+    /// missing field), rather than EventBridge's own passing trouble.
+    pub fn is_permanent(&self) -> bool {
+        !Self::RETRYABLE.contains(&self.code.as_str())
+    }
 }
 
 /// The X-Ray header of the trace an event carries, for EventBridge's
@@ -105,7 +127,7 @@ impl Publisher {
 
 impl EventBus for Publisher {
     async fn publish_all(&self, entries: &[Entry]) -> Result<(), PublishError> {
-        for chunk in entries.chunks(Self::MAX_ENTRIES) {
+        for (number, chunk) in entries.chunks(Self::MAX_ENTRIES).enumerate() {
             let request = chunk.iter().map(|entry| {
                 PutEventsRequestEntry::builder()
                     .event_bus_name(&self.bus)
@@ -123,16 +145,35 @@ impl EventBus for Publisher {
                 .await
                 .map_err(|error| PublishError::EventBridge(Box::new(error.into())))?;
             if output.failed_entry_count() > 0 {
-                let reasons = output
+                let refused: Vec<(usize, &PutEventsResultEntry)> = output
                     .entries()
                     .iter()
-                    .filter_map(|entry| entry.error_message())
+                    .enumerate()
+                    .filter(|(_, result)| result.error_code().is_some())
+                    .collect();
+                let reasons = refused
+                    .iter()
+                    .map(|(_, result)| {
+                        format!(
+                            "{}: {}",
+                            result.error_code().unwrap_or_default(),
+                            result.error_message().unwrap_or_default()
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("; ");
+                let refusals = refused
+                    .iter()
+                    .map(|(index, result)| Refusal {
+                        index: number * Self::MAX_ENTRIES + index,
+                        code: result.error_code().unwrap_or_default().to_owned(),
+                    })
+                    .collect();
                 return Err(PublishError::Refused {
                     failed: output.failed_entry_count(),
                     sent: chunk.len(),
                     reasons,
+                    refusals,
                 });
             }
         }
