@@ -14,7 +14,7 @@ use crate::control::{Switches, pause};
 use crate::functions::Invoker;
 use crate::queues::{self, QueueSource};
 use crate::resolve::Resolver;
-use crate::streams::{self, StreamSource};
+use crate::streams::{self, Destination, StreamSource};
 use crate::template::SourceKind;
 
 /// Local departures from the cloud's timing, so the shop can be watched (and
@@ -73,13 +73,28 @@ pub async fn start(
                     from_start,
                     polling,
                     max_retries,
+                    bisect,
+                    on_failure,
                 } => {
+                    let on_failure = match on_failure {
+                        None => None,
+                        Some(destination) => {
+                            let queue_arn = resolver.resolve_string(destination).with_context(context)?;
+                            Some(Destination {
+                                sqs: sqs.clone(),
+                                queue_url: queue_url(&sqs, &queue_arn).await.with_context(context)?,
+                                function_arn: names.arn("lambda", &format!("function:{}", function.binary)),
+                            })
+                        }
+                    };
                     let source = StreamSource {
                         function: function.binary.clone(),
                         stream_arn: resolver.resolve_string(stream).with_context(context)?,
                         from_start: *from_start,
                         polling: *polling,
                         max_retries: *max_retries,
+                        bisect: *bisect,
+                        on_failure,
                         region: names.region.clone(),
                     };
                     let (client, invoker, stop) = (streams_client.clone(), invoker.clone(), stop.clone());
@@ -98,15 +113,7 @@ pub async fn start(
                     maximum_concurrency,
                 } => {
                     let queue_arn = resolver.resolve_string(queue).with_context(context)?;
-                    let name = queue_arn.rsplit(':').next().unwrap_or_default();
-                    let queue_url = sqs
-                        .get_queue_url()
-                        .queue_name(name)
-                        .send()
-                        .await
-                        .with_context(|| format!("{}: finding queue {name}", context()))?
-                        .queue_url
-                        .unwrap_or_default();
+                    let queue_url = queue_url(&sqs, &queue_arn).await.with_context(context)?;
                     let source = QueueSource {
                         function: function.binary.clone(),
                         queue_arn,
@@ -197,6 +204,18 @@ fn scheduled_event(rule_arn: &str, account: &str, region: &str) -> serde_json::V
     })
 }
 
+/// The URL of the queue an ARN names.
+async fn queue_url(sqs: &aws_sdk_sqs::Client, queue_arn: &str) -> Result<String> {
+    let name = queue_arn.rsplit(':').next().unwrap_or_default();
+    sqs.get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .with_context(|| format!("finding queue {name}"))?
+        .queue_url
+        .with_context(|| format!("queue {name} has no URL"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,3 +274,4 @@ mod tests {
         assert_eq!(parsed.source, "aws.events");
     }
 }
+

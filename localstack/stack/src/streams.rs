@@ -3,7 +3,11 @@
 //! the batching window to fill one), the Lambda `DynamoDBEvent` shape, and
 //! retries: a failed invocation is retried whole; with
 //! `ReportBatchItemFailures` the function's first failed sequence number is
-//! where the retry starts, and the records before it are done.
+//! where the retry starts, and the records before it are done. With
+//! `BisectBatchOnFunctionError` a failed batch is split in two before it is
+//! retried (a split is not counted as a retry), so a record that keeps
+//! failing ends up alone; when the retries run out, the batch is skipped and
+//! its stream coordinates go to the `OnFailure` queue in Lambda's shape.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -29,7 +33,18 @@ pub struct StreamSource {
     pub from_start: bool,
     pub polling: Polling,
     pub max_retries: Option<u32>,
+    pub bisect: bool,
+    pub on_failure: Option<Destination>,
     pub region: String,
+}
+
+/// The queue told of a batch whose retries ran out.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    /// The function's ARN, as Lambda names it in the message.
+    pub function_arn: String,
 }
 
 /// Feeds every shard of the stream until `stop` turns true.
@@ -91,6 +106,9 @@ impl ShardReader {
         let mut pending: VecDeque<Record> = VecDeque::new();
         let mut first_pending_at = Instant::now();
         let mut retries = 0u32;
+        // How many records the next delivery takes: the batch size, or less
+        // while a failed batch is being split.
+        let mut limit = self.source.polling.batch_size;
         loop {
             gate.wait_open(&mut stop).await;
             if *stop.borrow() {
@@ -140,33 +158,70 @@ impl ShardReader {
             if !gate.is_open() {
                 continue; // turned off while reading: the records wait, undelivered
             }
-            let batch: Vec<&Record> = pending.iter().take(self.source.polling.batch_size).collect();
+            let batch: Vec<&Record> = pending.iter().take(limit).collect();
             match self.deliver(&batch).await {
                 Delivery::Done => {
                     pending.drain(..batch.len());
                     retries = 0;
+                    limit = self.source.polling.batch_size;
                 }
                 Delivery::RetryFrom(index) => {
+                    let failed = batch.len() - index;
                     pending.drain(..index);
-                    retries += 1;
+                    if self.source.bisect && failed > 1 {
+                        limit = failed.div_ceil(2);
+                    } else {
+                        retries += 1;
+                    }
                 }
             }
             if retries > 0 {
                 if self.source.max_retries.is_some_and(|max| retries > max) {
-                    let dropped = pending.len().min(self.source.polling.batch_size);
-                    tracing::error!(
-                        function = %self.source.function,
-                        records = dropped,
-                        "retries exhausted; the batch is skipped (an OnFailure destination would receive it)"
-                    );
-                    pending.drain(..dropped);
+                    let skipped: Vec<Record> = pending.drain(..pending.len().min(limit)).collect();
+                    self.give_up(&skipped, retries).await;
                     retries = 0;
+                    limit = self.source.polling.batch_size;
                 } else {
                     let backoff = Duration::from_millis(200 * 2u64.pow(retries.min(5)));
                     pause(backoff, &mut stop).await;
                 }
             }
             first_pending_at = Instant::now();
+        }
+    }
+
+    /// Skips a batch whose retries ran out, telling the `OnFailure` queue
+    /// where in the stream it was, as Lambda does (the records themselves
+    /// stay in the stream until they expire).
+    async fn give_up(&self, skipped: &[Record], attempts: u32) {
+        let Some(destination) = &self.source.on_failure else {
+            tracing::error!(
+                function = %self.source.function,
+                records = skipped.len(),
+                "retries exhausted; the batch is skipped and no OnFailure destination is told"
+            );
+            return;
+        };
+        let message = failure_message(skipped, &self.shard, &self.source, &destination.function_arn, attempts);
+        let sent = destination
+            .sqs
+            .send_message()
+            .queue_url(&destination.queue_url)
+            .message_body(message.to_string())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => tracing::error!(
+                function = %self.source.function,
+                records = skipped.len(),
+                "retries exhausted; the batch is skipped and its coordinates sent to the OnFailure queue"
+            ),
+            Err(error) => tracing::error!(
+                function = %self.source.function,
+                records = skipped.len(),
+                "retries exhausted; telling the OnFailure queue failed: {}",
+                aws_sdk_sqs::Error::from(error)
+            ),
         }
     }
 
@@ -254,6 +309,55 @@ fn first_failure(answer: &[u8], sequences: &[Option<&str>]) -> Result<Option<usi
         first = Some(first.map_or(index, |f: usize| f.min(index)));
     }
     Ok(first)
+}
+
+/// What Lambda sends an `OnFailure` destination for a stream batch it gave
+/// up on: where the batch was, not what it held.
+fn failure_message(
+    skipped: &[Record],
+    shard: &str,
+    source: &StreamSource,
+    function_arn: &str,
+    attempts: u32,
+) -> Value {
+    let sequence = |record: Option<&Record>| {
+        record
+            .and_then(|r| r.dynamodb())
+            .and_then(|d| d.sequence_number())
+            .map(str::to_owned)
+    };
+    let arrival = |record: Option<&Record>| {
+        record
+            .and_then(|r| r.dynamodb())
+            .and_then(|d| d.approximate_creation_date_time())
+            .and_then(|t| t.fmt(aws_sdk_dynamodbstreams::primitives::DateTimeFormat::DateTime).ok())
+    };
+    json!({
+        "requestContext": {
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "functionArn": function_arn,
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "version": "1.0",
+        "timestamp": time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        "DDBStreamBatchInfo": {
+            "shardId": shard,
+            "startSequenceNumber": sequence(skipped.first()),
+            "endSequenceNumber": sequence(skipped.last()),
+            "approximateArrivalOfFirstRecord": arrival(skipped.first()),
+            "approximateArrivalOfLastRecord": arrival(skipped.last()),
+            "batchSize": skipped.len(),
+            "streamArn": source.stream_arn,
+        },
+    })
 }
 
 /// One record as Lambda's `DynamoDBEvent` carries it.
@@ -353,6 +457,8 @@ mod tests {
                 reports_item_failures: true,
             },
             max_retries: None,
+            bisect: false,
+            on_failure: None,
             region: "us-east-1".into(),
         };
         let event = json!({"Records": [record_event(&record, &source)]});

@@ -79,6 +79,12 @@ pub enum SourceKind {
         polling: Polling,
         /// `None` retries until the record expires, as Lambda does.
         max_retries: Option<u32>,
+        /// `BisectBatchOnFunctionError`: a failed batch is split in two
+        /// before it is retried, until the record that fails is alone.
+        bisect: bool,
+        /// `DestinationConfig.OnFailure.Destination`: the SQS queue told of
+        /// a batch whose retries ran out.
+        on_failure: Option<Value>,
     },
     /// `Type: Schedule` with a `rate(...)` expression.
     Schedule { every: Duration, enabled: bool },
@@ -566,6 +572,23 @@ fn event_source(event: &Value) -> Result<Option<SourceKind>> {
                 None | Some(-1) => None,
                 Some(n) => Some(u32::try_from(n)?),
             },
+            bisect: properties.get("BisectBatchOnFunctionError") == Some(&Value::Bool(true)),
+            on_failure: match properties.pointer("/DestinationConfig/OnFailure") {
+                None => None,
+                Some(on_failure) => {
+                    if let Some(kind) = on_failure.get("Type").and_then(Value::as_str)
+                        && kind != "SQS"
+                    {
+                        bail!("OnFailure Type {kind}: the local stack sends to SQS destinations only");
+                    }
+                    Some(
+                        on_failure
+                            .get("Destination")
+                            .cloned()
+                            .ok_or_else(|| anyhow!("OnFailure has no Destination"))?,
+                    )
+                }
+            },
         },
         Some("Schedule") => {
             let expression = required("Schedule")?;
@@ -725,7 +748,12 @@ Resources:
             StartingPosition: TRIM_HORIZON
             BatchSize: 25
             MaximumRetryAttempts: 3
+            BisectBatchOnFunctionError: true
             FunctionResponseTypes: [ReportBatchItemFailures]
+            DestinationConfig:
+              OnFailure:
+                Type: SQS
+                Destination: !GetAtt ThingsDeadLetters.Arn
         Work:
           Type: SQS
           Properties:
@@ -783,6 +811,8 @@ Resources:
                     reports_item_failures: true
                 },
                 max_retries: Some(3),
+                bisect: true,
+                on_failure: Some(serde_json::json!({"Fn::GetAtt": ["ThingsDeadLetters", "Arn"]})),
             }
         );
         assert_eq!(

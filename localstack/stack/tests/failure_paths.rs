@@ -1,7 +1,8 @@
 //! The template's failure paths, as AWS's guidance for event-driven Lambda
 //! asks: no event the bus cannot deliver is dropped, no queue parks a
-//! message before it had room to be retried, and no message comes back
-//! while its consumer may still be working on it.
+//! message before it had room to be retried, no message comes back while
+//! its consumer may still be working on it, no stream record that keeps
+//! failing holds up or takes its batch with it, and every alarm tells someone.
 
 use local_stack::template::{SourceKind, Template};
 use serde_json::Value;
@@ -80,6 +81,53 @@ fn every_consumed_queue_lets_a_message_be_received_five_times_and_outlasts_its_c
 }
 
 #[test]
+fn every_stream_mapping_splits_a_failing_batch_and_then_tells_an_alarmed_queue() {
+    let template = Template::shop().unwrap();
+    let alarmed_queues: Vec<&str> = template
+        .resources_of("AWS::CloudWatch::Alarm")
+        .filter_map(|(_, alarm)| {
+            let dimensions = alarm.properties["Dimensions"].as_array()?;
+            dimensions
+                .iter()
+                .find(|d| d["Name"] == "QueueName")
+                .and_then(|d| get_att_target(&d["Value"]))
+        })
+        .collect();
+    let mut streams = 0;
+    for function in template.functions() {
+        for source in &function.sources {
+            let SourceKind::DynamoDb {
+                max_retries,
+                bisect,
+                on_failure,
+                ..
+            } = &source.kind
+            else {
+                continue;
+            };
+            streams += 1;
+            let id = &function.logical_id;
+            assert!(max_retries.is_some(), "{id}: retries a failing record until it expires");
+            assert!(bisect, "{id}: a failing record takes its whole batch with it");
+            let destination = on_failure
+                .as_ref()
+                .and_then(get_att_target)
+                .unwrap_or_else(|| panic!("{id}: a batch given up on tells no one"));
+            assert_eq!(
+                template.resource(destination).map(|r| r.kind.as_str()),
+                Some("AWS::SQS::Queue"),
+                "{id}"
+            );
+            assert!(
+                alarmed_queues.contains(&destination),
+                "{id}: no alarm watches {destination}"
+            );
+        }
+    }
+    assert!(streams >= 2, "only {streams} stream mappings found");
+}
+
+#[test]
 fn every_alarm_notifies_the_alarm_topic() {
     let template = Template::shop().unwrap();
     let topic = template
@@ -99,7 +147,11 @@ fn every_alarm_notifies_the_alarm_topic() {
             "alarm {alarm} notifies no one"
         );
     }
-    for watched in ["ApiServerErrorsAlarm", "CatalogSearchIndexerErrorsAlarm"] {
+    for watched in [
+        "ApiServerErrorsAlarm",
+        "CatalogSearchIndexerErrorsAlarm",
+        "BusFailedInvocationsAlarm",
+    ] {
         assert!(template.resource(watched).is_some(), "no {watched}");
     }
     assert!(alarms >= 28, "only {alarms} alarms found");
