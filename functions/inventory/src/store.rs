@@ -19,14 +19,13 @@ use std::time::Duration;
 use astroshop_domain::order::OrderId;
 use astroshop_domain::{CartLine, ProductId};
 use astroshop_store::dynamo::{self, Item};
-use astroshop_store::{MissingSetting, StoreError, setting};
+use astroshop_store::{Backoff, MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
 };
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// One product's stock, as the API shows it.
@@ -140,10 +139,18 @@ pub struct InventoryTable {
 
 /// DynamoDB takes at most 100 items in one transaction; one is the reservation.
 pub const MAX_PRODUCTS_PER_ORDER: usize = 99;
-/// Transactions cancelled by another one touching the same stock item are
-/// tried again this often, with a growing random pause, before the queue's
-/// own retry takes over.
-const CONFLICT_ATTEMPTS: u32 = 6;
+/// Pauses before trying again a transaction cancelled only because another
+/// one touched the same items: such a conflict clears in milliseconds, so
+/// 25 ms doubling to 400 ms, at most 0.8 s for one transaction (five
+/// retries, 775 ms at worst). A release runs at most `RELEASE_ROUNDS` (3)
+/// transactions, so one message pauses less than 2.4 s in all, well inside
+/// the function's 10 s; a conflict still there is an error, and the queue
+/// delivers the message again later.
+const CONFLICTS: Backoff = Backoff::new(
+    Duration::from_millis(25),
+    Duration::from_millis(400),
+    Duration::from_millis(800),
+);
 
 impl InventoryTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -188,7 +195,7 @@ impl InventoryTable {
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Option<Vec<CancellationReason>>, StoreError> {
-        let mut attempt = 1;
+        let mut retries = CONFLICTS.retries();
         loop {
             let result = self
                 .client
@@ -212,12 +219,9 @@ impl InventoryTable {
             let only_conflicts = reasons
                 .iter()
                 .all(|r| matches!(r.code(), None | Some("None" | "TransactionConflict")));
-            if !only_conflicts || attempt == CONFLICT_ATTEMPTS {
+            if !only_conflicts || !retries.pause().await {
                 return Err(error.into());
             }
-            let pause = rand::rng().random_range(10..=40) << attempt;
-            tokio::time::sleep(Duration::from_millis(pause)).await;
-            attempt += 1;
         }
     }
 }
@@ -479,6 +483,13 @@ mod tests {
             .map(|(product, units)| (product.to_string(), units))
             .collect();
         assert_eq!(units, [("A".to_owned(), 101), ("B".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn conflicts_pause_one_transaction_at_most_775_ms_and_one_message_under_2_4_s() {
+        assert_eq!(CONFLICTS.worst_case(), Duration::from_millis(775));
+        assert_eq!(CONFLICTS.retries().count(), 5);
+        assert!(CONFLICTS.worst_case() * crate::RELEASE_ROUNDS < Duration::from_millis(2400));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
 
 use crate::StoreError;
+use crate::backoff::{Backoff, Retries};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -19,9 +20,16 @@ pub type Item = HashMap<String, AttributeValue>;
 const WRITE_BATCH: usize = 25;
 /// `BatchGetItem` takes at most 100 keys.
 const GET_BATCH: usize = 100;
-/// Rounds of retrying what DynamoDB left unprocessed (throttling) before
-/// giving up and letting the caller's retry take over.
-const UNPROCESSED_ROUNDS: u32 = 8;
+/// Pauses before sending again what DynamoDB left unprocessed (throttling):
+/// growing to a second, as capacity refills by the second, and at most
+/// 1.55 s in all for one batch read or write, however many batches it takes,
+/// well inside a function's 10 s. What is left then is an error, for the
+/// caller's retry.
+const UNPROCESSED: Backoff = Backoff::new(
+    Duration::from_millis(50),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+);
 
 /// Every item of a paged read: `page` sends the request from a start key and
 /// gives the page's items and the key to go on from.
@@ -49,8 +57,9 @@ pub async fn write_batches(
     table: &str,
     requests: Vec<WriteRequest>,
 ) -> Result<(), StoreError> {
+    let mut retries = UNPROCESSED.retries();
     for chunk in requests.chunks(WRITE_BATCH) {
-        until_processed(table, chunk.to_vec(), |pending| async {
+        until_processed(table, chunk.to_vec(), &mut retries, |pending| async {
             let output = client
                 .batch_write_item()
                 .request_items(table, pending)
@@ -72,8 +81,9 @@ pub async fn write_batches(
 /// Keys with no item are left out; the order is DynamoDB's.
 pub async fn get_batches(client: &Client, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
     let mut items = Vec::with_capacity(keys.len());
+    let mut retries = UNPROCESSED.retries();
     for chunk in keys.chunks(GET_BATCH) {
-        let got = until_processed(table, chunk.to_vec(), |pending| async {
+        let got = until_processed(table, chunk.to_vec(), &mut retries, |pending| async {
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(pending))
                 .consistent_read(true)
@@ -102,10 +112,11 @@ pub async fn get_batches(client: &Client, table: &str, keys: Vec<Item>) -> Resul
 
 /// Sends `pending` to `table` until DynamoDB has processed all of it: `send`
 /// gives the items that came back and the requests left unprocessed, which
-/// go again after a growing pause.
+/// go again after a pause while `retries` allow.
 async fn until_processed<T, F, P>(
     table: &str,
     mut pending: Vec<T>,
+    retries: &mut Retries,
     mut send: F,
 ) -> Result<Vec<Item>, StoreError>
 where
@@ -113,25 +124,22 @@ where
     P: Future<Output = Result<(Vec<Item>, Vec<T>), StoreError>>,
 {
     let mut items = Vec::new();
-    let mut round = 0;
-    while !pending.is_empty() {
-        if round == UNPROCESSED_ROUNDS {
-            return Err(StoreError::Missing(format!(
-                "{} requests to {table} stayed unprocessed",
-                pending.len()
-            )));
-        }
-        if round > 0 {
-            tokio::time::sleep(Duration::from_millis(50 << round)).await;
-        }
+    loop {
         // Boxed: the future of one request is deep already, and the futures
         // of the functions that await this one are built around it.
         let (got, left) = Box::pin(send(pending)).await?;
         items.extend(got);
+        if left.is_empty() {
+            return Ok(items);
+        }
+        if !retries.pause().await {
+            return Err(StoreError::Missing(format!(
+                "{} requests to {table} stayed unprocessed",
+                left.len()
+            )));
+        }
         pending = left;
-        round += 1;
     }
-    Ok(items)
 }
 
 /// A conditional write's outcome: true when written, false when its condition
@@ -174,5 +182,55 @@ conditional_failure!(
 impl ConditionalFailure for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError {
     fn is_condition_failure(&self) -> bool {
         self.is_transaction_canceled_exception()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pauses_for_leftovers_of_one_batch_call_take_at_most_1_55_s() {
+        assert_eq!(UNPROCESSED.worst_case(), Duration::from_millis(1550));
+    }
+
+    #[tokio::test]
+    async fn leftovers_that_never_clear_are_an_error_once_the_retries_are_spent() {
+        let quick = Backoff::new(
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+            Duration::from_millis(3),
+        );
+        let mut sends = 0;
+        let result = until_processed("Carts", vec![1, 2], &mut quick.retries(), |pending| {
+            sends += 1;
+            async move { Ok((Vec::new(), pending)) }
+        })
+        .await;
+        assert!(matches!(result, Err(StoreError::Missing(_))), "{result:?}");
+        assert_eq!(sends, 1 + 3);
+    }
+
+    #[tokio::test]
+    async fn leftovers_are_sent_again_until_none_are_left() {
+        let quick = Backoff::new(
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+            Duration::from_millis(3),
+        );
+        let mut sent = Vec::new();
+        let result = until_processed(
+            "Carts",
+            vec![1, 2, 3],
+            &mut quick.retries(),
+            |mut pending: Vec<i32>| {
+                sent.push(pending.len());
+                pending.pop();
+                async move { Ok((Vec::new(), pending)) }
+            },
+        )
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(sent, [3, 2, 1]);
     }
 }

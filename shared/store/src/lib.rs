@@ -5,7 +5,12 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB`) points every function at an emulator without a
 //! line of code changing.
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+
 pub mod ads;
+pub mod backoff;
 pub mod card_key;
 pub mod carts;
 pub mod dynamo;
@@ -17,6 +22,7 @@ pub mod rates;
 pub mod search;
 
 pub use ads::{Ad, AdCatalog, AdTable};
+pub use backoff::Backoff;
 pub use card_key::{CardKey, CardOpener, CardSealer, OpenError, SealError};
 pub use carts::{CartStore, CartTable, LineUpdate};
 pub use kept::Kept;
@@ -59,11 +65,73 @@ pub fn setting(name: &'static str) -> Result<String, MissingSetting> {
 }
 
 /// The shared AWS configuration: region, credentials and endpoint from the
-/// environment, as every function and tool builds it.
+/// environment, as every function and tool builds it, and a time limit on
+/// every call (`timeouts`).
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    config_loader().load().await
 }
+
+fn config_loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts())
+}
+
+/// How long a call to an AWS service may take, for functions that time out
+/// after 10 s (the template's `Globals`): a call that hangs (a connection
+/// gone silent, an endpoint that stopped answering) fails while the function
+/// can still answer an error or report its batch, instead of the invocation
+/// being killed at its timeout.
+///
+/// - Opening a connection, 1 s: in the region it takes milliseconds (the
+///   SDK's default waits 3.1 s).
+/// - One attempt, 2 s: DynamoDB, SQS, EventBridge and KMS answer in tens
+///   of milliseconds, so an attempt silent for 2 s is stuck; the SDK tries
+///   again on a fresh connection.
+/// - The whole call, 4 s: room for the SDK's three attempts and its pauses
+///   between them (at most 1 s, then 2 s) when they fail fast, and less than
+///   half the function's 10 s.
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// The longest one call to an AWS service takes, retries included.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
 
 pub fn dynamodb(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::error::SdkError;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_call_to_a_service_that_never_answers_fails_within_the_operation_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        // Takes every connection and holds it open without a word.
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((connection, _)) = listener.accept().await {
+                held.push(connection);
+            }
+        });
+        let config = config_loader()
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("eu-west-1"))
+            .test_credentials()
+            .load()
+            .await;
+        let call = dynamodb(&config).list_tables().send();
+        let result = tokio::time::timeout(OPERATION_TIMEOUT + Duration::from_secs(2), call)
+            .await
+            .expect("the call hung past its operation timeout");
+        silent.abort();
+        assert!(matches!(result, Err(SdkError::TimeoutError(_))), "{result:?}");
+    }
 }
