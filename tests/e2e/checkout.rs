@@ -5,12 +5,12 @@
 //! so tests running side by side never share a stock count; tests that count
 //! the ledger each use a currency no other test pays in.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use astroshop_tests::{Reply, Shop, ensure_that};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde_json::{Value, json};
 
 use astroshop_tests::checkout::{GOOD_CARD, checkout_request, fresh_product, order_key, order_path, stock};
@@ -167,25 +167,41 @@ pub fn notifications(shop: &Shop, email: &str) -> Result<Vec<Value>> {
         .unwrap_or_default())
 }
 
-/// The ledger's total for a currency on a day, in nanos, read from its table.
+/// The ledger's total for a currency on a day, in nanos, read from its
+/// table: the sum of the day's sixteen shards, `<currency>#<day>#<shard>`
+/// (the accounting service adds an order to the shard named by the last hex
+/// digit of its id).
 fn ledger_total(shop: &Shop, currency: &str, day: &str) -> Result<i128> {
     let table = shop.setting("LEDGER_TABLE")?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&shop.aws()?);
-    let item = shop
-        .block_on(
-            dynamodb
-                .get_item()
-                .table_name(table)
-                .key("pk", AttributeValue::S(format!("{currency}#{day}")))
-                .consistent_read(true)
-                .send(),
-        )?
-        .item;
-    let Some(item) = item else { return Ok(0) };
-    match item.get("totalNanos") {
-        Some(AttributeValue::N(total)) => Ok(total.parse()?),
-        other => anyhow::bail!("ledger total is {other:?}"),
-    }
+    let shards = (0..16u32)
+        .map(|shard| {
+            let key = AttributeValue::S(format!("{currency}#{day}#{shard:x}"));
+            HashMap::from([("pk".to_owned(), key)])
+        })
+        .collect();
+    let request = KeysAndAttributes::builder()
+        .set_keys(Some(shards))
+        .consistent_read(true)
+        .build()?;
+    let output = shop.block_on(dynamodb.batch_get_item().request_items(&table, request).send())?;
+    anyhow::ensure!(
+        output.unprocessed_keys.as_ref().is_none_or(HashMap::is_empty),
+        "the ledger left shards of {currency} on {day} unread"
+    );
+    let shards = output
+        .responses
+        .and_then(|mut responses| responses.remove(&table))
+        .unwrap_or_default();
+    shards
+        .iter()
+        .map(|shard| -> Result<i128> {
+            match shard.get("totalNanos") {
+                Some(AttributeValue::N(total)) => Ok(total.parse()?),
+                other => anyhow::bail!("ledger total is {other:?}"),
+            }
+        })
+        .sum()
 }
 
 fn money_nanos(money: &Value) -> i128 {

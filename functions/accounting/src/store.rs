@@ -1,18 +1,23 @@
-//! The `Ledger` table: daily totals (pk `<currency>#<day>`: `currencyCode`,
-//! `day`, `totalNanos`, `orders`) and one marker per order counted (pk
-//! `ORDER#<orderId>`). The marker's put (on the condition that it is new)
-//! and the total's `ADD` are one transaction, so an order is counted exactly
-//! once, under any number of concurrent duplicate deliveries.
+//! The `Ledger` table: the shards of the daily totals (pk
+//! `<currency>#<day>#<shard>`: `currencyCode`, `day`, `totalNanos`,
+//! `orders`) and one marker per order counted (pk `ORDER#<orderId>`). The
+//! marker's put (on the condition that it is new) and the shard's `ADD` are
+//! one transaction, so an order is counted exactly once, under any number of
+//! concurrent duplicate deliveries.
 
 use std::future::Future;
 
-use astroshop_domain::Timestamp;
+use astroshop_domain::{CurrencyCode, Timestamp};
+use astroshop_store::dynamo::{self, Item};
 use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem, Update};
+use time::Date;
 
-use crate::LedgerEntry;
+use crate::{DailyTotal, LedgerEntry};
 
 /// What counting an order did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,9 +27,52 @@ pub enum Counted {
     AlreadyCounted,
 }
 
+/// Why an order was not counted.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// Another transaction held the item of the order's total: nothing was
+    /// written, and the same transaction can succeed a moment later.
+    #[error("a concurrent transaction on the order's daily total cancelled the count")]
+    Conflict(#[source] StoreError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A transaction DynamoDB refused: a conflict when every item it cancelled
+/// was cancelled for another transaction's sake, otherwise an error of the
+/// store.
+impl From<SdkError<TransactWriteItemsError, HttpResponse>> for LedgerError {
+    fn from(error: SdkError<TransactWriteItemsError, HttpResponse>) -> Self {
+        let conflict = match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                only_conflicts(cancelled.cancellation_reasons())
+            }
+            _ => false,
+        };
+        if conflict {
+            Self::Conflict(error.into())
+        } else {
+            Self::Store(error.into())
+        }
+    }
+}
+
+/// Whether a transaction was cancelled by conflicts alone (an item that was
+/// not the cause carries `None`).
+fn only_conflicts(reasons: &[CancellationReason]) -> bool {
+    let conflict = |reason: &CancellationReason| reason.code() == Some("TransactionConflict");
+    reasons.iter().any(conflict)
+        && reasons
+            .iter()
+            .all(|reason| conflict(reason) || matches!(reason.code(), None | Some("None")))
+}
+
 /// Where the takings are kept.
 pub trait Ledger {
-    fn count(&self, entry: &LedgerEntry) -> impl Future<Output = Result<Counted, StoreError>> + Send;
+    /// Adds the entry to its total in one transaction with its marker: one
+    /// attempt, which a concurrent transaction can cancel
+    /// ([`LedgerError::Conflict`]).
+    fn count(&self, entry: &LedgerEntry) -> impl Future<Output = Result<Counted, LedgerError>> + Send;
 }
 
 #[derive(Clone, Debug)]
@@ -44,6 +92,20 @@ impl LedgerTable {
     /// The table named by `LEDGER_TABLE`.
     pub fn from_env(client: Client) -> Result<Self, MissingSetting> {
         Ok(Self::new(client, setting("LEDGER_TABLE")?))
+    }
+
+    /// A currency's total on `day`: its shards, read strongly consistent,
+    /// summed.
+    pub async fn daily_total(&self, currency: &CurrencyCode, day: Date) -> Result<DailyTotal, StoreError> {
+        let keys = DailyTotal::keys(currency, day)
+            .map(|key| Item::from([("pk".to_owned(), AttributeValue::S(key))]))
+            .collect();
+        let mut total = DailyTotal::default();
+        for shard in dynamo::get_batches(&self.client, &self.table, keys).await? {
+            total.total_nanos += number::<i128>(&shard, "totalNanos")?;
+            total.orders += number::<u64>(&shard, "orders")?;
+        }
+        Ok(total)
     }
 
     fn marker(&self, entry: &LedgerEntry) -> Result<TransactWriteItem, StoreError> {
@@ -83,7 +145,7 @@ impl LedgerTable {
 }
 
 impl Ledger for LedgerTable {
-    async fn count(&self, entry: &LedgerEntry) -> Result<Counted, StoreError> {
+    async fn count(&self, entry: &LedgerEntry) -> Result<Counted, LedgerError> {
         let result = self
             .client
             .transact_write_items()
@@ -93,20 +155,67 @@ impl Ledger for LedgerTable {
             .await;
         match result {
             Ok(_) => Ok(Counted::Added),
-            Err(error) => match error.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
-                    if cancelled
-                        .cancellation_reasons()
-                        .first()
-                        .and_then(|reason| reason.code())
-                        == Some("ConditionalCheckFailed") =>
-                {
-                    Ok(Counted::AlreadyCounted)
-                }
-                // A conflict with a concurrent transaction on the same total
-                // is an error: the message is retried and then finds the marker.
-                _ => Err(error.into()),
-            },
+            Err(error) if marker_existed(&error) => Ok(Counted::AlreadyCounted),
+            Err(error) => Err(error.into()),
         }
+    }
+}
+
+/// Whether the transaction was cancelled because the order's marker (its
+/// first item) was already there.
+fn marker_existed(error: &SdkError<TransactWriteItemsError, HttpResponse>) -> bool {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled
+                .cancellation_reasons()
+                .first()
+                .and_then(|reason| reason.code())
+                == Some("ConditionalCheckFailed")
+        }
+        _ => false,
+    }
+}
+
+/// A number attribute of a shard.
+fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
+    item.get(name)
+        .and_then(|value| value.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("ledger shard without a whole number {name}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reasons(codes: &[&str]) -> Vec<CancellationReason> {
+        codes
+            .iter()
+            .map(|code| CancellationReason::builder().code(*code).build())
+            .collect()
+    }
+
+    #[test]
+    fn a_transaction_cancelled_by_conflicts_alone_is_a_conflict() {
+        assert!(only_conflicts(&reasons(&["None", "TransactionConflict"])));
+        assert!(only_conflicts(&reasons(&[
+            "TransactionConflict",
+            "TransactionConflict"
+        ])));
+        assert!(only_conflicts(&[
+            CancellationReason::builder().build(),
+            reasons(&["TransactionConflict"]).remove(0)
+        ]));
+    }
+
+    #[test]
+    fn any_other_reason_makes_a_cancellation_an_error() {
+        assert!(!only_conflicts(&reasons(&["None", "None"])));
+        assert!(!only_conflicts(&reasons(&[])));
+        assert!(!only_conflicts(&reasons(&[
+            "ValidationError",
+            "TransactionConflict"
+        ])));
+        assert!(!only_conflicts(&reasons(&["None", "ThrottlingError"])));
     }
 }
