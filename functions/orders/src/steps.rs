@@ -5,7 +5,7 @@
 
 use astroshop_domain::events::{
     DomainEvent, InventoryReleased, InventoryReservationFailed, InventoryReserved, OrderFlagged, OrderPlaced,
-    OrderShipped, PaymentFailed, PaymentRefunded, PaymentSucceeded,
+    OrderShipped, PaymentFailed, PaymentRefunded, PaymentSucceeded, ShipmentWithheld,
 };
 use astroshop_domain::history::{Change, Conclusion, Step};
 use astroshop_domain::{Order, OrderId, OrderStatus};
@@ -96,6 +96,15 @@ pub fn read(delivery: &Delivery) -> Result<SagaStep, Unreadable> {
             let summary = format!("shipped; tracking id {tracking_id}");
             let change = Change::Confirm { tracking_id };
             with_order(order, step(OrderShipped::DETAIL_TYPE, summary), change)
+        }
+        ShipmentWithheld::DETAIL_TYPE => {
+            let ShipmentWithheld { order_id, reason } = parse(delivery)?;
+            let summary = format!("nothing shipped: {reason}");
+            of_order(
+                order_id,
+                step(ShipmentWithheld::DETAIL_TYPE, summary),
+                Change::None,
+            )
         }
         PaymentRefunded::DETAIL_TYPE => {
             let PaymentRefunded {
@@ -189,8 +198,31 @@ pub fn on_refusal(change: &Change, found: &Found) -> Refusal {
 #[cfg(test)]
 mod tests {
     use astroshop_domain::Timestamp;
+    use astroshop_domain::events::Envelope;
 
     use super::*;
+
+    /// `data` as the order-state queue delivers it, from `source`.
+    fn delivered<T: DomainEvent>(data: T, source: &str) -> Delivery {
+        let at = Timestamp::parse("2026-11-21T10:00:02Z").unwrap().time();
+        let Envelope { metadata, data } = Envelope::first(data, at, None);
+        Delivery {
+            message_id: "m0".into(),
+            source: source.into(),
+            detail_type: T::DETAIL_TYPE.into(),
+            envelope: Envelope {
+                metadata,
+                data: serde_json::to_value(data).unwrap(),
+            },
+        }
+    }
+
+    fn withheld() -> ShipmentWithheld {
+        ShipmentWithheld {
+            order_id: OrderId::parse("3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11").unwrap(),
+            reason: "the order failed (no progress for 300 seconds (stuck after InventoryReserved))".into(),
+        }
+    }
 
     fn found(status: OrderStatus, has_step: bool) -> Found {
         Found {
@@ -287,5 +319,29 @@ mod tests {
             on_refusal(&shipped(), &found(OrderStatus::Pending, false)),
             Refusal::Retry
         );
+    }
+
+    #[test]
+    fn a_withheld_shipment_tells_the_orders_history_why_nothing_shipped_and_changes_nothing_else() {
+        let saga = read(&delivered(withheld(), "astroshop.shipping")).unwrap();
+        assert_eq!(saga.order_id, withheld().order_id);
+        assert_eq!(saga.step.name(), "ShipmentWithheld");
+        assert_eq!(saga.step.at.as_str(), "2026-11-21T10:00:02.000Z");
+        assert_eq!(
+            saga.step.summary,
+            "nothing shipped: the order failed (no progress for 300 seconds (stuck after InventoryReserved))"
+        );
+        assert_eq!(saga.change, Change::None);
+        // It only ever comes for a failed order: once there, it is a duplicate, never late.
+        assert_eq!(
+            on_refusal(&saga.change, &found(OrderStatus::Failed, true)),
+            Refusal::Duplicate { republish: None }
+        );
+    }
+
+    #[test]
+    fn a_withheld_shipment_from_another_service_is_unreadable() {
+        let error = read(&delivered(withheld(), "astroshop.payment")).unwrap_err();
+        assert!(error.reason.contains("astroshop.shipping"), "{}", error.reason);
     }
 }

@@ -1,8 +1,8 @@
 //! Shipping service: the quote the storefront shows before checkout, and
-//! shipping a paid order in the saga ([`ship`]). The demo's storefront sends
-//! the quote's items and address as JSON inside query parameters; each is
-//! parsed into domain types, and a malformed one is a 400 that names the
-//! parameter.
+//! shipping a paid order in the saga, never a failed one ([`ship`]). The
+//! demo's storefront sends the quote's items and address as JSON inside
+//! query parameters; each is parsed into domain types, and a malformed one
+//! is a 400 that names the parameter.
 
 pub mod ship;
 mod store;

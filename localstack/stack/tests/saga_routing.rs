@@ -97,13 +97,20 @@ async fn a_confirmed_order_fans_out_to_the_side_steps() {
 }
 
 #[tokio::test]
-async fn a_failed_order_is_released_refunded_and_mailed() {
+async fn a_failed_order_is_released_refunded_mailed_and_never_shipped() {
     let (queues, tapped) = routed_to("routing-failed", "astroshop.orders", "OrderFailed.v1").await;
     assert!(tapped);
     assert_eq!(
         queues,
-        BTreeSet::from(["InventoryRelease", "PaymentRefund", "Notification"])
+        BTreeSet::from(["InventoryRelease", "PaymentRefund", "Notification", "Shipping"])
     );
+}
+
+#[tokio::test]
+async fn a_withheld_shipment_joins_the_orders_history_only() {
+    let (queues, tapped) = routed_to("routing-withheld", "astroshop.shipping", "ShipmentWithheld.v1").await;
+    assert!(tapped);
+    assert_eq!(queues, BTreeSet::from(["OrderState"]));
 }
 
 #[tokio::test]

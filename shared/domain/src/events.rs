@@ -225,6 +225,22 @@ domain_event!(OrderShipped, "astroshop.shipping", "OrderShipped.v1", |e| &e
     .order
     .order_id);
 
+/// Shipping will never send the order: it failed before its payment reached
+/// shipping (a late or redelivered PaymentSucceeded). Nothing left the
+/// warehouse; the charge is refunded on OrderFailed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShipmentWithheld {
+    pub order_id: OrderId,
+    pub reason: String,
+}
+domain_event!(
+    ShipmentWithheld,
+    "astroshop.shipping",
+    "ShipmentWithheld.v1",
+    |e| &e.order_id
+);
+
 /// The saga succeeded: paid and shipped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
