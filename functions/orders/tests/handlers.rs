@@ -514,7 +514,11 @@ async fn an_unreadable_outbox_item_is_parked_whole_and_the_records_after_it_are_
     let parked = orders.parked().await;
     assert_eq!(parked.len(), 1, "{parked:?}");
     assert_eq!(parked[0].sequence_number.as_deref(), Some("2"));
-    assert!(parked[0].reason.contains("lacks source, detailType or detail"), "{}", parked[0].reason);
+    assert!(
+        parked[0].reason.contains("lacks source, detailType or detail"),
+        "{}",
+        parked[0].reason
+    );
     assert_eq!(
         parked[0].new_image["detailType"]["S"], "OrderPlaced.v1",
         "the record is parked with its content"
@@ -532,7 +536,10 @@ async fn an_event_the_bus_refuses_for_what_it_is_is_parked_with_its_content_and_
     let mut records = orders.outbox_records(&first.order_id, 1).await;
     let mut poison = records[0].clone();
     poison.change.sequence_number = Some("2".into());
-    poison.change.new_image.insert("detail".into(), serde_dynamo::AttributeValue::S("{not json".into()));
+    poison.change.new_image.insert(
+        "detail".into(),
+        serde_dynamo::AttributeValue::S("{not json".into()),
+    );
     records.push(poison);
     records.extend(orders.outbox_records(&later.order_id, 3).await);
 
@@ -544,7 +551,11 @@ async fn an_event_the_bus_refuses_for_what_it_is_is_parked_with_its_content_and_
     let entry = parked[0].entry.as_ref().expect("the refused event is kept");
     assert_eq!(entry.detail, "{not json");
     assert_eq!(entry.detail_type, "OrderPlaced.v1");
-    assert!(parked[0].reason.contains("MalformedDetail"), "{}", parked[0].reason);
+    assert!(
+        parked[0].reason.contains("MalformedDetail"),
+        "{}",
+        parked[0].reason
+    );
 }
 
 #[tokio::test]
@@ -556,7 +567,10 @@ async fn a_poison_record_that_cannot_be_parked_is_retried_not_dropped() {
     records[0].change.new_image.remove("detail");
     let nowhere = DeadLetterQueue::new(
         aws_sdk_sqs::Client::new(orders.tables.config()),
-        format!("{}-no-such-queue", orders.tables.setting("OUTBOX_DEAD_LETTERS_URL")),
+        format!(
+            "{}-no-such-queue",
+            orders.tables.setting("OUTBOX_DEAD_LETTERS_URL")
+        ),
     );
 
     let failed = orders

@@ -26,6 +26,7 @@ pub mod iam;
 pub mod process;
 pub mod provision;
 pub mod queues;
+pub mod redrive;
 pub mod resolve;
 pub mod routes;
 pub mod sources;

@@ -1,8 +1,14 @@
-//! `local-stack up`: the shop on this machine, until Ctrl-C.
+//! `local-stack up`: the shop on this machine, until Ctrl-C; `local-stack
+//! redrive <queue>`: a dead-letter queue of the running shop sent back.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use local_stack::account::LOCAL_REGION;
 use local_stack::functions::Output;
+use local_stack::provision;
+use local_stack::resolve::{Names, Resolver};
+use local_stack::stack::ENDPOINT_FILE;
+use local_stack::template::Template;
 use local_stack::{Stack, StackOptions};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -24,6 +30,15 @@ enum Command {
         #[arg(long, default_value = "astroshop")]
         prefix: String,
     },
+    /// Send what waits in a dead-letter queue of the running stack back where
+    /// it was going, once its cause is fixed.
+    Redrive {
+        /// The queue's logical id in the template, e.g. ShippingDeadLetters.
+        queue: String,
+        /// Prefix of the running stack's resource names.
+        #[arg(long, default_value = "astroshop")]
+        prefix: String,
+    },
     /// Print the API Gateway event the local HTTP API sends for a request, for
     /// `cargo lambda invoke --data-file` (the function it routes to goes to stderr).
     Event {
@@ -42,6 +57,7 @@ async fn main() -> Result<()> {
     tracing_subscriber::fmt().with_target(false).without_time().init();
     match Cli::parse().command {
         Command::Up { port, prefix } => up(port, prefix).await,
+        Command::Redrive { queue, prefix } => redrive(&queue, &prefix).await,
         Command::Event { method, uri, body } => {
             let (function, event) = local_stack::gateway::routed_event(
                 &method.to_ascii_uppercase(),
@@ -54,6 +70,26 @@ async fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn redrive(queue: &str, prefix: &str) -> Result<()> {
+    let options = StackOptions::new(prefix);
+    let endpoint_file = options.work_dir.join(ENDPOINT_FILE);
+    let endpoint = std::fs::read_to_string(&endpoint_file).with_context(|| {
+        format!(
+            "no running stack {prefix} ({} not found): start it with ./shop up",
+            endpoint_file.display()
+        )
+    })?;
+    let config = provision::emulator_config(endpoint.trim(), LOCAL_REGION);
+    let template = Template::shop()?;
+    let resolver = Resolver::new(&template, Names::local(prefix));
+    let done = local_stack::redrive::redrive(&resolver, &config, queue).await?;
+    eprintln!(
+        "{queue}: {} sent back to their queue, {} put on the bus, {} left",
+        done.moved, done.published, done.left
+    );
+    Ok(())
 }
 
 async fn up(port: u16, prefix: String) -> Result<()> {

@@ -28,6 +28,10 @@ use crate::sources::Timing;
 use crate::template::Template;
 use crate::tools;
 
+/// The file in a stack's work directory that holds its emulator's endpoint
+/// while it runs.
+pub const ENDPOINT_FILE: &str = "emulator-endpoint";
+
 #[derive(Debug, Clone)]
 pub struct StackOptions {
     /// Prefix of every resource name.
@@ -139,6 +143,8 @@ impl Stack {
 
         steps.begin("starting the AWS emulator (moto server)");
         let emulator = Emulator::start(&options.work_dir.join("emulator.log")).await?;
+        // Where `local-stack redrive` and other tools find the running stack.
+        std::fs::write(options.work_dir.join(ENDPOINT_FILE), emulator.endpoint())?;
         steps.end(&format!("listening on {}", emulator.endpoint()));
 
         steps.begin("creating the template's resources and seeding data");
@@ -370,5 +376,6 @@ impl Stack {
         self.sources.shutdown().await;
         self.functions.stop().await;
         self.emulator.stop().await;
+        let _ = std::fs::remove_file(self.work_dir.join(ENDPOINT_FILE));
     }
 }

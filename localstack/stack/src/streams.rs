@@ -202,7 +202,13 @@ impl ShardReader {
             );
             return;
         };
-        let message = failure_message(skipped, &self.shard, &self.source, &destination.function_arn, attempts);
+        let message = failure_message(
+            skipped,
+            &self.shard,
+            &self.source,
+            &destination.function_arn,
+            attempts,
+        );
         let sent = destination
             .sqs
             .send_message()
@@ -330,7 +336,10 @@ fn failure_message(
         record
             .and_then(|r| r.dynamodb())
             .and_then(|d| d.approximate_creation_date_time())
-            .and_then(|t| t.fmt(aws_sdk_dynamodbstreams::primitives::DateTimeFormat::DateTime).ok())
+            .and_then(|t| {
+                t.fmt(aws_sdk_dynamodbstreams::primitives::DateTimeFormat::DateTime)
+                    .ok()
+            })
     };
     json!({
         "requestContext": {

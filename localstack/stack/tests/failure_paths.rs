@@ -107,7 +107,10 @@ fn every_stream_mapping_splits_a_failing_batch_and_then_tells_an_alarmed_queue()
             };
             streams += 1;
             let id = &function.logical_id;
-            assert!(max_retries.is_some(), "{id}: retries a failing record until it expires");
+            assert!(
+                max_retries.is_some(),
+                "{id}: retries a failing record until it expires"
+            );
             assert!(bisect, "{id}: a failing record takes its whole batch with it");
             let destination = on_failure
                 .as_ref()

@@ -88,7 +88,8 @@ async fn indexer() -> (u16, Arc<Mutex<Seen>>) {
                     let mut seen = recorded.lock().unwrap();
                     if let Some(poison) = poison {
                         seen.failed_batches += 1;
-                        seen.poison_sequence = poison["dynamodb"]["SequenceNumber"].as_str().map(str::to_owned);
+                        seen.poison_sequence =
+                            poison["dynamodb"]["SequenceNumber"].as_str().map(str::to_owned);
                         json!({"errorType": "Poison", "errorMessage": "this record cannot be indexed"})
                     } else {
                         let ids = records
@@ -112,7 +113,8 @@ async fn indexer() -> (u16, Arc<Mutex<Seen>>) {
 }
 
 #[tokio::test]
-async fn a_record_that_keeps_failing_is_bisected_out_of_its_batch_and_its_coordinates_reach_the_on_failure_queue() {
+async fn a_record_that_keeps_failing_is_bisected_out_of_its_batch_and_its_coordinates_reach_the_on_failure_queue()
+ {
     let template = Template::parse(TEMPLATE).unwrap();
     let config = provision::emulator_config(emulator::shared_endpoint(), LOCAL_REGION);
     let mut resolver = Resolver::new(&template, Names::local("stream-bisect"));
@@ -140,13 +142,23 @@ async fn a_record_that_keeps_failing_is_bisected_out_of_its_batch_and_its_coordi
         retry_after: Some(Duration::from_secs(1)),
         schedule_every: None,
     };
-    let started = sources::start(&resolver, &config, &Invoker::new(port), 2, timing, &stop, &mut tasks)
-        .await
-        .unwrap();
+    let started = sources::start(
+        &resolver,
+        &config,
+        &Invoker::new(port),
+        2,
+        timing,
+        &stop,
+        &mut tasks,
+    )
+    .await
+    .unwrap();
     assert_eq!(started.streams, 1);
 
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let failures = resolver.resolve_string(&json!({"Ref": "ThingsFailures"})).unwrap();
+    let failures = resolver
+        .resolve_string(&json!({"Ref": "ThingsFailures"}))
+        .unwrap();
     let mut told = Vec::new();
     for _ in 0..60 {
         let received = sqs
@@ -157,7 +169,15 @@ async fn a_record_that_keeps_failing_is_bisected_out_of_its_batch_and_its_coordi
             .await
             .unwrap();
         told.extend(received.messages.unwrap_or_default());
-        let all_handled = seen.lock().unwrap().handled.iter().flatten().collect::<BTreeSet<_>>().len() == 9;
+        let all_handled = seen
+            .lock()
+            .unwrap()
+            .handled
+            .iter()
+            .flatten()
+            .collect::<BTreeSet<_>>()
+            .len()
+            == 9;
         if !told.is_empty() && all_handled {
             break;
         }
@@ -167,7 +187,10 @@ async fn a_record_that_keeps_failing_is_bisected_out_of_its_batch_and_its_coordi
 
     let seen = seen.lock().unwrap();
     let handled: BTreeSet<&String> = seen.handled.iter().flatten().collect();
-    let expected: Vec<String> = (0..10).filter(|n| *n != 4).map(|n| format!("thing-{n}")).collect();
+    let expected: Vec<String> = (0..10)
+        .filter(|n| *n != 4)
+        .map(|n| format!("thing-{n}"))
+        .collect();
     assert_eq!(
         handled,
         expected.iter().collect(),
@@ -183,7 +206,10 @@ async fn a_record_that_keeps_failing_is_bisected_out_of_its_batch_and_its_coordi
     let message: Value = serde_json::from_str(told[0].body().unwrap()).unwrap();
     assert_eq!(message["requestContext"]["condition"], "RetryAttemptsExhausted");
     let info = &message["DDBStreamBatchInfo"];
-    assert_eq!(info["batchSize"], 1, "only the poison record is given up: {message}");
+    assert_eq!(
+        info["batchSize"], 1,
+        "only the poison record is given up: {message}"
+    );
     assert_eq!(
         info["startSequenceNumber"].as_str(),
         seen.poison_sequence.as_deref()
