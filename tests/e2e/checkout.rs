@@ -35,6 +35,7 @@ pub const EXCLUSIVE: &[(&str, crate::Test)] = tests![
     a_poison_message_ends_in_its_dead_letter_queue_and_its_batch_is_processed,
     an_order_written_while_the_publisher_is_stopped_is_published_when_it_is_back,
     the_sweeper_fails_and_compensates_an_order_whose_step_never_came,
+    a_payment_shipping_failed_on_is_redriven_once_fixed_and_the_order_completes,
 ];
 
 /// How long a saga may take on a busy machine before a test gives up.
@@ -896,6 +897,60 @@ fn an_order_written_while_the_publisher_is_stopped_is_published_when_it_is_back(
         order["status"]
     );
     ensure_that!(stock(shop, &product)? == 4, "stock after the order");
+    Ok(())
+}
+
+fn a_payment_shipping_failed_on_is_redriven_once_fixed_and_the_order_completes(shop: &Shop) -> Result<()> {
+    let sqs = aws_sdk_sqs::Client::new(&shop.aws()?);
+    let name = shop.resource_name("ShippingDeadLetters")?;
+    let dead_letters = shop
+        .block_on(sqs.get_queue_url().queue_name(&name).send())?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let product = fresh_product(shop, "redrive", 30, 5)?;
+    let user = unique_user("redrive");
+    add(shop, &user, &product, 1)?;
+    // Shipping cannot reach its table: the paid order's message fails five
+    // times and waits in the shipping dead-letter queue.
+    let deny = json!({"Statement": [{"Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"}]});
+    shop.put_role_policy("shipping-ship", "broken", &deny)?;
+    let parked = place_order(
+        shop,
+        &checkout_request(&user, &email_for(&user), "USD", (GOOD_CARD, 1, 2039)),
+    )
+    .and_then(|id| {
+        eventually(
+            "the payment in the shipping dead-letter queue",
+            SAGA_DEADLINE,
+            || {
+                Ok(match messages_held(shop, &sqs, &dead_letters)? {
+                    0 => Err("nothing parked yet".to_owned()),
+                    _ => Ok(()),
+                })
+            },
+        )?;
+        Ok(id)
+    });
+    shop.delete_role_policy("shipping-ship", "broken")?;
+    let id = parked?;
+    ensure_that!(
+        order_status(shop, &id)? == "PENDING",
+        "with its payment parked the order is {}",
+        order_status(shop, &id)?
+    );
+
+    let redriven = shop.redrive("ShippingDeadLetters")?;
+    ensure_that!(redriven.moved >= 1, "nothing redriven: {redriven:?}");
+    let order = settled(shop, &id)?;
+    ensure_that!(
+        order["status"] == "CONFIRMED" && order["trackingId"].is_string(),
+        "after the redrive the order is {order}"
+    );
+    ensure_that!(
+        messages_held(shop, &sqs, &dead_letters)? == 0,
+        "the dead-letter queue still holds messages"
+    );
     Ok(())
 }
 

@@ -57,6 +57,7 @@ fn main() {
     .concat();
     let exclusive: Vec<(&str, Test)> = [
         checkout::EXCLUSIVE,
+        search::EXCLUSIVE,
         gateway::EXCLUSIVE,
         limits::EXCLUSIVE,
         iam::EXCLUSIVE,

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use astroshop_tests::{Shop, ensure_that};
 use serde_json::{Value, json};
 
@@ -16,6 +16,11 @@ pub const TESTS: &[(&str, crate::Test)] = tests![
     search_results_are_priced_in_the_asked_currency,
     a_search_without_words_is_a_json_400,
 ];
+
+/// Alone: the changes a test writes straight to the table hold up the
+/// stream for other tests while they are retried.
+pub const EXCLUSIVE: &[(&str, crate::Test)] =
+    tests![a_product_change_the_indexer_cannot_read_is_split_out_and_parked_and_the_rest_are_indexed];
 
 /// How long a change may take to reach search through the stream.
 pub const INDEXING_DEADLINE: Duration = Duration::from_secs(10);
@@ -183,4 +188,104 @@ pub fn product_page(shop: &Shop, id: &str) -> Result<Value> {
         404 => Ok(Value::Null),
         status => anyhow::bail!("GET /api/products/{id}: status {status}: {}", reply.body),
     }
+}
+
+fn a_product_change_the_indexer_cannot_read_is_split_out_and_parked_and_the_rest_are_indexed(
+    shop: &Shop,
+) -> Result<()> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&shop.aws()?);
+    let sqs = aws_sdk_sqs::Client::new(&shop.aws()?);
+    let table = shop.setting("PRODUCTS_TABLE")?;
+    let failures = shop
+        .block_on(
+            sqs.get_queue_url()
+                .queue_name(shop.resource_name("CatalogIndexFailures")?)
+                .send(),
+        )?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let seeded = shop
+        .block_on(
+            dynamodb
+                .get_item()
+                .table_name(&table)
+                .key("id", AttributeValue::S("OLJCESPC7Z".into()))
+                .send(),
+        )?
+        .item
+        .context("the seeded telescope")?;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
+    let word = format!("bisected{tag}");
+    let good_id = format!("GOOD{tag}").to_uppercase();
+    let broken_id = format!("BROKEN{tag}").to_uppercase();
+    let mut good = seeded.clone();
+    good.insert("id".into(), AttributeValue::S(good_id.clone()));
+    good.insert("name".into(), AttributeValue::S(format!("{word} telescope")));
+    let mut broken = seeded;
+    broken.insert("id".into(), AttributeValue::S(broken_id.clone()));
+    // A name that is not text: no product the indexer can read.
+    broken.insert("name".into(), AttributeValue::N("42".into()));
+
+    // A change it cannot read, a good one, and the unreadable one's removal,
+    // one after the other: one batch for the indexer.
+    let put = |item: std::collections::HashMap<String, AttributeValue>| -> Result<()> {
+        shop.block_on(dynamodb.put_item().table_name(&table).set_item(Some(item)).send())?;
+        Ok(())
+    };
+    put(broken)?;
+    put(good)?;
+    shop.block_on(
+        dynamodb
+            .delete_item()
+            .table_name(&table)
+            .key("id", AttributeValue::S(broken_id))
+            .send(),
+    )?;
+
+    search_finds_within(shop, &word, &[&good_id], Duration::from_secs(90))?;
+    let parked = eventually("both unreadable changes parked", Duration::from_secs(90), || {
+        let received = shop.block_on(
+            sqs.receive_message()
+                .queue_url(&failures)
+                .max_number_of_messages(10)
+                .visibility_timeout(2)
+                .send(),
+        )?;
+        let bodies: Vec<Value> = received
+            .messages()
+            .iter()
+            .filter_map(|m| serde_json::from_str(m.body()?).ok())
+            .collect();
+        Ok(if bodies.len() >= 2 {
+            Ok((bodies, received.messages().to_vec()))
+        } else {
+            Err(format!("{} parked", bodies.len()))
+        })
+    })?;
+    let (bodies, messages) = parked;
+    for body in &bodies {
+        ensure_that!(
+            body["requestContext"]["condition"] == "RetryAttemptsExhausted"
+                && body["DDBStreamBatchInfo"]["batchSize"] == 1,
+            "a parked batch is not the unreadable change alone: {body}"
+        );
+    }
+    for message in messages {
+        shop.block_on(
+            sqs.delete_message()
+                .queue_url(&failures)
+                .set_receipt_handle(message.receipt_handle)
+                .send(),
+        )?;
+    }
+    shop.block_on(
+        dynamodb
+            .delete_item()
+            .table_name(&table)
+            .key("id", AttributeValue::S(good_id))
+            .send(),
+    )?;
+    Ok(())
 }

@@ -174,6 +174,13 @@ impl Shop {
         self.local()?.set_event_sources_enabled(binary, enabled)
     }
 
+    /// Sends a dead-letter queue back where its messages were going, as
+    /// `./shop redrive <queue>` does.
+    pub fn redrive(&self, queue: &str) -> Result<local_stack::redrive::Redriven> {
+        let stack = self.local()?;
+        self.runtime.block_on(stack.redrive(queue))
+    }
+
     /// Invokes a function directly, as `aws lambda invoke` does.
     pub fn invoke(&self, binary: &str, payload: &Value) -> Result<Value> {
         let stack = self.local()?;

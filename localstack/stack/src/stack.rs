@@ -287,6 +287,14 @@ impl Stack {
         self.environment.get(name).map(String::as_str)
     }
 
+    /// Sends the dead-letter queue `queue` (a logical id) back where its
+    /// messages were going (`local-stack redrive`).
+    pub async fn redrive(&self, queue: &str) -> Result<crate::redrive::Redriven> {
+        let template = Template::shop()?;
+        let resolver = Resolver::new(&template, Names::local(&self.prefix));
+        crate::redrive::redrive(&resolver, &self.config, queue).await
+    }
+
     /// Turns the event sources of the function `binary` off or on (what
     /// `aws lambda update-event-source-mapping --enabled` does in the cloud).
     pub fn set_event_sources_enabled(&self, binary: &str, enabled: bool) -> Result<()> {
