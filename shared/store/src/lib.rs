@@ -83,22 +83,23 @@ fn config_loader() -> aws_config::ConfigLoader {
 ///
 /// - Opening a connection, 1 s: in the region it takes milliseconds (the
 ///   SDK's default waits 3.1 s).
-/// - One attempt, 2 s: DynamoDB, SQS, EventBridge and KMS answer in tens
-///   of milliseconds, so an attempt silent for 2 s is stuck; the SDK tries
-///   again on a fresh connection.
-/// - The whole call, 4 s: room for the SDK's three attempts and its pauses
-///   between them (at most 1 s, then 2 s) when they fail fast, and less than
-///   half the function's 10 s.
+/// - One attempt, 4 s: DynamoDB, SQS, EventBridge and KMS answer in tens
+///   of milliseconds, so an attempt silent for 4 s is stuck; the SDK tries
+///   again on a fresh connection. (The local emulator, serving every
+///   function one request at a time, can take seconds under a test run's
+///   load; a tighter limit there turned slow answers into failed steps.)
+/// - The whole call, 7 s: a second attempt after a stuck first, and 3 s
+///   of the function's 10 s left to report the failure.
 fn timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(4))
         .operation_timeout(OPERATION_TIMEOUT)
         .build()
 }
 
 /// The longest one call to an AWS service takes, retries included.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(7);
 
 pub fn dynamodb(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
