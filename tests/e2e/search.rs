@@ -245,38 +245,40 @@ fn a_product_change_the_indexer_cannot_read_is_split_out_and_parked_and_the_rest
     )?;
 
     search_finds_within(shop, &word, &[&good_id], Duration::from_secs(90))?;
-    let parked = eventually("both unreadable changes parked", Duration::from_secs(90), || {
+    // Received once each and kept, so the two are counted however their
+    // arrivals fall between polls.
+    let mut parked: std::collections::BTreeMap<String, (Value, Option<String>)> = Default::default();
+    eventually("both unreadable changes parked", Duration::from_secs(90), || {
         let received = shop.block_on(
             sqs.receive_message()
                 .queue_url(&failures)
                 .max_number_of_messages(10)
-                .visibility_timeout(2)
+                .visibility_timeout(120)
                 .send(),
         )?;
-        let bodies: Vec<Value> = received
-            .messages()
-            .iter()
-            .filter_map(|m| serde_json::from_str(m.body()?).ok())
-            .collect();
-        Ok(if bodies.len() >= 2 {
-            Ok((bodies, received.messages().to_vec()))
+        for message in received.messages() {
+            let body = serde_json::from_str(message.body().unwrap_or_default()).unwrap_or_default();
+            parked.insert(
+                message.message_id().unwrap_or_default().to_owned(),
+                (body, message.receipt_handle().map(str::to_owned)),
+            );
+        }
+        Ok(if parked.len() >= 2 {
+            Ok(())
         } else {
-            Err(format!("{} parked", bodies.len()))
+            Err(format!("{} parked", parked.len()))
         })
     })?;
-    let (bodies, messages) = parked;
-    for body in &bodies {
+    for (body, receipt_handle) in parked.into_values() {
         ensure_that!(
             body["requestContext"]["condition"] == "RetryAttemptsExhausted"
                 && body["DDBStreamBatchInfo"]["batchSize"] == 1,
             "a parked batch is not the unreadable change alone: {body}"
         );
-    }
-    for message in messages {
         shop.block_on(
             sqs.delete_message()
                 .queue_url(&failures)
-                .set_receipt_handle(message.receipt_handle)
+                .set_receipt_handle(receipt_handle)
                 .send(),
         )?;
     }
