@@ -19,6 +19,7 @@ pub const TESTS: &[(&str, crate::Test)] = tests![
     a_body_over_10_mb_is_a_json_413,
     a_2_mb_body_to_every_api_route_is_a_413_and_writes_nothing,
     answers_are_json_with_their_content_type,
+    every_answer_carries_the_request_id_the_client_sent_or_a_new_one,
 ];
 
 /// A route's bucket is shared by every test, so the test that empties one
@@ -193,4 +194,27 @@ async fn flood(url: &str, limits: Throttling) -> Result<(usize, Option<Refused>)
         }
     }
     Ok((sent.load(Ordering::SeqCst).min(most), first))
+}
+
+fn every_answer_carries_the_request_id_the_client_sent_or_a_new_one(shop: &Shop) -> Result<()> {
+    let id = |reply: &astroshop_tests::Reply| {
+        reply
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let sent = format!("e2e-{}", uuid::Uuid::new_v4().simple());
+    let path = "/api/products/OLJCESPC7Z";
+    let echoed = shop.send_with_headers("GET", path, &[("x-request-id", &sent)], None)?;
+    ensure_that!(echoed.status == 200, "status {}", echoed.status);
+    ensure_that!(
+        id(&echoed).as_deref() == Some(sent.as_str()),
+        "answered {:?}",
+        id(&echoed)
+    );
+    let first = id(&shop.get(path)?).context("no request id made")?;
+    let second = id(&shop.get(path)?).context("no request id made")?;
+    ensure_that!(first != second, "two requests share the id {first}");
+    Ok(())
 }

@@ -149,3 +149,98 @@ async fn a_missing_products_table_is_a_500_that_names_nothing_internal() {
         }
     }
 }
+
+/// Log lines written while `run` runs, as the functions write them (JSON,
+/// with the current span's fields).
+async fn logged<T>(run: impl Future<Output = T>) -> (T, Vec<Value>) {
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let result = run.await;
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let parsed = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON log line"))
+        .collect();
+    (result, parsed)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_failure_is_a_bare_500_and_its_whole_cause_is_logged_once_under_the_request_id() {
+    let tables = TestTables::provision("catalog-missing-table")
+        .await
+        .expect("tables provisioned");
+    let missing = format!("{}-NoSuchTable", tables.prefix());
+    let broken = Catalog {
+        products: ProductTable::new(tables.dynamodb(), &missing),
+        rates: RateTableStore::new(tables.dynamodb(), tables.setting("CURRENCY_RATES_TABLE")),
+    };
+    let mut request = request("GET", "/api/products/OLJCESPC7Z", None, "catalog-get-product");
+    request
+        .headers_mut()
+        .insert("x-request-id", "probe-42".parse().unwrap());
+    let handler = |request| get_product(&broken.products, &broken.rates, request);
+
+    // The span is made when `answer` is called: inside the capture.
+    let (response, lines) = logged(async { astroshop_edge::answer(&handler, request).await }).await;
+    assert_eq!(response.headers()["x-request-id"], "probe-42");
+    let (status, body) = json(response);
+    assert_eq!(status, 500);
+    assert_eq!(
+        body,
+        serde_json::json!({"error": {"code": "internal_error", "message": "something went wrong on our side; please retry"}})
+    );
+    let failures: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["fields"]["message"] == "request failed")
+        .collect();
+    assert_eq!(failures.len(), 1, "{lines:?}");
+    let logged = failures[0]["fields"]["error"].as_str().unwrap();
+    assert_eq!(
+        logged, "internal error: DynamoDB: ResourceNotFoundException: Requested resource not found",
+        "the cause chain, down to DynamoDB's own words"
+    );
+    assert!(
+        !body.to_string().contains("Requested resource"),
+        "a cause shown to the client"
+    );
+    assert!(
+        lines.iter().all(|line| line["span"]["request_id"] == "probe-42"),
+        "every line of the request carries its id: {lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_without_a_plausible_id_is_answered_with_the_gateways() {
+    let catalog = catalog("catalog-request-ids").await;
+    let handler = |request| get_product(&catalog.products, &catalog.rates, request);
+    for sent in [None, Some("has spaces in it"), Some(&*"x".repeat(129))] {
+        let mut request = request("GET", "/api/products/OLJCESPC7Z", None, "catalog-get-product");
+        if let Some(sent) = sent {
+            request
+                .headers_mut()
+                .insert("x-request-id", sent.parse().unwrap());
+        }
+        let response = astroshop_edge::answer(&handler, request).await;
+        assert_eq!(response.status(), 200);
+        let id = response.headers()["x-request-id"].to_str().unwrap();
+        assert!(!id.is_empty() && Some(id) != sent, "{sent:?} answered as {id}");
+    }
+}

@@ -12,7 +12,7 @@ use crate::mail::Mail;
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     #[error("SES: {0}")]
-    Ses(Box<aws_sdk_sesv2::Error>),
+    Ses(#[source] Box<aws_sdk_sesv2::Error>),
     #[error("the mail cannot be built: {0}")]
     Build(#[from] aws_sdk_sesv2::error::BuildError),
 }

@@ -55,9 +55,9 @@ pub enum ApiError {
         message: String,
         retry_after: Duration,
     },
-    /// Our own fault; the message is logged, never shown.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Our own fault; its cause is logged, whole, and never shown.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
@@ -75,8 +75,10 @@ impl ApiError {
         }
     }
 
-    pub fn internal(error: impl std::fmt::Display) -> Self {
-        Self::Internal(error.to_string())
+    /// Our own fault, caused by `error` (an error, kept with its causes, or
+    /// a sentence saying what went wrong).
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(error.into())
     }
 
     pub fn status(&self) -> StatusCode {
@@ -117,7 +119,7 @@ impl ApiError {
     /// The response the client sees.
     pub fn into_response(self) -> Response<Body> {
         if self.status().is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            tracing::error!(error = %astroshop_telemetry::error_chain(&self), "request failed");
         } else {
             tracing::info!(status = self.status().as_u16(), code = self.code(), error = %self, "request rejected");
         }
@@ -287,9 +289,34 @@ pub fn check_body_size(request: &Request) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Runs an HTTP handler as a Lambda function: sets up tracing, refuses a body
-/// over [`MAX_BODY_BYTES`], and turns every `ApiError` into its JSON response
-/// so no error escapes as a bare 500.
+/// The header a request's id travels in, to the function and back.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The id a request is known by in its log lines and its answer: the
+/// client's `x-request-id` when it is a plausible id (1 to 128 letters,
+/// digits, `-`, `_`, `.`, `:`), else API Gateway's request id, else a new one.
+pub fn request_id(request: &Request) -> String {
+    let plausible = |id: &&str| {
+        (1..=128).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    };
+    let sent = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(plausible);
+    let gateway = || match request.request_context_ref()? {
+        lambda_http::request::RequestContext::ApiGatewayV2(context) => context.request_id.clone(),
+        _ => None,
+    };
+    sent.map(str::to_owned)
+        .or_else(gateway)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Runs an HTTP function: every request answered through [`answer`].
 pub async fn serve<H, F>(handler: H) -> Result<(), lambda_http::Error>
 where
     H: Fn(Request) -> F,
@@ -297,34 +324,53 @@ where
 {
     astroshop_telemetry::init();
     lambda_http::run(service_fn(|request: Request| {
-        let span = tracing::info_span!(
-            "request",
-            method = %request.method(),
-            path = request.uri().path(),
-            trace_id = tracing::field::Empty,
-        );
-        // Lambda's X-Ray header for this invocation (when tracing is active)
-        // makes the request, and a checkout's whole saga, part of its trace.
-        if let Some(header) = request
-            .lambda_context_ref()
-            .and_then(|context| context.xray_trace_id.as_deref())
-        {
-            astroshop_telemetry::continue_xray(&span, header);
-        }
-        if let Some(trace_id) = span.in_scope(astroshop_telemetry::current_trace_id) {
-            span.record("trace_id", trace_id);
-        }
-        let response = check_body_size(&request).map(|()| handler(request));
-        async move {
-            let response = match response {
-                Ok(response) => response.await,
-                Err(too_large) => Err(too_large),
-            };
-            Ok::<_, std::convert::Infallible>(response.unwrap_or_else(ApiError::into_response))
-        }
-        .instrument(span)
+        let answered = answer(&handler, request);
+        async move { Ok::<_, std::convert::Infallible>(answered.await) }
     }))
     .await
+}
+
+/// Answers one request: inside a span that carries its method, path,
+/// request id and trace id to every log line, a body over the limit refused
+/// before the handler runs, an error mapped to its status and JSON body (and
+/// an internal one logged once with its causes), and the request id sent back.
+pub fn answer<H, F>(handler: &H, request: Request) -> impl Future<Output = Response<Body>> + Send + use<H, F>
+where
+    H: Fn(Request) -> F,
+    F: Future<Output = Result<Response<Body>, ApiError>> + Send,
+{
+    let id = request_id(&request);
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        request_id = id,
+        trace_id = tracing::field::Empty,
+    );
+    // Lambda's X-Ray header for this invocation (when tracing is active)
+    // makes the request, and a checkout's whole saga, part of its trace.
+    if let Some(header) = request
+        .lambda_context_ref()
+        .and_then(|context| context.xray_trace_id.as_deref())
+    {
+        astroshop_telemetry::continue_xray(&span, header);
+    }
+    if let Some(trace_id) = span.in_scope(astroshop_telemetry::current_trace_id) {
+        span.record("trace_id", trace_id);
+    }
+    let response = check_body_size(&request).map(|()| handler(request));
+    async move {
+        let mut response = match response {
+            Ok(response) => response.await,
+            Err(too_large) => Err(too_large),
+        }
+        .unwrap_or_else(ApiError::into_response);
+        if let Ok(value) = header::HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        response
+    }
+    .instrument(span)
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub fn now() -> OffsetDateTime {
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error("EventBridge: {0}")]
-    EventBridge(Box<aws_sdk_eventbridge::Error>),
+    EventBridge(#[source] Box<aws_sdk_eventbridge::Error>),
     #[error("EventBridge refused {failed} of {sent} events: {reasons}")]
     Refused {
         failed: i32,

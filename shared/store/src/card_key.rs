@@ -24,7 +24,7 @@ const CONTEXT_KEY: &str = "orderId";
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
     #[error("KMS: {0}")]
-    Kms(Box<aws_sdk_kms::Error>),
+    Kms(#[source] Box<aws_sdk_kms::Error>),
     #[error("KMS gave no ciphertext")]
     NoCiphertext,
     #[error("card details do not serialize: {0}")]
@@ -39,7 +39,7 @@ pub enum OpenError {
     Unreadable(String),
     /// KMS could not answer now; a retry may succeed.
     #[error("KMS: {0}")]
-    Kms(Box<aws_sdk_kms::Error>),
+    Kms(#[source] Box<aws_sdk_kms::Error>),
 }
 
 /// Encrypts a card so only payment can read it (checkout's port).

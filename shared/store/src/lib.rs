@@ -36,7 +36,7 @@ pub use search::{Entry, ProductSearchTable, SearchIndex, SearchIndexWriter};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("DynamoDB: {0}")]
-    Dynamo(Box<aws_sdk_dynamodb::Error>),
+    Dynamo(#[source] Box<aws_sdk_dynamodb::Error>),
     #[error("stored item is malformed: {0}")]
     Corrupt(String),
     #[error("{0}")]
