@@ -117,6 +117,10 @@ async fn up(port: u16, prefix: String) -> Result<()> {
         "  AWS emulator: {} (pid {emulator_pid}); functions: cargo lambda watch (pid {functions_pid})",
         stack.emulator_endpoint()
     );
+    eprintln!(
+        "  invoke a function: cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port {} \\\n      catalog-get-product --data-file events/http/catalog-get-product.json",
+        stack.invoke_port()
+    );
     eprintln!("Press Ctrl-C to stop.");
 
     let mut interrupt = signal(SignalKind::interrupt())?;

@@ -301,6 +301,12 @@ impl Stack {
         self.switches.set(binary, enabled)
     }
 
+    /// The port of the functions' Invoke API on 127.0.0.1 (what `cargo
+    /// lambda invoke --invoke-port` takes).
+    pub fn invoke_port(&self) -> u16 {
+        self.invoker.port()
+    }
+
     /// Invokes the function `binary` with `payload` through the Invoke API,
     /// as `aws lambda invoke` would, and gives its response.
     pub async fn invoke(&self, binary: &str, payload: &serde_json::Value) -> Result<serde_json::Value> {
