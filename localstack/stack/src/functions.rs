@@ -173,11 +173,6 @@ impl Invoker {
         }
     }
 
-    /// The port of the functions' Invoke API on 127.0.0.1.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// Invokes `function` with `event` and gives its answer.
     pub async fn invoke(
         &self,

@@ -304,7 +304,7 @@ impl Stack {
     /// The port of the functions' Invoke API on 127.0.0.1 (what `cargo
     /// lambda invoke --invoke-port` takes).
     pub fn invoke_port(&self) -> u16 {
-        self.invoker.port()
+        self.functions.invoke_port()
     }
 
     /// Invokes the function `binary` with `payload` through the Invoke API,
