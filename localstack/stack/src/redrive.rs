@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::resolve::Resolver;
+use crate::sources::queue_url;
 
 /// What one redrive did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -185,16 +186,6 @@ pub async fn redrive(
     Ok(done)
 }
 
-async fn queue_url(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String> {
-    sqs.get_queue_url()
-        .queue_name(name)
-        .send()
-        .await
-        .with_context(|| format!("finding queue {name}"))?
-        .queue_url
-        .ok_or_else(|| anyhow!("queue {name} has no URL"))
-}
-
 /// Where a dead letter goes back to: the queue this one parks messages of;
 /// else the queue EventBridge was delivering it to; else, for a parked
 /// outbox record, the bus.
@@ -207,9 +198,10 @@ async fn way_back(sqs: &aws_sdk_sqs::Client, message: &Message, source: Option<&
         .and_then(|attributes| attributes.get("TARGET_ARN"))
         .and_then(|value| value.string_value());
     if let Some(target) = target {
-        return Ok(match target.split_once(":sqs:") {
-            Some((_, rest)) => Way::Queue(queue_url(sqs, rest.rsplit(':').next().unwrap_or_default()).await?),
-            None => Way::Nowhere("its target is not a queue"),
+        return Ok(if target.contains(":sqs:") {
+            Way::Queue(queue_url(sqs, target).await?)
+        } else {
+            Way::Nowhere("its target is not a queue")
         });
     }
     let body: Value = serde_json::from_str(message.body().unwrap_or_default()).unwrap_or_default();

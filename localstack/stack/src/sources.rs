@@ -204,9 +204,9 @@ fn scheduled_event(rule_arn: &str, account: &str, region: &str) -> serde_json::V
     })
 }
 
-/// The URL of the queue an ARN names.
-async fn queue_url(sqs: &aws_sdk_sqs::Client, queue_arn: &str) -> Result<String> {
-    let name = queue_arn.rsplit(':').next().unwrap_or_default();
+/// The URL of the queue an ARN (or a bare queue name) names.
+pub(crate) async fn queue_url(sqs: &aws_sdk_sqs::Client, queue: &str) -> Result<String> {
+    let name = queue.rsplit(':').next().unwrap_or_default();
     sqs.get_queue_url()
         .queue_name(name)
         .send()

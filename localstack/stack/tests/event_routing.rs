@@ -2,8 +2,8 @@
 //! a rule on a bus routes them to a queue, the queue feeder delivers batches
 //! to the function's Invoke endpoint, and a message the function keeps
 //! failing ends in the queue's dead-letter queue while its batch-mates are
-//! done. The function here is a small Invoke API of the test's own that
-//! records what it was sent.
+//! done. The function here is a stand-in Invoke API that records what it
+//! was sent.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,10 +15,8 @@ use local_stack::provision;
 use local_stack::resolve::{Names, Resolver};
 use local_stack::sources::{self, Timing};
 use local_stack::template::Template;
-use local_stack_testing::read_request;
+use local_stack_testing::stand_in_functions;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 const TEMPLATE: &str = r#"
@@ -68,38 +66,27 @@ type Calls = Arc<Mutex<Vec<Vec<Value>>>>;
 /// A stand-in Invoke API: records each batch and reports every message whose
 /// event says `"poison": true` as failed.
 async fn worker() -> (u16, Calls) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let calls: Calls = Arc::default();
     let recorded = calls.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let recorded = recorded.clone();
-            tokio::spawn(async move {
-                let (_, body) = read_request(&mut stream).await.unwrap();
-                let event: Value = serde_json::from_slice(&body).unwrap();
-                let records = event["Records"].as_array().unwrap();
-                let bodies: Vec<Value> = records
-                    .iter()
-                    .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
-                    .collect();
-                let failures: Vec<Value> = records
-                    .iter()
-                    .zip(&bodies)
-                    .filter(|(_, body)| body["detail"]["poison"] == true)
-                    .map(|(record, _)| json!({"itemIdentifier": record["messageId"]}))
-                    .collect();
-                recorded.lock().unwrap().push(bodies);
-                let answer = json!({"batchItemFailures": failures}).to_string();
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-                    answer.len()
-                );
-                stream.write_all(response.as_bytes()).await.unwrap();
-            });
+    let port = stand_in_functions(move |_, event: Value| {
+        let recorded = recorded.clone();
+        async move {
+            let records = event["Records"].as_array().unwrap();
+            let bodies: Vec<Value> = records
+                .iter()
+                .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
+                .collect();
+            let failures: Vec<Value> = records
+                .iter()
+                .zip(&bodies)
+                .filter(|(_, body)| body["detail"]["poison"] == true)
+                .map(|(record, _)| json!({"itemIdentifier": record["messageId"]}))
+                .collect();
+            recorded.lock().unwrap().push(bodies);
+            json!({"batchItemFailures": failures})
         }
-    });
+    })
+    .await;
     (port, calls)
 }
 
@@ -250,48 +237,29 @@ type Load = Arc<Mutex<std::collections::BTreeMap<String, (usize, usize, usize)>>
 /// A stand-in Invoke API whose every invocation takes a while, recording how
 /// many of each function's run at once.
 async fn slow_workers() -> (u16, Load) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let load: Load = Arc::default();
     let recorded = load.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let recorded = recorded.clone();
-            tokio::spawn(async move {
-                let (head, body) = read_request(&mut stream).await.unwrap();
-                let function = head
-                    .split("/functions/")
-                    .nth(1)
-                    .and_then(|rest| rest.split('/').next())
-                    .unwrap()
-                    .to_owned();
-                let records = serde_json::from_slice::<Value>(&body).unwrap()["Records"]
-                    .as_array()
-                    .unwrap()
-                    .len();
-                {
-                    let mut load = recorded.lock().unwrap();
-                    let (running, most, _) = load.entry(function.clone()).or_default();
-                    *running += 1;
-                    *most = (*most).max(*running);
-                }
-                tokio::time::sleep(Duration::from_millis(600)).await;
-                {
-                    let mut load = recorded.lock().unwrap();
-                    let (running, _, handled) = load.get_mut(&function).unwrap();
-                    *running -= 1;
-                    *handled += records;
-                }
-                let answer = json!({"batchItemFailures": []}).to_string();
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-                    answer.len()
-                );
-                stream.write_all(response.as_bytes()).await.unwrap();
-            });
+    let port = stand_in_functions(move |function, event: Value| {
+        let recorded = recorded.clone();
+        async move {
+            let records = event["Records"].as_array().unwrap().len();
+            {
+                let mut load = recorded.lock().unwrap();
+                let (running, most, _) = load.entry(function.clone()).or_default();
+                *running += 1;
+                *most = (*most).max(*running);
+            }
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            {
+                let mut load = recorded.lock().unwrap();
+                let (running, _, handled) = load.get_mut(&function).unwrap();
+                *running -= 1;
+                *handled += records;
+            }
+            json!({"batchItemFailures": []})
         }
-    });
+    })
+    .await;
     (port, load)
 }
 

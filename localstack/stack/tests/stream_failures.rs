@@ -18,10 +18,8 @@ use local_stack::provision;
 use local_stack::resolve::{Names, Resolver};
 use local_stack::sources::{self, Timing};
 use local_stack::template::Template;
-use local_stack_testing::read_request;
+use local_stack_testing::stand_in_functions;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 const TEMPLATE: &str = r#"
@@ -69,46 +67,31 @@ struct Seen {
 /// A stand-in Invoke API that fails, as a function error, every batch that
 /// holds a record whose new image says `poison`.
 async fn indexer() -> (u16, Arc<Mutex<Seen>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let seen: Arc<Mutex<Seen>> = Arc::default();
     let recorded = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let recorded = recorded.clone();
-            tokio::spawn(async move {
-                let (_, body) = read_request(&mut stream).await.unwrap();
-                let event: Value = serde_json::from_slice(&body).unwrap();
-                let records = event["Records"].as_array().unwrap();
-                let poison = records
+    let port = stand_in_functions(move |_, event: Value| {
+        let recorded = recorded.clone();
+        async move {
+            let records = event["Records"].as_array().unwrap();
+            let poison = records
+                .iter()
+                .find(|r| r["dynamodb"]["NewImage"]["poison"]["BOOL"] == true);
+            let mut seen = recorded.lock().unwrap();
+            if let Some(poison) = poison {
+                seen.failed_batches += 1;
+                seen.poison_sequence = poison["dynamodb"]["SequenceNumber"].as_str().map(str::to_owned);
+                json!({"errorType": "Poison", "errorMessage": "this record cannot be indexed"})
+            } else {
+                let ids = records
                     .iter()
-                    .find(|r| r["dynamodb"]["NewImage"]["poison"]["BOOL"] == true);
-                let answer = {
-                    let mut seen = recorded.lock().unwrap();
-                    if let Some(poison) = poison {
-                        seen.failed_batches += 1;
-                        seen.poison_sequence =
-                            poison["dynamodb"]["SequenceNumber"].as_str().map(str::to_owned);
-                        json!({"errorType": "Poison", "errorMessage": "this record cannot be indexed"})
-                    } else {
-                        let ids = records
-                            .iter()
-                            .map(|r| r["dynamodb"]["Keys"]["id"]["S"].as_str().unwrap().to_owned())
-                            .collect();
-                        seen.handled.push(ids);
-                        json!(null)
-                    }
-                }
-                .to_string();
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-                    answer.len()
-                );
-                stream.write_all(response.as_bytes()).await.unwrap();
-            });
+                    .map(|r| r["dynamodb"]["Keys"]["id"]["S"].as_str().unwrap().to_owned())
+                    .collect();
+                seen.handled.push(ids);
+                json!(null)
+            }
         }
-    });
+    })
+    .await;
     (port, seen)
 }
 

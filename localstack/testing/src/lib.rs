@@ -395,6 +395,47 @@ pub async fn read_request(stream: &mut tokio::net::TcpStream) -> Result<(String,
     }
 }
 
+/// A stand-in for the functions' Invoke API on a free loopback port, for
+/// tests of what feeds functions: each invocation's function name and event
+/// go to `answer`, and what it gives is the function's JSON answer. Its port.
+pub async fn stand_in_functions<F, Fut>(answer: F) -> u16
+where
+    F: Fn(String, Value) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Value> + Send,
+{
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let port = listener.local_addr().expect("a bound address").port();
+    let answer = std::sync::Arc::new(answer);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let (head, body) = read_request(&mut stream).await.expect("an invocation");
+                let function = head
+                    .split("/functions/")
+                    .nth(1)
+                    .and_then(|rest| rest.split('/').next())
+                    .unwrap_or_default()
+                    .to_owned();
+                let event = serde_json::from_slice(&body).expect("a JSON event");
+                let answer = answer(function, event).await.to_string();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+                stream
+                    .write_all(response.as_bytes())
+                    .await
+                    .expect("the answer is sent");
+            });
+        }
+    });
+    port
+}
+
 /// Larry's order, the one the saga's tests start from (change what a test
 /// is about with `Order { total, ..larrys_order() }`): two Explorascopes at
 /// 101.96 USD and a telescope at 349.95 USD, shipping 26.97 USD, total
