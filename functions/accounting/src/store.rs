@@ -38,21 +38,22 @@ pub enum LedgerError {
     Store(#[from] StoreError),
 }
 
-/// A transaction DynamoDB refused: a conflict when every item it cancelled
-/// was cancelled for another transaction's sake, otherwise an error of the
-/// store.
-impl From<SdkError<TransactWriteItemsError, HttpResponse>> for LedgerError {
-    fn from(error: SdkError<TransactWriteItemsError, HttpResponse>) -> Self {
+impl LedgerError {
+    /// A transaction DynamoDB refused on `tables`: a conflict when every
+    /// item it cancelled was cancelled for another transaction's sake,
+    /// otherwise an error of the store.
+    pub fn refused(error: SdkError<TransactWriteItemsError, HttpResponse>, tables: &str) -> Self {
         let conflict = match error.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
                 only_conflicts(cancelled.cancellation_reasons())
             }
             _ => false,
         };
+        let error = StoreError::dynamo(error, tables);
         if conflict {
-            Self::Conflict(error.into())
+            Self::Conflict(error)
         } else {
-            Self::Store(error.into())
+            Self::Store(error)
         }
     }
 }
@@ -146,17 +147,18 @@ impl LedgerTable {
 
 impl Ledger for LedgerTable {
     async fn count(&self, entry: &LedgerEntry) -> Result<Counted, LedgerError> {
+        let items = [self.marker(entry)?, self.addition(entry)?];
+        let tables = dynamo::tables_of(&items);
         let result = self
             .client
             .transact_write_items()
-            .transact_items(self.marker(entry)?)
-            .transact_items(self.addition(entry)?)
+            .set_transact_items(Some(items.into()))
             .send()
             .await;
         match result {
             Ok(_) => Ok(Counted::Added),
             Err(error) if marker_existed(&error) => Ok(Counted::AlreadyCounted),
-            Err(error) => Err(error.into()),
+            Err(error) => Err(LedgerError::refused(error, &tables)),
         }
     }
 }

@@ -130,7 +130,7 @@ impl Contended {
 impl Ledger for Contended {
     async fn count(&self, entry: &LedgerEntry) -> Result<Counted, LedgerError> {
         if self.cancels(&entry.order_id) {
-            return Err(transaction_conflict().into());
+            return Err(LedgerError::refused(transaction_conflict(), "Ledger"));
         }
         self.sent_to_the_table.fetch_add(1, Ordering::SeqCst);
         self.table.count(entry).await

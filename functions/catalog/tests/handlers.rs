@@ -214,8 +214,12 @@ async fn a_store_failure_is_a_bare_500_and_its_whole_cause_is_logged_once_under_
     assert_eq!(failures.len(), 1, "{lines:?}");
     let logged = failures[0]["fields"]["error"].as_str().unwrap();
     assert_eq!(
-        logged, "internal error: DynamoDB: ResourceNotFoundException: Requested resource not found",
-        "the cause chain, down to DynamoDB's own words"
+        logged,
+        format!(
+            "internal error: DynamoDB GetItem on {missing}: \
+             ResourceNotFoundException: Requested resource not found"
+        ),
+        "the cause chain, from the call and its table down to DynamoDB's own words"
     );
     assert!(
         !body.to_string().contains("Requested resource"),

@@ -9,7 +9,8 @@ use std::time::Duration;
 use astroshop_domain::OrderId;
 use astroshop_domain::order::Order;
 use astroshop_saga::Entry;
-use astroshop_store::{MissingSetting, OrderRecord, OrderRecords, OrderTable, StoreError, dynamo, setting};
+use astroshop_store::dynamo::{self, OnTable};
+use astroshop_store::{MissingSetting, OrderRecord, OrderRecords, OrderTable, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use time::OffsetDateTime;
@@ -120,13 +121,14 @@ impl OrderBook for CheckoutTables {
             let put = self.claim_put(claim, order_id, placement.now)?;
             writes.push(TransactWriteItem::builder().put(put).build());
         }
+        let tables = dynamo::tables_of(&writes);
         let written = self
             .client
             .transact_write_items()
             .set_transact_items(Some(writes))
             .send()
             .await;
-        Ok(if dynamo::condition_held(written)? {
+        Ok(if dynamo::condition_held(written, &tables)? {
             Placed::Placed
         } else {
             Placed::Refused
@@ -141,7 +143,8 @@ impl OrderBook for CheckoutTables {
             .key("key", AttributeValue::S(key.to_owned()))
             .consistent_read(true)
             .send()
-            .await?;
+            .await
+            .on_table(&self.idempotency_table)?;
         let Some(item) = output.item else {
             return Ok(None);
         };

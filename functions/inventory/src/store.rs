@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use astroshop_domain::order::OrderId;
 use astroshop_domain::{CartLine, ProductId};
-use astroshop_store::dynamo::{self, Item};
+use astroshop_store::dynamo::{self, Item, OnTable};
 use astroshop_store::{Backoff, MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -186,7 +186,7 @@ impl InventoryTable {
             .condition_expression("attribute_not_exists(productId)")
             .send()
             .await;
-        dynamo::condition_held(result)
+        dynamo::condition_held(result, &self.table)
     }
 
     /// Runs a transaction: `Ok(None)` when it committed, the cancellation
@@ -195,6 +195,7 @@ impl InventoryTable {
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Option<Vec<CancellationReason>>, StoreError> {
+        let tables = dynamo::tables_of(&items);
         let mut retries = CONFLICTS.retries();
         loop {
             let result = self
@@ -210,7 +211,7 @@ impl InventoryTable {
             let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
                 error.as_service_error()
             else {
-                return Err(error.into());
+                return Err(error).on_table(&tables);
             };
             let reasons = cancelled.cancellation_reasons().to_vec();
             if reasons.iter().any(|r| r.code() == Some(CONDITION_FAILED)) {
@@ -220,7 +221,7 @@ impl InventoryTable {
                 .iter()
                 .all(|r| matches!(r.code(), None | Some("None" | "TransactionConflict")));
             if !only_conflicts || !retries.pause().await {
-                return Err(error.into());
+                return Err(error).on_table(&tables);
             }
         }
     }
@@ -294,7 +295,8 @@ impl StockLevels for InventoryTable {
                 .projection_expression("productId")
                 .set_exclusive_start_key(start_key)
                 .send()
-                .await?;
+                .await
+                .on_table(&self.table)?;
             Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
         })
         .await?;
@@ -312,7 +314,8 @@ impl StockLevels for InventoryTable {
             .key("productId", AttributeValue::S(product.to_string()))
             .consistent_read(true)
             .send()
-            .await?;
+            .await
+            .on_table(&self.table)?;
         output.item.as_ref().map(read_stock).transpose()
     }
 
@@ -328,7 +331,8 @@ impl StockLevels for InventoryTable {
             .expression_attribute_values(":at", AttributeValue::S(now()))
             .return_values(ReturnValue::AllNew)
             .send()
-            .await?;
+            .await
+            .on_table(&self.table)?;
         read_stock(&output.attributes.unwrap_or_default())
     }
 }
@@ -416,7 +420,8 @@ impl Reservations for InventoryTable {
             .key("productId", Self::reservation_key(order))
             .consistent_read(true)
             .send()
-            .await?;
+            .await
+            .on_table(&self.table)?;
         output
             .item
             .map(|item| serde_dynamo::from_item(item).map_err(corrupt))

@@ -15,6 +15,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use astroshop_domain::{EmailAddress, OrderId, Timestamp};
+use astroshop_store::dynamo::OnTable;
 use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -229,7 +230,7 @@ impl NotificationStore for NotificationTable {
             Err(error) => error,
         };
         let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
-            return Err(error.into());
+            return Err(error).on_table(&self.table);
         };
         let held = failed
             .item()
@@ -264,7 +265,8 @@ impl NotificationStore for NotificationTable {
             )
             .expression_attribute_values(":message", AttributeValue::S(message_id.to_owned()))
             .send()
-            .await?;
+            .await
+            .on_table(&self.table)?;
         Ok(())
     }
 
@@ -291,7 +293,8 @@ impl NotificationStore for NotificationTable {
                 AttributeValue::S(Timestamp::from(astroshop_saga::now()).into()),
             )
             .send()
-            .await?;
+            .await
+            .on_table(&self.table)?;
         Ok(())
     }
 
@@ -307,7 +310,8 @@ impl NotificationStore for NotificationTable {
                 .expression_attribute_values(":email", AttributeValue::S(to.to_string()))
                 .set_exclusive_start_key(start_key)
                 .send()
-                .await?;
+                .await
+                .on_table(&self.table)?;
             items.extend(page.items.unwrap_or_default());
             start_key = page.last_evaluated_key;
             if start_key.is_none() {

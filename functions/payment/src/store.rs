@@ -9,6 +9,7 @@ use std::future::Future;
 
 use astroshop_domain::card::CardType;
 use astroshop_domain::{Money, OrderId, Timestamp};
+use astroshop_store::dynamo::OnTable;
 use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -125,7 +126,7 @@ impl Payments for PaymentsTable {
                     Some(existing) => read(existing.clone()).map(Some),
                     None => self.payment(&payment.order_id).await,
                 },
-                _ => Err(error.into()),
+                _ => Err(error).on_table(&self.table),
             },
         }
     }
@@ -138,7 +139,8 @@ impl Payments for PaymentsTable {
             .key("orderId", Self::key(order))
             .consistent_read(true)
             .send()
-            .await?;
+            .await
+            .on_table(&self.table)?;
         output.item.map(read).transpose()
     }
 
@@ -164,7 +166,7 @@ impl Payments for PaymentsTable {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                     Ok(Refund::NotCharged(failed.item().cloned().map(read).transpose()?))
                 }
-                _ => Err(error.into()),
+                _ => Err(error).on_table(&self.table),
             },
         }
     }

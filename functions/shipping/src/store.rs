@@ -7,7 +7,7 @@
 //! - a withheld order: `withheldAt` and `reason`, and no `trackingId`.
 
 use astroshop_domain::OrderId;
-use astroshop_store::dynamo::Item;
+use astroshop_store::dynamo::{Item, OnTable};
 use astroshop_store::{MissingSetting, StoreError, setting};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -58,7 +58,7 @@ impl ShipmentTable {
                 .cloned()
                 .map(Some)
                 .ok_or_else(|| StoreError::Corrupt("a refused shipment returned no item".to_owned())),
-            _ => Err(error.into()),
+            _ => Err(error).on_table(&self.table),
         }
     }
 }
@@ -124,7 +124,7 @@ impl ShipmentStore for ShipmentTable {
                     "order {order_id} has no shipment to recall"
                 )))
             }
-            Err(error) => Err(error.into()),
+            Err(error) => Err(error).on_table(&self.table),
         }
     }
 }

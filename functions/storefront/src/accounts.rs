@@ -11,7 +11,6 @@ use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cognitoidentityprovider::Client;
-use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -32,7 +31,7 @@ pub enum AccountError {
     TooManyAttempts,
     #[error("Cognito asked for a further step: {0}")]
     Challenged(String),
-    #[error("Cognito: {}", DisplayErrorContext(.0))]
+    #[error("Cognito: {0}")]
     Unavailable(#[source] Box<aws_sdk_cognitoidentityprovider::Error>),
 }
 
@@ -282,5 +281,10 @@ mod tests {
         let error = AccountError::from(down);
         assert!(matches!(error, AccountError::Unavailable(_)), "{error:?}");
         assert!(std::error::Error::source(&error).is_some(), "the cause is kept");
+        assert_eq!(
+            astroshop_telemetry::error_chain(&error),
+            "Cognito: InternalErrorException: boom",
+            "Cognito's words, once"
+        );
     }
 }

@@ -12,6 +12,7 @@ pub use secret_key::{SecretKeyError, delete_secret_key, ensure_secret_key};
 use std::collections::BTreeMap;
 
 use astroshop_domain::{CurrencyCode, Product, ProductId, Rate, RateTable};
+use astroshop_store::dynamo::OnTable;
 use astroshop_store::{Ad, AdTable, MissingSetting, ProductTable, RateTableStore, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
@@ -164,7 +165,8 @@ impl SeedTargets {
             .expression_attribute_values(":stocked", AttributeValue::S("STOCK".to_owned()))
             .expression_attribute_values(":available", AttributeValue::N(available.to_string()))
             .send()
-            .await?;
+            .await
+            .on_table(&self.inventory)?;
         Ok(())
     }
 }

@@ -11,7 +11,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use crate::{Kept, StoreError, dynamo};
+use crate::dynamo::{self, OnTable};
+use crate::{Kept, StoreError};
 
 /// An ad as the demo's storefront shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +75,8 @@ impl AdTable {
             .table_name(&self.table)
             .set_item(Some(item))
             .send()
-            .await?;
+            .await
+            .on_table(&self.table)?;
         Ok(())
     }
 
@@ -86,7 +88,8 @@ impl AdTable {
                 .table_name(&self.table)
                 .set_exclusive_start_key(start_key)
                 .send()
-                .await?;
+                .await
+                .on_table(&self.table)?;
             Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
         })
         .await?;
@@ -111,7 +114,8 @@ impl AdCatalog for AdTable {
                 .expression_attribute_values(":category", AttributeValue::S(category.to_owned()))
                 .set_exclusive_start_key(start_key)
                 .send()
-                .await?;
+                .await
+                .on_table(&self.table)?;
             Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
         })
         .await?;

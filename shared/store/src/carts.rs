@@ -15,7 +15,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
 
-use crate::{StoreError, dynamo};
+use crate::StoreError;
+use crate::dynamo::{self, OnTable};
 
 /// How long an untouched cart line is kept.
 pub const CART_LINE_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -101,7 +102,8 @@ impl CartTable {
                 .consistent_read(true)
                 .set_exclusive_start_key(start_key)
                 .send()
-                .await?;
+                .await
+                .on_table(&self.table)?;
             Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
         })
         .await
@@ -149,7 +151,7 @@ impl CartTable {
                         Ok(Added::Done(LineUpdate::WouldExceedCap))
                     }
                 }
-                _ => Err(error.into()),
+                _ => Err(error).on_table(&self.table),
             },
         }
     }
@@ -176,7 +178,7 @@ impl CartTable {
             .expression_attribute_values(":now", seconds(now))
             .send()
             .await;
-        dynamo::condition_held(result)
+        dynamo::condition_held(result, &self.table)
     }
 }
 
@@ -281,7 +283,7 @@ impl CartStore for CartTable {
             .expression_attribute_values(":now", seconds(SystemTime::now()))
             .send()
             .await;
-        dynamo::condition_held(result)
+        dynamo::condition_held(result, &self.table)
     }
 
     async fn remove_lines_unchanged_since(
@@ -305,7 +307,7 @@ impl CartStore for CartTable {
                 .expression_attribute_values(":latest", latest_expiry.clone())
                 .send()
                 .await;
-            if dynamo::condition_held(result)? {
+            if dynamo::condition_held(result, &self.table)? {
                 removed += 1;
             }
         }

@@ -1,7 +1,8 @@
-//! DynamoDB mechanics every table adapter needs the same way: reading every
-//! page of a query or scan, batch reads and writes with DynamoDB's leftovers
-//! retried, and a failed write condition (or a cancelled transaction) read
-//! as an answer rather than an error.
+//! DynamoDB mechanics every table adapter needs the same way: a failed call
+//! that names its table ([`OnTable`]), reading every page of a query or
+//! scan, batch reads and writes with DynamoDB's leftovers retried, and a
+//! failed write condition (or a cancelled transaction) read as an answer
+//! rather than an error.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -9,12 +10,100 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::operation::{
+    batch_get_item::BatchGetItemError, batch_write_item::BatchWriteItemError, delete_item::DeleteItemError,
+    get_item::GetItemError, put_item::PutItemError, query::QueryError, scan::ScanError,
+    transact_write_items::TransactWriteItemsError, update_item::UpdateItemError,
+};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update, WriteRequest,
+};
 
 use crate::StoreError;
 use crate::backoff::{Backoff, Retries};
 
 pub type Item = HashMap<String, AttributeValue>;
+
+/// A DynamoDB call's result, its failure told as the call and the table it
+/// went to (the SDK's error alone names neither): `GetItem on
+/// astroshop-Products: ResourceNotFoundException: ...`.
+pub trait OnTable<T> {
+    /// `table` is the table's name; for a transaction, [`tables_of`] its
+    /// items.
+    fn on_table(self, table: &str) -> Result<T, StoreError>;
+}
+
+impl<T, E, R> OnTable<T> for Result<T, SdkError<E, R>>
+where
+    E: Operation,
+    aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+{
+    fn on_table(self, table: &str) -> Result<T, StoreError> {
+        self.map_err(|error| StoreError::dynamo(error, table))
+    }
+}
+
+impl StoreError {
+    /// The failure of a DynamoDB call to `table`, for a caller that looked
+    /// at the SDK's error first; [`OnTable`] for a call's result.
+    pub fn dynamo<E, R>(error: SdkError<E, R>, table: &str) -> Self
+    where
+        E: Operation,
+        aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+    {
+        Self::Dynamo {
+            operation: E::NAME,
+            table: table.to_owned(),
+            source: Box::new(error.into()),
+        }
+    }
+}
+
+/// The DynamoDB call an SDK error type is the failure of.
+pub trait Operation {
+    /// The call's name in DynamoDB's API.
+    const NAME: &'static str;
+}
+
+macro_rules! operations {
+    ($($error:ty => $name:literal),* $(,)?) => {$(
+        impl Operation for $error {
+            const NAME: &'static str = $name;
+        }
+    )*};
+}
+
+operations!(
+    BatchGetItemError => "BatchGetItem",
+    BatchWriteItemError => "BatchWriteItem",
+    DeleteItemError => "DeleteItem",
+    GetItemError => "GetItem",
+    PutItemError => "PutItem",
+    QueryError => "Query",
+    ScanError => "Scan",
+    TransactWriteItemsError => "TransactWriteItems",
+    UpdateItemError => "UpdateItem",
+);
+
+/// The tables a transaction writes to, each once, in the order its items
+/// first name them, comma-separated.
+pub fn tables_of(items: &[TransactWriteItem]) -> String {
+    let named = items.iter().flat_map(|item| {
+        [
+            item.put().map(Put::table_name),
+            item.update().map(Update::table_name),
+            item.delete().map(Delete::table_name),
+            item.condition_check().map(ConditionCheck::table_name),
+        ]
+    });
+    let mut tables: Vec<&str> = Vec::new();
+    for table in named.flatten() {
+        if !tables.contains(&table) {
+            tables.push(table);
+        }
+    }
+    tables.join(", ")
+}
 
 /// `BatchWriteItem` takes at most 25 requests.
 const WRITE_BATCH: usize = 25;
@@ -64,7 +153,8 @@ pub async fn write_batches(
                 .batch_write_item()
                 .request_items(table, pending)
                 .send()
-                .await?;
+                .await
+                .on_table(table)?;
             let left = output
                 .unprocessed_items
                 .and_then(|mut left| left.remove(table))
@@ -87,12 +177,14 @@ pub async fn get_batches(client: &Client, table: &str, keys: Vec<Item>) -> Resul
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(pending))
                 .consistent_read(true)
-                .build()?;
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let output = client
                 .batch_get_item()
                 .request_items(table, request)
                 .send()
-                .await?;
+                .await
+                .on_table(table)?;
             let got = output
                 .responses
                 .and_then(|mut responses| responses.remove(table))
@@ -143,16 +235,17 @@ where
 }
 
 /// A conditional write's outcome: true when written, false when its condition
-/// did not hold; any other failure is an error.
-pub fn condition_held<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+/// did not hold; any other failure is an error naming `table` (a
+/// transaction's: [`tables_of`]).
+pub fn condition_held<T, E, R>(result: Result<T, SdkError<E, R>>, table: &str) -> Result<bool, StoreError>
 where
-    E: ConditionalFailure,
-    StoreError: From<SdkError<E, R>>,
+    E: ConditionalFailure + Operation,
+    aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
 {
     match result {
         Ok(_) => Ok(true),
         Err(error) if error.as_service_error().is_some_and(E::is_condition_failure) => Ok(false),
-        Err(error) => Err(error.into()),
+        Err(error) => Err(error).on_table(table),
     }
 }
 
@@ -171,15 +264,11 @@ macro_rules! conditional_failure {
     )*};
 }
 
-conditional_failure!(
-    aws_sdk_dynamodb::operation::put_item::PutItemError,
-    aws_sdk_dynamodb::operation::delete_item::DeleteItemError,
-    aws_sdk_dynamodb::operation::update_item::UpdateItemError
-);
+conditional_failure!(PutItemError, DeleteItemError, UpdateItemError);
 
 /// A transaction is refused as a whole: a condition of one of its writes did
 /// not hold, or a concurrent transaction on the same items won.
-impl ConditionalFailure for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError {
+impl ConditionalFailure for TransactWriteItemsError {
     fn is_condition_failure(&self) -> bool {
         self.is_transaction_canceled_exception()
     }
@@ -187,7 +276,55 @@ impl ConditionalFailure for aws_sdk_dynamodb::operation::transact_write_items::T
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_dynamodb::types::error::ResourceNotFoundException;
+
     use super::*;
+
+    #[test]
+    fn a_failed_call_names_its_operation_its_table_and_its_cause_once() {
+        let missing = ResourceNotFoundException::builder()
+            .message("Requested resource not found")
+            .build();
+        let answer: Result<(), _> = Err(SdkError::service_error(
+            GetItemError::ResourceNotFoundException(missing),
+            (),
+        ));
+        let error = answer.on_table("astroshop-Products").unwrap_err();
+        assert_eq!(
+            astroshop_telemetry::error_chain(&error),
+            "DynamoDB GetItem on astroshop-Products: ResourceNotFoundException: Requested resource not found"
+        );
+        let cause = std::error::Error::source(&error).and_then(|cause| cause.downcast_ref::<Box<_>>());
+        assert!(
+            matches!(
+                cause.map(|cause| &**cause),
+                Some(aws_sdk_dynamodb::Error::ResourceNotFoundException(_))
+            ),
+            "the SDK's error is the cause: {cause:?}"
+        );
+    }
+
+    #[test]
+    fn a_transaction_names_each_of_its_tables_once() {
+        let put = |table: &str| {
+            let put = Put::builder()
+                .table_name(table)
+                .item("pk", AttributeValue::S("1".into()));
+            TransactWriteItem::builder().put(put.build().unwrap()).build()
+        };
+        let update = Update::builder()
+            .table_name("Orders")
+            .key("pk", AttributeValue::S("1".into()))
+            .update_expression("SET n = :n")
+            .build()
+            .unwrap();
+        let items = [
+            put("Orders"),
+            put("Idempotency"),
+            TransactWriteItem::builder().update(update).build(),
+        ];
+        assert_eq!(tables_of(&items), "Orders, Idempotency");
+    }
 
     #[test]
     fn the_pauses_for_leftovers_of_one_batch_call_take_at_most_1_55_s() {

@@ -35,21 +35,22 @@ pub use search::{Entry, ProductSearchTable, SearchIndex, SearchIndexWriter};
 /// What can go wrong talking to a store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("DynamoDB: {0}")]
-    Dynamo(#[source] Box<aws_sdk_dynamodb::Error>),
+    /// A DynamoDB call failed. Made only by [`dynamo::OnTable`] (or
+    /// [`StoreError::dynamo`]), so no call fails without saying which table
+    /// it went to.
+    #[error("DynamoDB {operation} on {table}: {source}")]
+    Dynamo {
+        /// The call, as DynamoDB names it (`GetItem`).
+        operation: &'static str,
+        /// The table's name; a transaction's tables, comma-separated.
+        table: String,
+        #[source]
+        source: Box<aws_sdk_dynamodb::Error>,
+    },
     #[error("stored item is malformed: {0}")]
     Corrupt(String),
     #[error("{0}")]
     Missing(String),
-}
-
-impl<E> From<E> for StoreError
-where
-    aws_sdk_dynamodb::Error: From<E>,
-{
-    fn from(error: E) -> Self {
-        Self::Dynamo(Box::new(error.into()))
-    }
 }
 
 /// A setting read from the environment at cold start.

@@ -210,7 +210,7 @@ impl Counters for LimitsTable {
             .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
             .send()
             .await;
-        dynamo::condition_held(result)
+        dynamo::condition_held(result, &self.table)
     }
 }
 

@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
-use crate::dynamo::{self, Item};
+use crate::dynamo::{self, Item, OnTable};
 use crate::{MissingSetting, StoreError, setting};
 
 const ORDER: &str = "ORDER";
@@ -267,7 +267,8 @@ impl OrderRecords for OrderTable {
                 .consistent_read(true)
                 .set_exclusive_start_key(start_key)
                 .send()
-                .await?;
+                .await
+                .on_table(&self.table)?;
             Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
         })
         .await?;
@@ -300,7 +301,8 @@ impl OrderRecords for OrderTable {
             .scan_index_forward(false)
             .limit(Self::LISTED)
             .send()
-            .await?;
+            .await
+            .on_table(&self.table)?;
         page.items
             .unwrap_or_default()
             .into_iter()
@@ -335,13 +337,14 @@ impl OrderTransitions for OrderTable {
                     .build(),
             );
         }
+        let tables = dynamo::tables_of(&writes);
         let written = self
             .client
             .transact_write_items()
             .set_transact_items(Some(writes))
             .send()
             .await;
-        dynamo::condition_held(written)
+        dynamo::condition_held(written, &tables)
     }
 
     async fn record_history(&self, order_id: &OrderId, step: &Step) -> Result<bool, StoreError> {
@@ -354,7 +357,7 @@ impl OrderTransitions for OrderTable {
             .condition_expression("attribute_not_exists(orderId)")
             .send()
             .await;
-        dynamo::condition_held(written)
+        dynamo::condition_held(written, &self.table)
     }
 
     async fn pending_placed_before(&self, cutoff: &Timestamp) -> Result<Vec<OrderId>, StoreError> {
@@ -369,7 +372,8 @@ impl OrderTransitions for OrderTable {
                 .expression_attribute_values(":cutoff", text(cutoff.as_str()))
                 .set_exclusive_start_key(start_key)
                 .send()
-                .await?;
+                .await
+                .on_table(&self.table)?;
             Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
         })
         .await?;

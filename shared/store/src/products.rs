@@ -7,7 +7,8 @@ use astroshop_domain::{Product, ProductId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::{StoreError, dynamo};
+use crate::StoreError;
+use crate::dynamo::{self, OnTable};
 
 /// Reading the catalogue.
 pub trait ProductCatalog {
@@ -43,7 +44,8 @@ impl ProductTable {
             .table_name(&self.table)
             .set_item(Some(item))
             .send()
-            .await?;
+            .await
+            .on_table(&self.table)?;
         Ok(())
     }
 }
@@ -86,7 +88,7 @@ impl ProductTable {
             .condition_expression(condition)
             .send()
             .await;
-        dynamo::condition_held(written)
+        dynamo::condition_held(written, &self.table)
     }
 }
 
@@ -118,7 +120,7 @@ impl ProductEditor for ProductTable {
             .condition_expression("attribute_exists(id)")
             .send()
             .await;
-        Ok(if dynamo::condition_held(deleted)? {
+        Ok(if dynamo::condition_held(deleted, &self.table)? {
             Changed::Changed
         } else {
             Changed::NoSuchProduct
@@ -135,7 +137,8 @@ impl ProductCatalog for ProductTable {
                 .table_name(&self.table)
                 .set_exclusive_start_key(start_key)
                 .send()
-                .await?;
+                .await
+                .on_table(&self.table)?;
             Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
         })
         .await?;
@@ -154,7 +157,8 @@ impl ProductCatalog for ProductTable {
             .table_name(&self.table)
             .key("id", AttributeValue::S(id.to_string()))
             .send()
-            .await?;
+            .await
+            .on_table(&self.table)?;
         output
             .item
             .map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string())))

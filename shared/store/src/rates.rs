@@ -11,6 +11,7 @@ use astroshop_domain::{CurrencyCode, Rate, RateTable};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::dynamo::OnTable;
 use crate::{Kept, StoreError};
 
 const CURRENT: &str = "current";
@@ -51,7 +52,8 @@ impl RateTableStore {
             .item("base", AttributeValue::S(base.to_string()))
             .item("rates", AttributeValue::M(map))
             .send()
-            .await?;
+            .await
+            .on_table(&self.table)?;
         Ok(())
     }
 }
@@ -65,7 +67,8 @@ impl RateSource for RateTableStore {
             .key("id", AttributeValue::S(CURRENT.to_owned()))
             .consistent_read(true)
             .send()
-            .await?;
+            .await
+            .on_table(&self.table)?;
         let item = output
             .item
             .ok_or_else(|| StoreError::Missing(format!("no current rates in table {}", self.table)))?;

@@ -15,7 +15,8 @@ use astroshop_domain::{Product, ProductId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 
-use crate::{StoreError, dynamo};
+use crate::StoreError;
+use crate::dynamo::{self, OnTable};
 
 /// The partition holding category memberships. Words never contain `#`, so
 /// it cannot collide with a term.
@@ -109,7 +110,8 @@ impl ProductSearchTable {
                 .projection_expression("#attribute")
                 .set_exclusive_start_key(start_key)
                 .send()
-                .await?;
+                .await
+                .on_table(&self.table)?;
             Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
         })
         .await
