@@ -20,12 +20,14 @@ mod iam;
 mod inventory;
 mod limits;
 mod loadgen;
+mod metrics;
 mod owners;
 mod recommendations;
 mod search;
 mod shipping;
 mod storefront;
 mod tokens;
+mod traces;
 
 use std::sync::Arc;
 
@@ -53,6 +55,8 @@ fn main() {
         checkout::TESTS,
         owners::TESTS,
         tokens::TESTS,
+        metrics::TESTS,
+        traces::TESTS,
     ]
     .concat();
     let exclusive: Vec<(&str, Test)> = [

@@ -73,7 +73,7 @@ pub const SEEDED: [(&str, &str, &str, &str); 10] = [
 
 /// One shopper: their own cookies, no redirects followed (so each one can
 /// be checked), and the form token of the last page they were shown.
-struct Shopper<'s> {
+pub struct Shopper<'s> {
     shop: &'s Shop,
     http: reqwest::Client,
     runtime: tokio::runtime::Runtime,
@@ -81,18 +81,18 @@ struct Shopper<'s> {
     form_token: RefCell<Option<String>>,
 }
 
-struct Page {
+pub struct Page {
     status: u16,
     headers: HeaderMap,
     body: Vec<u8>,
 }
 
 impl Page {
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    fn header(&self, name: &str) -> &str {
+    pub fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -101,7 +101,7 @@ impl Page {
 }
 
 impl<'s> Shopper<'s> {
-    fn new(shop: &'s Shop) -> Result<Self> {
+    pub fn new(shop: &'s Shop) -> Result<Self> {
         Ok(Self {
             shop,
             http: reqwest::Client::builder()
@@ -117,7 +117,7 @@ impl<'s> Shopper<'s> {
     }
 
     /// A page; a server error fails the test.
-    fn get(&self, path: &str) -> Result<Page> {
+    pub fn get(&self, path: &str) -> Result<Page> {
         let page = self.send(self.http.get(self.url(path)), path)?;
         ensure_that!(
             page.status < 500,
@@ -131,7 +131,7 @@ impl<'s> Shopper<'s> {
     /// Posts a form from the last page shown, as a browser does: with that
     /// page's form token and the shop's origin. Gives whatever it answered
     /// (the caller checks the status).
-    fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Page> {
+    pub fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Page> {
         let token = self
             .form_token
             .borrow()
@@ -160,7 +160,7 @@ impl<'s> Shopper<'s> {
     }
 
     /// Posts a form and follows its 303 to the page it leads to.
-    fn submit(&self, path: &str, form: &[(&str, &str)]) -> Result<Page> {
+    pub fn submit(&self, path: &str, form: &[(&str, &str)]) -> Result<Page> {
         let answer = self.post(path, form)?;
         ensure_that!(
             answer.status == 303,
@@ -410,6 +410,45 @@ fn bad_add_to_cart_input_is_an_error_page_not_a_500(shop: &Shop) -> Result<()> {
     Ok(())
 }
 
+/// The idempotency key a checkout page's form carries.
+fn idempotency_key(form_page: &str) -> Result<String> {
+    Ok(form_page
+        .split("name=\"idempotencyKey\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .context("no idempotency key in the form")?
+        .to_owned())
+}
+
+/// The checkout form as a shopper fills it in, with a card that is accepted.
+fn checkout_form(idempotency_key: &str) -> [(&str, &str); 11] {
+    [
+        ("idempotencyKey", idempotency_key),
+        ("email", "someone@example.com"),
+        ("streetAddress", "1600 Amphitheatre Parkway"),
+        ("city", "Mountain View"),
+        ("state", "CA"),
+        ("zipCode", "94043"),
+        ("country", "United States"),
+        ("creditCardNumber", "4432-8015-6152-0454"),
+        ("creditCardExpirationMonth", "1"),
+        ("creditCardExpirationYear", "2030"),
+        ("creditCardCvv", "672"),
+    ]
+}
+
+/// Puts one `product` in the shopper's cart and checks out through the
+/// storefront's forms; the order page's link (`/orders/{id}?key=`).
+pub fn check_out(shopper: &Shopper, product: &str) -> Result<String> {
+    shopper.get(&format!("/product/{product}"))?;
+    shopper.submit("/cart", &[("productId", product), ("quantity", "1")])?;
+    let form_page = ensure_html(&shopper.get("/checkout")?, 200, "/checkout")?;
+    let key = idempotency_key(&form_page)?;
+    let placed = shopper.post("/checkout", &checkout_form(&key))?;
+    ensure_that!(placed.status == 303, "POST /checkout answered {}", placed.status);
+    Ok(placed.header(LOCATION.as_str()).to_owned())
+}
+
 fn checkout_places_an_order_whose_page_follows_it_to_confirmed(shop: &Shop) -> Result<()> {
     let shopper = Shopper::new(shop)?;
     shopper.get("/product/2ZYFJ3GM2N")?;
@@ -422,25 +461,8 @@ fn checkout_places_an_order_whose_page_follows_it_to_confirmed(shop: &Shop) -> R
     let invalid = shopper.post("/checkout", &[("email", "nobody")])?;
     let html = ensure_html(&invalid, 422, "POST /checkout")?;
     ensure_that!(html.contains("Enter an e-mail address"), "{html}");
-    let key = form_page
-        .split("name=\"idempotencyKey\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .context("no idempotency key in the form")?
-        .to_owned();
-    let form = [
-        ("idempotencyKey", key.as_str()),
-        ("email", "someone@example.com"),
-        ("streetAddress", "1600 Amphitheatre Parkway"),
-        ("city", "Mountain View"),
-        ("state", "CA"),
-        ("zipCode", "94043"),
-        ("country", "United States"),
-        ("creditCardNumber", "4432-8015-6152-0454"),
-        ("creditCardExpirationMonth", "1"),
-        ("creditCardExpirationYear", "2030"),
-        ("creditCardCvv", "672"),
-    ];
+    let key = idempotency_key(&form_page)?;
+    let form = checkout_form(&key);
     let placed = shopper.post("/checkout", &form)?;
     ensure_that!(placed.status == 303, "POST /checkout answered {}", placed.status);
     let location = placed.header(LOCATION.as_str()).to_owned();

@@ -181,6 +181,21 @@ impl Shop {
         self.runtime.block_on(stack.redrive(queue))
     }
 
+    /// Where the local stack serves the functions' metrics as Prometheus
+    /// text (`http://127.0.0.1:<port>/metrics`).
+    pub fn metrics_url(&self) -> Result<String> {
+        Ok(self.local()?.metrics_url().to_owned())
+    }
+
+    /// Where the local stack's trace viewer (Arize Phoenix) serves its pages
+    /// and REST API; an error if none is installed (`./shop test` installs it).
+    pub fn trace_viewer_url(&self) -> Result<String> {
+        self.local()?
+            .trace_viewer_url()
+            .map(str::to_owned)
+            .context("the local stack runs no trace viewer: ./shop test installs it into .venv/trace-viewer")
+    }
+
     /// Invokes a function directly, as `aws lambda invoke` does.
     pub fn invoke(&self, binary: &str, payload: &Value) -> Result<Value> {
         let stack = self.local()?;

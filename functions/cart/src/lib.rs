@@ -102,6 +102,7 @@ pub async fn add_item(
             ),
         });
     }
+    astroshop_telemetry::metric("CartItemsAdded", "Count", 1.0, None);
     Ok(ok(&cart_view(carts, catalog, &pricing, &user_id).await?))
 }
 

@@ -57,7 +57,9 @@ pub async fn search_products(
     }
     let mut products: Vec<Product> = found.unwrap_or_default().into_values().collect();
     products.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(ok(&pricing.price_all(products)?))
+    let priced = pricing.price_all(products)?;
+    astroshop_telemetry::metric("Searches", "Count", 1.0, None);
+    Ok(ok(&priced))
 }
 
 #[derive(Debug, Serialize)]

@@ -72,6 +72,7 @@ where
 {
     /// `POST /api/checkout?currencyCode=` and `POST /api/account/checkout?currencyCode=`
     pub async fn place_order(&self, request: Request) -> Result<Response<Body>, ApiError> {
+        let started = std::time::Instant::now();
         check_body_size(&request)?;
         let body: &[u8] = match request.body() {
             Body::Text(text) => text.as_bytes(),
@@ -193,6 +194,8 @@ where
         match self.book.place(&placement).await.map_err(ApiError::internal)? {
             Placed::Placed => {
                 tracing::info!(order_id = %order_id, total = %placement.order.total, "order placed");
+                astroshop_telemetry::metric("OrdersPlaced", "Count", 1.0, None);
+                astroshop_telemetry::metric_seconds_since("CheckoutSeconds", started, None);
                 self.accepted(&placement.order, OrderStatus::Pending).await
             }
             // Another request with the same key got there first.
@@ -222,6 +225,7 @@ where
             Admission::Admitted => Ok(()),
             Admission::Refused { retry_after } => {
                 tracing::warn!(%client, "checkout limit reached");
+                astroshop_telemetry::metric("RequestsThrottled", "Count", 1.0, Some(("Limit", "checkout")));
                 Err(ApiError::TooManyRequests {
                     code: "too_many_checkouts",
                     message: format!(

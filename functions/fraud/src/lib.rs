@@ -36,7 +36,12 @@ pub async fn check_order(
             reasons: assessment.reasons,
         };
         publisher
-            .publish(&Envelope::following(delivery.metadata(), flagged, now()))
+            .publish(&Envelope::following(
+                delivery.metadata(),
+                flagged,
+                now(),
+                astroshop_telemetry::current_traceparent(),
+            ))
             .await?;
     }
     Ok(())

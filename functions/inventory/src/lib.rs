@@ -110,6 +110,7 @@ pub async fn reserve_stock(
         Hold::Short(reason) => match stock.record_failure(order_id, &lines, &reason).await? {
             None => {
                 tracing::info!(reason, "the order could not be held");
+                astroshop_telemetry::metric("ReservationsFailed", "Count", 1.0, None);
                 Reservation {
                     status: ReservationStatus::Failed,
                     items: lines,
@@ -131,7 +132,13 @@ pub async fn reserve_stock(
                 order: placed.order,
                 card: placed.card,
             };
-            bus.publish(&Envelope::following(&cause, reserved, at)).await?;
+            bus.publish(&Envelope::following(
+                &cause,
+                reserved,
+                at,
+                astroshop_telemetry::current_traceparent(),
+            ))
+            .await?;
         }
         ReservationStatus::Failed => {
             let failed = InventoryReservationFailed {
@@ -140,7 +147,13 @@ pub async fn reserve_stock(
                     .reason
                     .unwrap_or_else(|| "the order could not be held".into()),
             };
-            bus.publish(&Envelope::following(&cause, failed, at)).await?;
+            bus.publish(&Envelope::following(
+                &cause,
+                failed,
+                at,
+                astroshop_telemetry::current_traceparent(),
+            ))
+            .await?;
         }
         ReservationStatus::Released => {
             // Release came first (the order failed or was swept before its
@@ -179,6 +192,7 @@ pub async fn release_stock(
                 match stock.release(order_id, &held).await? {
                     Release::Returned(items) => {
                         tracing::info!(lines = items.len(), "gave the order's units back");
+                        astroshop_telemetry::metric("ReservationsReleased", "Count", 1.0, None);
                         Some(items)
                     }
                     Release::Changed => None,
@@ -204,7 +218,12 @@ pub async fn release_stock(
         order_id: order.order_id,
         items,
     };
-    let envelope = Envelope::following(&delivery.envelope.metadata, released, astroshop_saga::now());
+    let envelope = Envelope::following(
+        &delivery.envelope.metadata,
+        released,
+        astroshop_saga::now(),
+        astroshop_telemetry::current_traceparent(),
+    );
     bus.publish(&envelope).await?;
     Ok(())
 }

@@ -135,6 +135,7 @@ pub async fn mail_order_outcome(
         .mark_sent(to, &order.order_id, kind, &message_id)
         .await?;
     tracing::info!(kind = kind.as_str(), message_id, "mail sent");
+    astroshop_telemetry::metric("MailsSent", "Count", 1.0, Some(("Kind", kind.as_str())));
     Ok(())
 }
 

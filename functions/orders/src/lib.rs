@@ -39,6 +39,10 @@ pub struct OrderView {
     pub flagged: bool,
     pub updated_at: Timestamp,
     pub history: Vec<HistoryView>,
+    /// The trace of the order's checkout and saga (32 hex digits), which
+    /// an operator's trace viewer finds it by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     pub link: String,
     /// The key of the link, for clients that build their own.
     pub key: String,
@@ -78,7 +82,11 @@ impl OrderView {
     /// The record as its link's holder sees it; `key` opens it.
     pub fn new(record: OrderRecord, key: String) -> Self {
         let order = record.order;
+        let trace_id = Some(astroshop_saga::trace_id(record.traceparent.as_deref()))
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned);
         Self {
+            trace_id,
             link: api_link(&order.order_id, &key),
             key,
             order_id: order.order_id,

@@ -190,6 +190,7 @@ fn published(entry: &Entry) {
         source = entry.source,
         "outbox event published"
     );
+    astroshop_telemetry::metric("EventsPublished", "Count", 1.0, None);
 }
 
 /// Parks a record that can never be published; if even that fails, the
@@ -216,6 +217,7 @@ async fn park(
                 reason = letter.reason,
                 "outbox record parked in the dead-letter queue; the records after it go on"
             );
+            astroshop_telemetry::metric("DeadLetters", "Count", 1.0, None);
             Fate::Parked
         }
         Err(error) => {

@@ -139,14 +139,18 @@ pub fn final_event(
         Conclusion::Confirmed { tracking_id } => {
             let data = OrderConfirmed { order, tracking_id };
             Entry::of(&match cause {
-                Some(cause) => Envelope::following(cause, data, at),
+                Some(cause) => {
+                    Envelope::following(cause, data, at, astroshop_telemetry::current_traceparent())
+                }
                 None => Envelope::first(data, at, traceparent.map(str::to_owned)),
             })
         }
         Conclusion::Failed { reason } => {
             let data = OrderFailed { order, reason };
             Entry::of(&match cause {
-                Some(cause) => Envelope::following(cause, data, at),
+                Some(cause) => {
+                    Envelope::following(cause, data, at, astroshop_telemetry::current_traceparent())
+                }
                 None => Envelope::first(data, at, traceparent.map(str::to_owned)),
             })
         }

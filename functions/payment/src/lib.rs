@@ -102,6 +102,11 @@ pub async fn charge_card(
     let payment = match payments.record(&payment).await? {
         None => {
             tracing::info!(status = ?payment.status, card_type = %payment.card_type, last4 = payment.last4, "payment recorded");
+            let counted = match payment.status {
+                PaymentStatus::Charged => "PaymentsCharged",
+                _ => "PaymentsDeclined",
+            };
+            astroshop_telemetry::metric(counted, "Count", 1.0, None);
             payment
         }
         Some(existing) => {
@@ -134,14 +139,26 @@ async fn publish_outcome(
                 order,
                 payment: charge,
             };
-            bus.publish(&Envelope::following(cause, succeeded, at)).await?;
+            bus.publish(&Envelope::following(
+                cause,
+                succeeded,
+                at,
+                astroshop_telemetry::current_traceparent(),
+            ))
+            .await?;
         }
         PaymentStatus::Declined => {
             let failed = PaymentFailed {
                 order,
                 reason: payment.reason.unwrap_or_else(|| "the card was declined".into()),
             };
-            bus.publish(&Envelope::following(cause, failed, at)).await?;
+            bus.publish(&Envelope::following(
+                cause,
+                failed,
+                at,
+                astroshop_telemetry::current_traceparent(),
+            ))
+            .await?;
         }
         PaymentStatus::Voided | PaymentStatus::Refunded => {
             // The order failed before this charge came: it must not happen,
@@ -172,6 +189,7 @@ pub async fn refund_payment(
         let refunded = match payments.refund(&order.order_id, &at).await? {
             Refund::Refunded(payment) => {
                 tracing::info!(transaction_id = payment.transaction_id, "charge refunded");
+                astroshop_telemetry::metric("PaymentsRefunded", "Count", 1.0, None);
                 payment
             }
             Refund::NotCharged(Some(payment)) if payment.status == PaymentStatus::Refunded => payment,
@@ -209,7 +227,12 @@ pub async fn refund_payment(
             transaction_id: refunded.transaction_id.unwrap_or_default(),
             amount: refunded.amount,
         };
-        let envelope = Envelope::following(&delivery.envelope.metadata, refund, astroshop_saga::now());
+        let envelope = Envelope::following(
+            &delivery.envelope.metadata,
+            refund,
+            astroshop_saga::now(),
+            astroshop_telemetry::current_traceparent(),
+        );
         bus.publish(&envelope).await?;
         return Ok(());
     }

@@ -134,7 +134,12 @@ pub async fn ship_paid_order(
                 tracking_id: shipment.tracking_id,
             };
             publisher
-                .publish(&Envelope::following(delivery.metadata(), shipped, now()))
+                .publish(&Envelope::following(
+                    delivery.metadata(),
+                    shipped,
+                    now(),
+                    astroshop_telemetry::current_traceparent(),
+                ))
                 .await?;
             Ok(())
         }
@@ -148,7 +153,12 @@ pub async fn ship_paid_order(
                 reason: withheld.reason,
             };
             publisher
-                .publish(&Envelope::following(delivery.metadata(), withheld, now()))
+                .publish(&Envelope::following(
+                    delivery.metadata(),
+                    withheld,
+                    now(),
+                    astroshop_telemetry::current_traceparent(),
+                ))
                 .await?;
             Ok(())
         }

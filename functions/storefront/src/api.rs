@@ -246,6 +246,9 @@ pub struct Order {
     /// The saga steps the order has been through, oldest first.
     #[serde(default)]
     pub history: Vec<Step>,
+    /// The trace of its checkout, for an operator's trace viewer.
+    #[serde(default)]
+    pub trace_id: Option<String>,
 }
 
 /// One step of an order's saga, as `GET /api/orders/{orderId}` lists it.
@@ -427,8 +430,14 @@ impl<'a> ShopApi<'a> {
         Ok(list.orders)
     }
 
+    /// A request to the API, carrying the trace of the page it serves
+    /// (W3C `traceparent`), so the API's spans are that page's children.
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base))
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match astroshop_telemetry::current_traceparent() {
+            Some(traceparent) => request.header("traceparent", traceparent),
+            None => request,
+        }
     }
 
     /// A request that carries a signed-in shopper's token.

@@ -170,3 +170,48 @@ mod tests {
         );
     }
 }
+
+/// Where an operator sees one trace (`TRACE_PAGE`, a URL with `{trace_id}`
+/// in it): the local stack's trace viewer. An order page links its checkout's
+/// trace there; without it (the cloud) there is no link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracePage(String);
+
+impl TracePage {
+    const SLOT: &str = "{trace_id}";
+
+    /// The page `TRACE_PAGE` names, if it is set and has a `{trace_id}`.
+    pub fn from_env() -> Option<Self> {
+        Self::parse(&std::env::var("TRACE_PAGE").ok()?)
+    }
+
+    pub fn parse(template: &str) -> Option<Self> {
+        let url = Url::parse(&template.replace(Self::SLOT, "0")).ok()?;
+        (matches!(url.scheme(), "http" | "https") && template.contains(Self::SLOT))
+            .then(|| Self(template.to_owned()))
+    }
+
+    /// The page of `trace_id`, if it is one (32 hex digits).
+    pub fn of(&self, trace_id: &str) -> Option<String> {
+        let valid = trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit());
+        valid.then(|| self.0.replace(Self::SLOT, trace_id))
+    }
+}
+
+#[cfg(test)]
+mod trace_page_tests {
+    use super::*;
+
+    #[test]
+    fn a_trace_page_is_filled_only_with_a_trace_id() {
+        let page = TracePage::parse("http://127.0.0.1:6006/projects/UHJvamVjdDox/traces/{trace_id}").unwrap();
+        assert_eq!(
+            page.of("5759e988bd862e3fe1be46a994272793").as_deref(),
+            Some("http://127.0.0.1:6006/projects/UHJvamVjdDox/traces/5759e988bd862e3fe1be46a994272793")
+        );
+        assert_eq!(page.of("5759e988\"><script>"), None);
+        assert_eq!(page.of(""), None);
+        assert_eq!(TracePage::parse("http://127.0.0.1:6006/traces"), None, "no slot");
+        assert_eq!(TracePage::parse("javascript:{trace_id}"), None);
+    }
+}

@@ -35,7 +35,7 @@ use maud::Markup;
 
 use crate::accounts::{AccountError, IdToken, Shoppers};
 use crate::api::{Ad, ApiCallError, Cart, CheckoutRequest, OrderKey, ShopApi, Shopper, Vouched};
-use crate::config::{ShopAddress, ShopUrl};
+use crate::config::{ShopAddress, ShopUrl, TracePage};
 use crate::forms::{AddToCart, CheckoutFields, ChooseCurrency, Credentials, Form, FormError};
 use crate::pages::{AccountForm, AccountPage, Chrome, Notice, Totals};
 use crate::visit::{SHOPPER_COOKIE, Visit};
@@ -165,6 +165,7 @@ pub struct Storefront<S> {
     address: ShopAddress,
     shoppers: S,
     clients: Option<ClientKey>,
+    trace_page: Option<TracePage>,
 }
 
 impl<S: Shoppers> Storefront<S> {
@@ -179,7 +180,17 @@ impl<S: Shoppers> Storefront<S> {
             address,
             shoppers,
             clients: None,
+            trace_page: None,
         })
+    }
+
+    /// Order pages link their checkout's trace on `page` (the local trace
+    /// viewer).
+    pub fn linking_traces_to(self, page: Option<TracePage>) -> Self {
+        Self {
+            trace_page: page,
+            ..self
+        }
     }
 
     /// Names each visitor's address to checkout, signed with `key`.
@@ -231,7 +242,9 @@ impl<S: Shoppers> Storefront<S> {
             (&Method::GET, ["cart"]) => cart_page(&api, &visit).await,
             (&Method::GET, ["checkout"]) => checkout_page(&api, &visit).await,
             (&Method::GET, ["orders"]) => my_orders_page(&api, &visit).await,
-            (&Method::GET, ["orders", id]) => order_page(&api, &visit, id, query("key")).await,
+            (&Method::GET, ["orders", id]) => {
+                order_page(&api, &visit, id, query("key"), self.trace_page.as_ref()).await
+            }
             (&Method::GET, [name @ ("signin" | "signup")]) => {
                 let page = if *name == "signin" {
                     AccountPage::SignIn
@@ -802,7 +815,13 @@ async fn place_order(api: &ShopApi<'_>, visit: &Visit, form: &Form, visitor: Opt
 
 /// `GET /orders/{orderId}?key=`: the order, to whoever holds its link. An
 /// order without its key is not found, as one that does not exist.
-async fn order_page(api: &ShopApi<'_>, visit: &Visit, id: &str, key: Option<&str>) -> PageResult {
+async fn order_page(
+    api: &ShopApi<'_>,
+    visit: &Visit,
+    id: &str,
+    key: Option<&str>,
+    trace_page: Option<&TracePage>,
+) -> PageResult {
     let not_found = || Failure::not_found("We could not find that order.");
     let id = OrderId::parse(id).map_err(|_| not_found())?;
     let key = key
@@ -826,7 +845,10 @@ async fn order_page(api: &ShopApi<'_>, visit: &Visit, id: &str, key: Option<&str
     let names = |id: &ProductId| products.iter().find(|p| &p.id == id).map(|p| p.name.clone());
     // The currency switcher comes back to this page, key and all.
     let path = api::order_page(&id, &key);
-    let markup = pages::order(&header?.chrome(visit, &path), &order, &names);
+    let trace = trace_page
+        .zip(order.trace_id.as_deref())
+        .and_then(|(page, id)| page.of(id));
+    let markup = pages::order(&header?.chrome(visit, &path), &order, &names, trace.as_deref());
     Ok(html(StatusCode::OK, markup))
 }
 

@@ -429,7 +429,14 @@ const PROGRESS: [(&str, &str); 4] = [
 /// `GET /orders/{orderId}?key=`. `names` gives the product names the order's
 /// lines only know by id. While the order is pending the page refreshes
 /// itself and shows how far the order has come.
-pub fn order(chrome: &Chrome<'_>, order: &Order, names: &dyn Fn(&ProductId) -> Option<String>) -> Markup {
+/// An order's page; `trace` links the trace of its checkout, for the
+/// operator who runs the shop locally.
+pub fn order(
+    chrome: &Chrome<'_>,
+    order: &Order,
+    names: &dyn Fn(&ProductId) -> Option<String>,
+    trace: Option<&str>,
+) -> Markup {
     let status = order.status.as_deref().unwrap_or("PLACED");
     let settled = matches!(status, "CONFIRMED" | "FAILED" | "SHIPPED" | "CANCELLED");
     let failed = status == "FAILED";
@@ -484,6 +491,9 @@ pub fn order(chrome: &Chrome<'_>, order: &Order, names: &dyn Fn(&ProductId) -> O
             }
             @if let Some(address) = &order.shipping_address { (address_block(address)) }
             a.button href="/" { "Continue shopping" }
+            @if let Some(trace) = trace {
+                p.muted { a.trace-link href=(trace) { "How this order went through the shop (its trace)" } }
+            }
         }
     };
     layout(chrome, "Your order", !settled, content)
@@ -900,7 +910,7 @@ mod tests {
             "history": [{"step": "OrderPlaced", "at": "2026-11-21T10:00:00Z"}, {"step": "InventoryReserved"}]
         }))
         .unwrap();
-        let page = render(|chrome| super::order(chrome, &order, &|_| None));
+        let page = render(|chrome| super::order(chrome, &order, &|_| None, None));
         assert!(
             page.contains(r#"<li class="done" data-step="InventoryReserved">"#),
             "{page}"
@@ -911,7 +921,7 @@ mod tests {
             "trackingId": null
         }))
         .unwrap();
-        let page = render(|chrome| super::order(chrome, &order, &|_| None));
+        let page = render(|chrome| super::order(chrome, &order, &|_| None, None));
         assert!(page.contains("We could not complete your order"));
         assert!(page.contains("the card expired in 01/2020"));
         assert!(!page.contains("data-step"), "a failed order shows no progress");
@@ -921,10 +931,21 @@ mod tests {
     fn a_pending_order_page_refreshes_itself_and_a_confirmed_one_does_not() {
         let mut order: Order =
             serde_json::from_value(serde_json::json!({"orderId": "o-1", "status": "PENDING"})).unwrap();
-        let page = render(|chrome| super::order(chrome, &order, &|_| None));
+        let page = render(|chrome| super::order(chrome, &order, &|_| None, None));
         assert!(page.contains(r#"http-equiv="refresh""#));
         order.status = Some("CONFIRMED".into());
-        let page = render(|chrome| super::order(chrome, &order, &|_| None));
+        let page = render(|chrome| super::order(chrome, &order, &|_| None, None));
         assert!(!page.contains(r#"http-equiv="refresh""#));
+    }
+
+    #[test]
+    fn an_order_page_links_its_trace_only_when_there_is_a_viewer() {
+        let order: Order =
+            serde_json::from_value(serde_json::json!({"orderId": "o-1", "status": "CONFIRMED"})).unwrap();
+        let trace = "http://127.0.0.1:6006/projects/UHJvamVjdDox/traces/5759e988bd862e3fe1be46a994272793";
+        let page = render(|chrome| super::order(chrome, &order, &|_| None, Some(trace)));
+        assert!(page.contains(&format!(r#"href="{trace}""#)), "{page}");
+        let page = render(|chrome| super::order(chrome, &order, &|_| None, None));
+        assert!(!page.contains("/traces/"), "{page}");
     }
 }

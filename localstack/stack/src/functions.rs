@@ -1,15 +1,20 @@
 //! The functions, run by `cargo lambda watch`: it serves Lambda's Invoke API
 //! on a loopback port, starts each function on its first invocation and
-//! rebuilds it when its code changes.
+//! rebuilds it when its code changes. What they print passes through this
+//! process on its way to the terminal or the log file, so their metrics can
+//! be read from it (`metrics`).
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::{BufReader, Write};
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::metrics::{self, Metrics};
 use crate::process::Supervised;
 use crate::tools;
 
@@ -27,18 +32,52 @@ impl Output {
         Ok(match self {
             Output::Terminal => (Stdio::inherit(), Stdio::inherit()),
             Output::File(path) => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                let file = File::options()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .with_context(|| format!("opening {}", path.display()))?;
+                let file = Self::open(path)?;
                 (Stdio::from(file.try_clone()?), Stdio::from(file))
             }
         })
     }
+
+    fn open(path: &Path) -> Result<File> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))
+    }
+
+    /// A stdout and a stderr that are pipes to this process: a thread for
+    /// each passes every line on to where `self` says, unchanged (stdout to
+    /// stdout, stderr to stderr), and shows it to `metrics`.
+    fn relayed(&self, metrics: &Arc<Metrics>) -> Result<(Stdio, Stdio)> {
+        let (stdout_sink, stderr_sink): (Box<dyn Write + Send>, Box<dyn Write + Send>) = match self {
+            Output::Terminal => (Box::new(std::io::stdout()), Box::new(std::io::stderr())),
+            Output::File(path) => {
+                let file = Self::open(path)?;
+                (Box::new(file.try_clone()?), Box::new(file))
+            }
+        };
+        Ok((
+            relay_through("stdout", stdout_sink, metrics)?,
+            relay_through("stderr", stderr_sink, metrics)?,
+        ))
+    }
+}
+
+/// A pipe whose every line a thread of its own passes on to `sink` and
+/// shows to `metrics`; its end for a child process to write to. The thread
+/// ends when every process holding that end has exited.
+fn relay_through(stream: &str, mut sink: Box<dyn Write + Send>, metrics: &Arc<Metrics>) -> Result<Stdio> {
+    let (reader, writer) = std::io::pipe()?;
+    let metrics = metrics.clone();
+    std::thread::Builder::new()
+        .name(format!("functions' {stream}"))
+        .spawn(move || metrics::relay(BufReader::new(reader), &mut sink, &metrics))
+        .context("starting a thread to relay the functions' output")?;
+    Ok(Stdio::from(writer))
 }
 
 /// Builds every function binary up front, so the first request to each does
@@ -66,17 +105,19 @@ pub struct Functions {
 
 impl Functions {
     /// Starts `cargo lambda watch` on `invoke_port` with `environment`, and
-    /// waits until it accepts invocations.
+    /// waits until it accepts invocations. Their output goes to `output`,
+    /// their metrics to `metrics`.
     pub async fn start(
         invoke_port: u16,
         environment: &BTreeMap<String, String>,
         concurrency: u16,
         env_file: &Path,
         output: &Output,
+        metrics: &Arc<Metrics>,
     ) -> Result<Self> {
         let lines: String = environment.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::write(env_file, lines).with_context(|| format!("writing {}", env_file.display()))?;
-        let (stdout, stderr) = output.stdio()?;
+        let (stdout, stderr) = output.relayed(metrics)?;
         let mut command = tools::cargo();
         command
             .args([

@@ -14,6 +14,11 @@
 //! sources plug in beside it, reading their resources from the template
 //! through `template` and `resolve` and polling the emulator as Lambda's
 //! event source mappings do.
+//!
+//! The functions' output passes through it too: the Embedded Metric Format
+//! lines among it are added up as CloudWatch would, and served as Prometheus
+//! text (`metrics`). Their spans go over OTLP to the trace viewer (Arize
+//! Phoenix) it starts when installed (`viewer`).
 
 pub mod account;
 pub mod apigw;
@@ -23,6 +28,7 @@ pub mod emulator;
 pub mod functions;
 pub mod gateway;
 pub mod iam;
+pub mod metrics;
 pub mod process;
 pub mod provision;
 pub mod queues;
@@ -35,5 +41,6 @@ pub mod streams;
 pub mod template;
 pub mod throttle;
 pub mod tools;
+pub mod viewer;
 
 pub use stack::{Stack, StackOptions};

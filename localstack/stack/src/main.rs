@@ -29,6 +29,9 @@ enum Command {
         /// Prefix of every resource name in the emulator.
         #[arg(long, default_value = "astroshop")]
         prefix: String,
+        /// Port of the functions' metrics (Prometheus text at /metrics); 0 picks a free one.
+        #[arg(long, default_value_t = 0)]
+        metrics_port: u16,
     },
     /// Send what waits in a dead-letter queue of the running stack back where
     /// it was going, once its cause is fixed.
@@ -56,7 +59,11 @@ enum Command {
 async fn main() -> Result<()> {
     tracing_subscriber::fmt().with_target(false).without_time().init();
     match Cli::parse().command {
-        Command::Up { port, prefix } => up(port, prefix).await,
+        Command::Up {
+            port,
+            prefix,
+            metrics_port,
+        } => up(port, metrics_port, prefix).await,
         Command::Redrive { queue, prefix } => redrive(&queue, &prefix).await,
         Command::Event { method, uri, body } => {
             let (function, event) = local_stack::gateway::routed_event(
@@ -92,9 +99,10 @@ async fn redrive(queue: &str, prefix: &str) -> Result<()> {
     Ok(())
 }
 
-async fn up(port: u16, prefix: String) -> Result<()> {
+async fn up(port: u16, metrics_port: u16, prefix: String) -> Result<()> {
     let mut options = StackOptions::new(&prefix);
     options.port = port;
+    options.metrics_port = metrics_port;
     options.function_output = Output::Terminal;
     options.show_progress = true;
     options.log_requests = true;
@@ -112,6 +120,16 @@ async fn up(port: u16, prefix: String) -> Result<()> {
         stack.resource_ref("ShopperPoolClient"),
     ) {
         eprintln!("  shopper accounts: user pool {pool}, app client {client} (in the emulator's Cognito)");
+    }
+    eprintln!(
+        "  the functions' metrics, as Prometheus text: {}",
+        stack.metrics_url()
+    );
+    match stack.trace_viewer_url() {
+        Some(url) => eprintln!("  traces (Arize Phoenix): {url}/projects (one checkout is one trace)"),
+        None => {
+            eprintln!("  traces: no trace viewer installed (./shop up installs it), so no spans are sent")
+        }
     }
     eprintln!(
         "  AWS emulator: {} (pid {emulator_pid}); functions: cargo lambda watch (pid {functions_pid})",

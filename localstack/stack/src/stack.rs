@@ -1,8 +1,9 @@
 //! The whole local stack: the emulator provisioned from the template and
-//! seeded, the functions under `cargo lambda watch`, and the HTTP API with
-//! its JWT authorizers. Every function is given the API's local address as
-//! `SHOP_URL` (what links in mail and pages point at), so the gateway's port
-//! is bound before the functions start.
+//! seeded, the functions under `cargo lambda watch`, the HTTP API with its
+//! JWT authorizers, and the functions' metrics as Prometheus text. Every
+//! function is given the API's local address as `SHOP_URL` (what links in
+//! mail and pages point at), so the gateway's port is bound before the
+//! functions start.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,12 +22,14 @@ use crate::gateway::Gateway;
 use crate::iam::Iam;
 use crate::iam::calls::Place;
 use crate::iam::gate::Gate;
+use crate::metrics::Metrics;
 use crate::provision;
 use crate::resolve::{Names, Resolver};
 use crate::routes::RouteTable;
 use crate::sources::Timing;
 use crate::template::Template;
 use crate::tools;
+use crate::viewer::{self, TraceViewer};
 
 /// The file in a stack's work directory that holds its emulator's endpoint
 /// while it runs.
@@ -38,6 +41,8 @@ pub struct StackOptions {
     pub prefix: String,
     /// The HTTP API's port; 0 picks a free one.
     pub port: u16,
+    /// The port of the metrics' `GET /metrics`; 0 picks a free one.
+    pub metrics_port: u16,
     /// Where logs and generated files go.
     pub work_dir: PathBuf,
     /// Where function output goes.
@@ -61,6 +66,7 @@ impl StackOptions {
         Self {
             prefix: prefix.to_owned(),
             port: 0,
+            metrics_port: 0,
             function_output: Output::File(work_dir.join("functions.log")),
             work_dir,
             concurrency: 2,
@@ -82,6 +88,11 @@ pub struct Stack {
     base_url: String,
     emulator: Emulator,
     functions: Functions,
+    /// Where the functions' spans go and can be seen (when it is installed).
+    viewer: Option<TraceViewer>,
+    /// Where the functions' metrics are served, and the server.
+    metrics_url: String,
+    metrics_server: JoinHandle<()>,
     shutdown: watch::Sender<bool>,
     gateway: JoinHandle<()>,
     /// Where the functions' AWS calls are checked against their roles.
@@ -146,6 +157,8 @@ impl Stack {
         // Where `local-stack redrive` and other tools find the running stack.
         std::fs::write(options.work_dir.join(ENDPOINT_FILE), emulator.endpoint())?;
         steps.end(&format!("listening on {}", emulator.endpoint()));
+        // Phoenix takes its time to start: it does while the rest is set up.
+        let viewer = viewer::Starting::spawn(&options.work_dir)?;
 
         steps.begin("creating the template's resources and seeding data");
         let names = Names::local(&options.prefix);
@@ -202,6 +215,30 @@ impl Stack {
             &options.work_dir.join("aws"),
         )?);
         environment.insert("SHOP_URL".to_owned(), base_url.clone());
+        // Spans go to the trace viewer, where the cloud's collector layer is
+        // not; with no viewer, nowhere.
+        environment.remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+        let viewer = match viewer {
+            Some(starting) => {
+                let viewer = starting.ready().await?;
+                environment.insert(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+                    viewer.otlp_endpoint().to_owned(),
+                );
+                environment.insert("TRACE_PAGE".to_owned(), viewer.trace_page());
+                Some(viewer)
+            }
+            None => None,
+        };
+        let metrics = Arc::new(Metrics::default());
+        let metrics_listener = TcpListener::bind(("127.0.0.1", options.metrics_port))
+            .await
+            .with_context(|| format!("binding port {} for the metrics", options.metrics_port))?;
+        let metrics_url = format!(
+            "http://127.0.0.1:{}/metrics",
+            metrics_listener.local_addr()?.port()
+        );
+        let metrics_server = tokio::spawn(metrics.clone().serve(metrics_listener, stopped.clone()));
         let invoke_port = functions::free_port()?;
         let functions = Functions::start(
             invoke_port,
@@ -209,10 +246,11 @@ impl Stack {
             options.concurrency,
             &options.work_dir.join("functions.env"),
             &options.function_output,
+            &metrics,
         )
         .await?;
         steps.end(&format!(
-            "Invoke API on 127.0.0.1:{invoke_port}; {}",
+            "Invoke API on 127.0.0.1:{invoke_port}, their metrics at {metrics_url}; {}",
             if options.check_iam {
                 format!("their AWS calls checked against their roles at {gate_url}")
             } else {
@@ -250,6 +288,9 @@ impl Stack {
             base_url,
             emulator,
             functions,
+            viewer,
+            metrics_url,
+            metrics_server,
             shutdown,
             gateway,
             gate,
@@ -318,6 +359,17 @@ impl Stack {
         &self.base_url
     }
 
+    /// Where the functions' metrics are read as Prometheus text
+    /// (`http://127.0.0.1:<port>/metrics`).
+    pub fn metrics_url(&self) -> &str {
+        &self.metrics_url
+    }
+
+    /// The trace viewer's pages and REST API, if one is installed.
+    pub fn trace_viewer_url(&self) -> Option<&str> {
+        self.viewer.as_ref().map(TraceViewer::url)
+    }
+
     pub fn emulator_endpoint(&self) -> &str {
         self.emulator.endpoint()
     }
@@ -351,7 +403,11 @@ impl Stack {
     /// and all they started (the function instances among them).
     pub fn processes(&self) -> Vec<u32> {
         let mut all = Vec::new();
-        for pid in [self.emulator.pid(), self.functions.pid()] {
+        let viewer = self.viewer.as_ref().map(TraceViewer::pid);
+        for pid in [self.emulator.pid(), self.functions.pid()]
+            .into_iter()
+            .chain(viewer)
+        {
             all.push(pid);
             all.extend(crate::process::descendants(pid));
         }
@@ -381,6 +437,7 @@ impl Stack {
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         let _ = self.gateway.await;
+        let _ = self.metrics_server.await;
         let _ = self.gate.await;
         let report = self.iam.report();
         if let Err(error) = std::fs::write(self.work_dir.join("iam-report.md"), report.to_markdown()) {
@@ -390,6 +447,9 @@ impl Stack {
         self.sources.shutdown().await;
         self.functions.stop().await;
         self.emulator.stop().await;
+        if let Some(viewer) = self.viewer {
+            viewer.stop().await;
+        }
         let _ = std::fs::remove_file(self.work_dir.join(ENDPOINT_FILE));
     }
 }

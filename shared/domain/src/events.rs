@@ -64,15 +64,18 @@ impl<T: DomainEvent> Envelope<T> {
         }
     }
 
-    /// An event answering `cause`: same correlation and trace.
-    pub fn following(cause: &Metadata, data: T, at: OffsetDateTime) -> Self {
+    /// An event answering `cause`: same correlation and trace. Its
+    /// `traceparent` names the span that made it (the step handling
+    /// `cause`), so the next step's span is that span's child; without one,
+    /// the cause's.
+    pub fn following(cause: &Metadata, data: T, at: OffsetDateTime, traceparent: Option<String>) -> Self {
         Self {
             metadata: Metadata {
                 event_id: event_id::<T>(data.order_id()),
                 occurred_at: Timestamp::from(at),
                 correlation_id: data.order_id().to_string(),
                 causation_id: Some(cause.event_id.clone()),
-                traceparent: cause.traceparent.clone(),
+                traceparent: traceparent.or_else(|| cause.traceparent.clone()),
             },
             data,
         }
@@ -305,6 +308,11 @@ mod tests {
 
     #[test]
     fn a_following_event_keeps_the_correlation_and_trace_and_names_its_cause() {
+        let flagged = || OrderFlagged {
+            order_id: order_id(),
+            score: 60,
+            reasons: vec!["large order".into()],
+        };
         let first = Envelope::first(
             InventoryReleased {
                 order_id: order_id(),
@@ -315,20 +323,30 @@ mod tests {
         );
         let next = Envelope::following(
             &first.metadata,
-            OrderFlagged {
-                order_id: order_id(),
-                score: 60,
-                reasons: vec!["large order".into()],
-            },
+            flagged(),
             datetime!(2026-11-21 10:00:01 UTC),
+            None,
         );
         assert_eq!(next.metadata.correlation_id, order_id().as_str());
         assert_eq!(
             next.metadata.causation_id.as_deref(),
             Some(first.metadata.event_id.as_str())
         );
-        assert_eq!(next.metadata.traceparent, first.metadata.traceparent);
+        assert_eq!(
+            next.metadata.traceparent, first.metadata.traceparent,
+            "made outside any span, it carries its cause's"
+        );
         assert_eq!(next.metadata.occurred_at.as_str(), "2026-11-21T10:00:01.000Z");
+        // Made inside the step's span: that span is the next step's parent,
+        // in the same trace.
+        let step = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01";
+        let sent = Envelope::following(
+            &first.metadata,
+            flagged(),
+            datetime!(2026-11-21 10:00:01 UTC),
+            Some(step.into()),
+        );
+        assert_eq!(sent.metadata.traceparent.as_deref(), Some(step));
         let json = serde_json::to_value(&next).unwrap();
         assert_eq!(json["data"]["orderId"], order_id().as_str());
         assert_eq!(

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use astroshop_domain::{CurrencyCode, Product, RateTable};
 use astroshop_store::RateSource;
+use astroshop_telemetry::Trigger;
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
@@ -323,11 +324,11 @@ where
     F: Future<Output = Result<Response<Body>, ApiError>> + Send,
 {
     astroshop_telemetry::init();
-    lambda_http::run(service_fn(|request: Request| {
+    let answering = service_fn(|request: Request| {
         let answered = answer(&handler, request);
         async move { Ok::<_, std::convert::Infallible>(answered.await) }
-    }))
-    .await
+    });
+    astroshop_telemetry::run(lambda_http::Adapter::from(answering), Trigger::Http).await
 }
 
 /// Answers one request: inside a span that carries its method, path,
@@ -347,14 +348,6 @@ where
         request_id = id,
         trace_id = tracing::field::Empty,
     );
-    // Lambda's X-Ray header for this invocation (when tracing is active)
-    // makes the request, and a checkout's whole saga, part of its trace.
-    if let Some(header) = request
-        .lambda_context_ref()
-        .and_then(|context| context.xray_trace_id.as_deref())
-    {
-        astroshop_telemetry::continue_xray(&span, header);
-    }
     if let Some(trace_id) = span.in_scope(astroshop_telemetry::current_trace_id) {
         span.record("trace_id", trace_id);
     }

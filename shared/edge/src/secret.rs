@@ -34,7 +34,7 @@ impl SecretParameter {
         Self {
             ssm,
             parameter: parameter.into(),
-            kept: Kept::new(ttl),
+            kept: Kept::new("secrets", ttl),
         }
     }
 

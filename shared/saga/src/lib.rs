@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use astroshop_domain::events::Entry;
 use astroshop_domain::events::{DomainEvent, Envelope, Metadata};
 use astroshop_store::{MissingSetting, StoreError, setting};
+use astroshop_telemetry::Trigger;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, PutEventsResultEntry};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -293,13 +294,13 @@ where
 {
     astroshop_telemetry::init();
     let step = &step;
-    lambda_runtime::run(service_fn(|event| async move {
+    let consuming = service_fn(|event| async move {
         // Boxed: a step's future nested inside the runtime's own grows past
         // the compiler's limit for computing a future's layout.
         let batch = consume(event, |delivery| Box::pin(step(delivery)));
         Ok::<_, lambda_runtime::Error>(batch.await)
-    }))
-    .await
+    });
+    astroshop_telemetry::run(consuming, Trigger::PubSub).await
 }
 
 /// How long before the invocation's deadline the messages still being
@@ -321,6 +322,7 @@ where
     F: Future<Output = Result<(), StepError>>,
 {
     let give_up_at = give_up_at(&event.context);
+    let function = event.context.env_config.function_name.as_str();
     let records = &event.payload.records;
     let mut by_order: Vec<(String, Vec<Delivery>)> = Vec::new();
     let mut failed: Vec<String> = Vec::new();
@@ -344,7 +346,7 @@ where
         let mut failed = Vec::new();
         for delivery in deliveries {
             let message_id = delivery.message_id.clone();
-            if !handle(delivery, handler, give_up_at).await {
+            if !handle(delivery, handler, function, give_up_at).await {
                 failed.push(message_id);
             }
         }
@@ -364,8 +366,8 @@ where
     response
 }
 
-/// Handles one message; whether it was done.
-async fn handle<H, F>(delivery: Delivery, handler: &H, give_up_at: Option<Instant>) -> bool
+/// Handles one message in `function`; whether it was done.
+async fn handle<H, F>(delivery: Delivery, handler: &H, function: &str, give_up_at: Option<Instant>) -> bool
 where
     H: Fn(Delivery) -> F,
     F: Future<Output = Result<(), StepError>>,
@@ -374,22 +376,31 @@ where
     let metadata = delivery.metadata().clone();
     let span = tracing::info_span!(
         "event",
+        "otel.name" = format!("{function} handles {}", delivery.detail_type),
+        "otel.kind" = "consumer",
+        "faas.name" = function,
         order_id = metadata.correlation_id,
         event_id = metadata.event_id,
         detail_type = delivery.detail_type,
         trace_id = trace_id(metadata.traceparent.as_deref()),
     );
-    // The step joins the checkout's trace.
+    // The step's span is a child of the span that published its event.
     if let Some(traceparent) = &metadata.traceparent {
         astroshop_telemetry::continue_trace(&span, traceparent);
     }
+    let started = std::time::Instant::now();
     let step = handler(delivery).instrument(span.clone());
     let outcome = match give_up_at {
         Some(at) => tokio::time::timeout_at(at, step).await,
         None => Ok(step.await),
     };
     let error = match outcome {
-        Ok(Ok(())) => return true,
+        Ok(Ok(())) => {
+            // A saga step is one function: its name tells the steps apart.
+            let step = astroshop_telemetry::function_name().map(|function| ("Step", function));
+            astroshop_telemetry::metric_seconds_since("SagaStepSeconds", started, step);
+            return true;
+        }
         Ok(Err(error)) => astroshop_telemetry::error_chain(&error),
         Err(_) => "the invocation's deadline came first".to_owned(),
     };

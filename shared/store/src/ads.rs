@@ -55,7 +55,7 @@ impl AdTable {
         Self {
             client,
             table: table.into(),
-            every_ad: Kept::new(Self::EVERY_AD_TTL),
+            every_ad: Kept::new("ads", Self::EVERY_AD_TTL),
         }
     }
 

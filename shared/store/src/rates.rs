@@ -99,7 +99,7 @@ impl<S: RateSource + Sync> CachedRates<S> {
     pub fn new(source: S, ttl: Duration) -> Self {
         Self {
             source,
-            kept: Kept::new(ttl),
+            kept: Kept::new("rates", ttl),
         }
     }
 }

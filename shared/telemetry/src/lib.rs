@@ -1,41 +1,53 @@
-//! Tracing every binary shares.
+//! Telemetry every binary shares.
 //!
 //! - Logs: one JSON object per line on stdout (CloudWatch Logs and `cargo
 //!   lambda watch` both read stdout), with the current span's fields, so a
 //!   line carries the request, order and trace it belongs to. `RUST_LOG`
 //!   overrides the default `info` level.
-//! - Traces: `tracing` spans become OpenTelemetry spans with X-Ray trace ids
-//!   (`opentelemetry-aws`), sent as X-Ray segments to the daemon Lambda runs
-//!   beside each function when tracing is active (`AWS_XRAY_DAEMON_ADDRESS`).
-//!   Where no daemon runs (the local stack, tests) spans still get their ids,
+//! - Traces: `tracing` spans become OpenTelemetry spans, sent over OTLP/HTTP
+//!   to `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`)
+//!   when one is set: in the cloud the OpenTelemetry collector extension
+//!   beside each function, locally the trace viewer `./shop up` starts. Ids
+//!   have X-Ray's format (`opentelemetry-aws`), so AWS keeps the traces it
+//!   continues. Every invocation is one span (`lambda_runtime`'s
+//!   OpenTelemetry layer, see [`invocations`]), and its spans are sent
+//!   before the next event is asked for, since Lambda may freeze the process
+//!   in between. Where no endpoint is set (tests) spans still get their ids,
 //!   so logs and events carry the trace.
 //! - Metrics: CloudWatch Embedded Metric Format lines on stdout, which
 //!   CloudWatch Logs turns into metrics with no agent (`metric`).
-//! - Propagation: a checkout's trace starts in the checkout function (from
-//!   the X-Ray header Lambda gives it), rides in every saga event as a W3C
-//!   `traceparent`, and each consumer continues it, so one checkout is one
-//!   trace across every function. EventBridge also gets the X-Ray header of
-//!   each event it is given.
+//! - Propagation: a W3C `traceparent` rides in the `traceparent` header of
+//!   every call between functions (the storefront's calls to the API) and in
+//!   every saga event; the span that handles a request or an event is a child
+//!   of the span that sent it, so one checkout is one trace whose tree says
+//!   who caused what. EventBridge also gets the X-Ray header of each event.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use opentelemetry::Context;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_aws::trace::XrayIdGenerator;
-use opentelemetry_aws::trace::xray_propagator::{span_context_from_str, span_context_to_string};
-use opentelemetry_aws::xray_exporter::XrayExporter;
-use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
+use opentelemetry_aws::trace::xray_propagator::span_context_to_string;
+use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Set by Lambda when the function's tracing is active.
-const DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
+mod invocation;
+
+pub use invocation::{Invocations, Trigger, invocations, run};
+
+/// Where spans go, as the OpenTelemetry SDKs of every language read it.
+const ENDPOINTS: [&str; 2] = [
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+];
 
 /// Kept for the life of the process: dropping the provider would stop export.
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
@@ -43,8 +55,15 @@ static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 /// Installs the subscriber. Calling it twice is harmless (the second call
 /// keeps the first subscriber), which keeps tests that build handlers simple.
 pub fn init() {
-    let exporter = std::env::var_os(DAEMON_ADDRESS).map(|_| XrayExporter::new(XrayDaemonClient::default()));
-    let provider = PROVIDER.get_or_init(|| provider(exporter));
+    count_cold_start();
+    let provider = PROVIDER.get_or_init(|| {
+        let exporter = ENDPOINTS
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+            .then(otlp_exporter)
+            .flatten();
+        provider(exporter, &service_name())
+    });
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::registry()
         .with(filter)
@@ -60,13 +79,45 @@ pub fn init() {
         .try_init();
 }
 
+/// Sends every span ended so far, and waits until they are sent (or the
+/// exporter's timeout passes): what Lambda needs before it may freeze the
+/// process.
+pub fn flush() {
+    if let Some(provider) = PROVIDER.get()
+        && let Err(error) = provider.force_flush()
+    {
+        eprintln!("spans not sent: {error}");
+    }
+}
+
+/// The function's name, which the trace viewer shows each span under.
+fn service_name() -> String {
+    function_name().unwrap_or("astroshop").to_owned()
+}
+
+/// The OTLP/HTTP exporter the environment configures; none (and a line on
+/// stderr) if the configuration is unusable, since a function must run
+/// whether or not its spans can leave.
+fn otlp_exporter() -> Option<SpanExporter> {
+    SpanExporter::builder()
+        .with_http()
+        .with_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .inspect_err(|error| eprintln!("spans will not be sent: {error}"))
+        .ok()
+}
+
 /// X-Ray ids (their first eight hex digits are the start time, as X-Ray
-/// requires); each span exported as it ends, since Lambda may freeze the
-/// process right after an invocation.
-fn provider(exporter: Option<impl SpanExporter + 'static>) -> SdkTracerProvider {
-    let builder = SdkTracerProvider::builder().with_id_generator(XrayIdGenerator::default());
+/// requires); spans batched on the SDK's own thread and sent on [`flush`].
+fn provider(exporter: Option<SpanExporter>, service: &str) -> SdkTracerProvider {
+    let resource = Resource::builder_empty()
+        .with_attributes([KeyValue::new("service.name", service.to_owned())])
+        .build();
+    let builder = SdkTracerProvider::builder()
+        .with_id_generator(XrayIdGenerator::default())
+        .with_resource(resource);
     match exporter {
-        Some(exporter) => builder.with_simple_exporter(exporter),
+        Some(exporter) => builder.with_batch_exporter(exporter),
         None => builder,
     }
     .build()
@@ -93,6 +144,7 @@ pub fn current_trace_id() -> Option<String> {
         .then(|| span_context.trace_id().to_string())
 }
 
+/// The context a W3C `traceparent` names, if it is well formed.
 fn remote_context(traceparent: &str) -> Option<Context> {
     let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
     let context = TraceContextPropagator::new().extract(&carrier);
@@ -104,14 +156,6 @@ fn remote_context(traceparent: &str) -> Option<Context> {
 pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
     if let Some(context) = remote_context(traceparent) {
         let _ = span.set_parent(context);
-    }
-}
-
-/// Makes `span` part of the trace of an X-Ray trace header (the one Lambda
-/// gives each invocation when tracing is active).
-pub fn continue_xray(span: &tracing::Span, header: &str) {
-    if let Some(span_context) = span_context_from_str(header) {
-        let _ = span.set_parent(Context::new().with_remote_span_context(span_context));
     }
 }
 
@@ -143,8 +187,12 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 pub const METRICS_NAMESPACE: &str = "astroshop";
 
 /// One CloudWatch Embedded Metric Format line for `value` of the metric
-/// `name`, with at most one dimension.
+/// `name`, with at most one dimension. The function that emits it, when
+/// known, rides along as the `FunctionName` property (not a dimension, so it
+/// makes no extra metric): CloudWatch knows it from the log group, and the
+/// local stack labels the metric with it.
 pub fn metric_line(
+    function: Option<&str>,
     name: &str,
     unit: &str,
     value: f64,
@@ -163,6 +211,9 @@ pub fn metric_line(
         },
         name: value,
     });
+    if let Some(function) = function {
+        line[FUNCTION_NAME] = serde_json::Value::from(function);
+    }
     if let Some((key, dimension_value)) = dimension {
         line[key] = serde_json::Value::from(dimension_value);
     }
@@ -175,12 +226,45 @@ pub fn metric(name: &str, unit: &str, value: f64, dimension: Option<(&str, &str)
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis());
-    println!("{}", metric_line(name, unit, value, dimension, now));
+    println!(
+        "{}",
+        metric_line(function_name(), name, unit, value, dimension, now)
+    );
+}
+
+/// The property (and the `ColdStarts` dimension) naming the function.
+pub const FUNCTION_NAME: &str = "FunctionName";
+
+/// Emits the seconds from `started` to now as the metric `name`: a latency.
+pub fn metric_seconds_since(name: &str, started: std::time::Instant, dimension: Option<(&str, &str)>) {
+    metric(name, "Seconds", started.elapsed().as_secs_f64(), dimension);
+}
+
+/// This function's name, as Lambda (and `cargo lambda watch`) gives it in
+/// `AWS_LAMBDA_FUNCTION_NAME`; `None` outside Lambda, in tests.
+pub fn function_name() -> Option<&'static str> {
+    static NAME: OnceLock<Option<String>> = OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+            .ok()
+            .filter(|name| !name.is_empty())
+    })
+    .as_deref()
+}
+
+/// Counts this process's start, once: in Lambda a new process is a cold
+/// start. Nothing outside Lambda, where there is no function to name.
+fn count_cold_start() {
+    static COUNTED: std::sync::Once = std::sync::Once::new();
+    if let Some(function) = function_name() {
+        COUNTED.call_once(|| metric("ColdStarts", "Count", 1.0, Some((FUNCTION_NAME, function))));
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::net::UdpSocket;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
     use std::time::Duration;
 
     use super::*;
@@ -214,50 +298,94 @@ mod tests {
         assert_eq!(xray_header("00-not-a-trace"), None);
     }
 
+    /// The first HTTP request sent to a listener: its request line, its
+    /// headers (lower case) and its body; answered 200.
+    fn receive_one_request(listener: TcpListener) -> (String, HashMap<String, String>, Vec<u8>) {
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).unwrap();
+        let mut headers = HashMap::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let Some((name, value)) = line.trim_end().split_once(':') else {
+                break;
+            };
+            headers.insert(name.to_ascii_lowercase(), value.trim().to_owned());
+        }
+        let length: usize = headers["content-length"].parse().unwrap();
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let mut stream = stream;
+        stream
+            .write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
+            )
+            .unwrap();
+        (request_line.trim_end().to_owned(), headers, body)
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|window| window == needle)
+    }
+
+    fn hex(digits: &str) -> Vec<u8> {
+        (0..digits.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&digits[at..at + 2], 16).unwrap())
+            .collect()
+    }
+
     #[test]
-    fn a_continued_trace_is_exported_as_x_ray_segments_of_that_trace() {
-        // X-Ray takes only traces started within the last 30 days: the first
-        // eight hex digits of the id are its start, in epoch seconds.
-        let started = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let trace = format!("{started:08x}bd862e3fe1be46a994272793");
-        let traceparent = format!("00-{trace}-53995c3f42cd8ad8-01");
-        let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-        daemon.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let client = XrayDaemonClient::new(daemon.local_addr().unwrap()).unwrap();
-        let provider = provider(Some(XrayExporter::new(client)));
+    fn a_continued_trace_is_sent_over_otlp_as_a_child_in_that_trace_on_flush() {
+        let collector = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}/v1/traces", collector.local_addr().unwrap());
+        let received = std::thread::spawn(move || receive_one_request(collector));
+        let exporter = SpanExporter::builder()
+            .with_http()
+            .with_endpoint(endpoint)
+            .build()
+            .unwrap();
+        let provider = provider(Some(exporter), "payment-charge");
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
         let (carried, trace_id) = tracing::subscriber::with_default(subscriber, || {
-            let span = tracing::info_span!("payment-charge");
-            continue_trace(&span, &traceparent);
+            let span = tracing::info_span!("charge");
+            continue_trace(&span, TRACEPARENT);
             let _entered = span.enter();
             (current_traceparent(), current_trace_id())
         });
         let carried = carried.expect("a traceparent inside a continued span");
-        assert!(carried.starts_with(&format!("00-{trace}-")), "{carried}");
+        assert!(
+            carried.starts_with("00-5759e988bd862e3fe1be46a994272793-"),
+            "{carried}"
+        );
         assert!(
             !carried.contains("53995c3f42cd8ad8"),
             "the span is a child, with its own id"
         );
-        assert_eq!(trace_id.as_deref(), Some(trace.as_str()));
+        assert_eq!(trace_id.as_deref(), Some("5759e988bd862e3fe1be46a994272793"));
 
-        let mut datagram = [0u8; 65_507];
-        let length = daemon.recv(&mut datagram).expect("a segment reaches the daemon");
-        let text = std::str::from_utf8(&datagram[..length]).unwrap();
-        let (header, segment) = text.split_once('\n').expect("a header line, then the segment");
-        assert_eq!(header, r#"{"format": "json", "version": 1}"#);
-        let segment: serde_json::Value = serde_json::from_str(segment).unwrap();
-        assert_eq!(segment["trace_id"], format!("1-{}-{}", &trace[..8], &trace[8..]));
-        assert_eq!(segment["parent_id"], "53995c3f42cd8ad8");
-        assert_eq!(segment["name"], "payment-charge");
+        provider.force_flush().unwrap();
+        let (request_line, headers, body) = received.join().unwrap();
+        assert_eq!(request_line, "POST /v1/traces HTTP/1.1");
+        assert_eq!(headers["content-type"], "application/x-protobuf");
+        // The span, its trace, its parent and the function it ran in, as
+        // the OTLP protobuf carries them (ids as raw bytes).
+        assert!(contains(&body, b"charge"));
+        assert!(contains(&body, b"payment-charge"), "service.name");
+        assert!(contains(&body, &hex("5759e988bd862e3fe1be46a994272793")));
+        assert!(contains(&body, &hex("53995c3f42cd8ad8")));
+        let own_id = carried.split('-').nth(2).unwrap();
+        assert!(contains(&body, &hex(own_id)));
     }
 
     #[test]
     fn a_metric_is_an_embedded_metric_format_line() {
         let line = metric_line(
+            Some("orders-state"),
             "OrderSettleSeconds",
             "Seconds",
             2.5,
@@ -277,15 +405,17 @@ mod tests {
                     }]
                 },
                 "OrderSettleSeconds": 2.5,
-                "Outcome": "CONFIRMED"
+                "Outcome": "CONFIRMED",
+                "FunctionName": "orders-state"
             })
         );
         let bare: serde_json::Value =
-            serde_json::from_str(&metric_line("OrdersSwept", "Count", 1.0, None, 0)).unwrap();
+            serde_json::from_str(&metric_line(None, "OrdersSwept", "Count", 1.0, None, 0)).unwrap();
         assert_eq!(
             bare["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             serde_json::json!([[]])
         );
+        assert_eq!(bare.get("FunctionName"), None, "no function outside Lambda");
     }
 
     #[test]

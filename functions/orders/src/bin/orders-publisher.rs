@@ -2,6 +2,7 @@
 
 use astroshop_orders::outbox::{DeadLetterQueue, publish_outbox};
 use astroshop_saga::Publisher;
+use astroshop_telemetry::Trigger;
 use lambda_runtime::service_fn;
 
 #[tokio::main]
@@ -10,11 +11,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = astroshop_store::aws_config().await;
     let publisher = Publisher::from_env(&config)?;
     let dead_letters = DeadLetterQueue::from_env(&config)?;
-    lambda_runtime::run(service_fn(|event| async {
+    let handler = service_fn(|event| async {
         // An error here fails the whole batch: Lambda retries all of it.
         publish_outbox(&publisher, &dead_letters, event)
             .await
             .map_err(lambda_runtime::Error::from)
-    }))
-    .await
+    });
+    astroshop_telemetry::run(handler, Trigger::Datasource).await
 }

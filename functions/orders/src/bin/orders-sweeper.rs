@@ -5,6 +5,7 @@ use std::time::Duration;
 use astroshop_orders::sweeper::{SweepRequest, sweep_stuck_orders};
 use astroshop_store::OrderTable;
 use astroshop_store::setting;
+use astroshop_telemetry::Trigger;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -15,13 +16,13 @@ async fn main() -> Result<(), Error> {
         .parse()
         .map_err(|e| format!("ORDER_DEADLINE_SECONDS: {e}"))?;
     let orders = &orders;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<SweepRequest>| async move {
+    let handler = service_fn(|event: LambdaEvent<SweepRequest>| async move {
         // The schedule's own event carries no deadline; an operator's
         // `{"olderThanSeconds": n}` does.
         let older_than = event.payload.older_than_seconds.unwrap_or(deadline);
         let swept =
             sweep_stuck_orders(orders, Duration::from_secs(older_than), astroshop_saga::now()).await?;
         Ok::<_, Error>(swept)
-    }))
-    .await
+    });
+    astroshop_telemetry::run(handler, Trigger::Timer).await
 }

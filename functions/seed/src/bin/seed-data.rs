@@ -2,6 +2,7 @@
 
 use astroshop_seed::SeedTargets;
 use astroshop_seed_function::Setup;
+use astroshop_telemetry::Trigger;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -15,11 +16,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ssm: aws_sdk_ssm::Client::new(&config),
         http: reqwest::Client::new(),
     };
-    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| async {
+    let handler = service_fn(|event: LambdaEvent<_>| async {
         setup
             .handle(event.payload)
             .await
             .map_err(lambda_runtime::Error::from)
-    }))
-    .await
+    });
+    astroshop_telemetry::run(handler, Trigger::Other).await
 }

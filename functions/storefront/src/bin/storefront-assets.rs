@@ -4,13 +4,12 @@
 use std::convert::Infallible;
 
 use astroshop_storefront::serve_asset;
+use astroshop_telemetry::Trigger;
 use lambda_http::{Request, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     astroshop_telemetry::init();
-    lambda_http::run(service_fn(|request: Request| async move {
-        Ok::<_, Infallible>(serve_asset(&request))
-    }))
-    .await
+    let handler = service_fn(|request: Request| async move { Ok::<_, Infallible>(serve_asset(&request)) });
+    astroshop_telemetry::run(lambda_http::Adapter::from(handler), Trigger::Http).await
 }

@@ -9,7 +9,8 @@ use astroshop_edge::ClientKey;
 use astroshop_store::setting;
 use astroshop_storefront::Storefront;
 use astroshop_storefront::accounts::CognitoShoppers;
-use astroshop_storefront::config::ShopAddress;
+use astroshop_storefront::config::{ShopAddress, TracePage};
+use astroshop_telemetry::Trigger;
 use lambda_http::{Request, service_fn};
 
 #[tokio::main]
@@ -24,9 +25,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         setting("SHOPPER_POOL_CLIENT_ID")?,
     );
     let clients = ClientKey::from_env(aws_sdk_ssm::Client::new(&config))?;
-    let storefront = Storefront::new(address, shoppers)?.vouching_with(clients);
-    lambda_http::run(service_fn(|request: Request| async {
-        Ok::<_, Infallible>(storefront.handle(request).await)
-    }))
-    .await
+    let storefront = Storefront::new(address, shoppers)?
+        .vouching_with(clients)
+        .linking_traces_to(TracePage::from_env());
+    let handler =
+        service_fn(|request: Request| async { Ok::<_, Infallible>(storefront.handle(request).await) });
+    astroshop_telemetry::run(lambda_http::Adapter::from(handler), Trigger::Http).await
 }

@@ -98,6 +98,7 @@ pub fn read(
         "kms" => kms(place, &operation, &body)?,
         "ssm" => ssm(place, &operation, &body)?,
         "ses" => ses(place, &operation, &body)?,
+        "sqs" => sqs(place, &operation, &body)?,
         "cognito-idp" => cognito(place, &operation, &body)?,
         other => bail!("{other} is not a service the local IAM check knows"),
     };
@@ -129,10 +130,25 @@ fn service_of_target(prefix: &str) -> Result<String> {
         "AWSEvents" => "events",
         "TrentService" => "kms",
         "AmazonSSM" => "ssm",
+        "AmazonSQS" => "sqs",
         "AWSCognitoIdentityProviderService" => "cognito-idp",
         other => bail!("X-Amz-Target {other} is not a service the local IAM check knows"),
     }
     .to_owned())
+}
+
+/// `SendMessage` to the queue its URL names (`<endpoint>/<account>/<name>`).
+fn sqs(place: &Place, operation: &str, body: &Value) -> Result<Vec<Call>> {
+    if operation != "SendMessage" {
+        bail!("sqs:{operation} is not an operation the local IAM check knows");
+    }
+    let url = text(body, "QueueUrl")?;
+    let queue = url
+        .rsplit('/')
+        .next()
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| anyhow!("the queue URL {url} names no queue"))?;
+    Ok(vec![Call::new("sqs:SendMessage", place.arn("sqs", queue))])
 }
 
 fn ses_operation(method: &str, path: &str) -> Result<String> {
@@ -422,6 +438,22 @@ mod tests {
                 ("dynamodb:UpdateItem", "b"),
                 ("dynamodb:ConditionCheckItem", "a")
             ]
+        );
+    }
+
+    #[test]
+    fn a_message_sent_is_a_call_on_its_queue() {
+        let request = read_json(
+            "sqs",
+            "AmazonSQS.SendMessage",
+            json!({"QueueUrl": "http://127.0.0.1:5000/123456789012/shop-OutboxDeadLetters", "MessageBody": "{}"}),
+        );
+        assert_eq!(
+            request.calls,
+            vec![Call::new(
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:123456789012:shop-OutboxDeadLetters"
+            )]
         );
     }
 
