@@ -35,6 +35,7 @@ pub mod queues;
 pub mod redrive;
 pub mod resolve;
 pub mod routes;
+pub mod serve;
 pub mod sources;
 pub mod stack;
 pub mod streams;

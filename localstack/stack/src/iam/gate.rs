@@ -3,16 +3,12 @@
 //! passed to the emulator unchanged; a refused call is answered as the
 //! service answers an IAM denial, and never reaches the emulator.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -37,32 +33,12 @@ impl Gate {
     }
 
     /// Serves until `shutdown` turns true.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            let stream = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(error) => {
-                        tracing::warn!(%error, "accept failed");
-                        continue;
-                    }
-                },
-                _ = shutdown.changed() => return,
-            };
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: watch::Receiver<bool>) {
+        crate::serve::serve(listener, shutdown, move |request, _| {
             let gate = self.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| {
-                    let gate = gate.clone();
-                    async move { Ok::<_, Infallible>(gate.handle(request).await) }
-                });
-                if let Err(error) = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
-                    tracing::debug!(%error, "connection closed");
-                }
-            });
-        }
+            async move { gate.handle(request).await }
+        })
+        .await
     }
 
     async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
