@@ -88,13 +88,13 @@ pub fn settled(shop: &Shop, id: &str) -> Result<Value> {
     })
 }
 
-fn payment(shop: &Shop, id: &str) -> Result<Reply> {
+pub fn payment(shop: &Shop, id: &str) -> Result<Reply> {
     shop.get(&format!("/api/payments/{id}?key={}", order_key(shop, id)?))
 }
 
 /// Whether nothing was taken from the card for this order: no payment, or
 /// one that was declined or voided (never charged, never refunded).
-fn nothing_charged(shop: &Shop, id: &str) -> Result<Result<(), String>> {
+pub fn nothing_charged(shop: &Shop, id: &str) -> Result<Result<(), String>> {
     let reply = payment(shop, id)?;
     Ok(match (reply.status, reply.body["status"].as_str()) {
         (404, _) | (200, Some("DECLINED" | "VOIDED"))

@@ -13,6 +13,7 @@ mod ads;
 mod browser;
 mod cart;
 mod catalog;
+mod chaos;
 mod checkout;
 mod currency;
 mod gateway;
@@ -65,6 +66,7 @@ fn main() {
         gateway::EXCLUSIVE,
         limits::EXCLUSIVE,
         iam::EXCLUSIVE,
+        chaos::EXCLUSIVE,
     ]
     .concat();
     if arguments.list {

@@ -88,6 +88,10 @@ pub struct Page {
 }
 
 impl Page {
+    pub fn status_code(&self) -> u16 {
+        self.status
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }

@@ -187,6 +187,37 @@ impl Shop {
         Ok(self.local()?.metrics_url().to_owned())
     }
 
+    /// Changes a fault flag through the local AppConfig agent (what
+    /// `./shop flags` does): `{"enabled": true, "rate": 1.0}`, say. The
+    /// functions read the change on their next request.
+    pub fn set_flag(&self, flag: &str, change: &Value) -> Result<Value> {
+        let url = self
+            .local()?
+            .flags_url()
+            .context("the template deploys no flags")?
+            .to_owned();
+        let request = self.http.put(format!("{url}/flags/{flag}")).json(change);
+        let reply = self.runtime.block_on(exchange(request, flag))?;
+        anyhow::ensure!(
+            reply.status == 200,
+            "setting {flag} to {change}: {} {}",
+            reply.status,
+            reply.body
+        );
+        Ok(reply.body)
+    }
+
+    /// The flags' values as the functions read them from the agent.
+    pub fn flag_values(&self) -> Result<Value> {
+        let stack = self.local()?;
+        let url = stack.flags_url().context("the template deploys no flags")?;
+        let path = stack
+            .setting(astroshop_flags::PROFILE_PATH_VARIABLE)
+            .context("no function reads flags")?;
+        let request = self.http.get(format!("{url}{path}"));
+        Ok(self.runtime.block_on(exchange(request, path))?.body)
+    }
+
     /// Where the local stack's trace viewer (Arize Phoenix) serves its pages
     /// and REST API; an error if none is installed (`./shop test` installs it).
     pub fn trace_viewer_url(&self) -> Result<String> {

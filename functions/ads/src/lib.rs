@@ -4,7 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use astroshop_edge::{ApiError, ok};
+use astroshop_edge::{ApiError, fail_if_flagged, ok};
+use astroshop_flags::{Flag, Flags};
 use astroshop_store::{Ad, AdCatalog};
 use lambda_http::{Body, Request, RequestExt, Response};
 use rand::seq::IndexedRandom;
@@ -16,9 +17,15 @@ pub const MAX_CONTEXT_KEYS: usize = 16;
 /// Longer than any category name, short enough to be a valid table key.
 pub const MAX_CONTEXT_KEY_LEN: usize = 64;
 
-/// `GET /api/data?contextKeys=a,b`
-pub async fn get_ads(ads: &impl AdCatalog, request: Request) -> Result<Response<Body>, ApiError> {
+/// `GET /api/data?contextKeys=a,b`; with `adFailure` on, that share of
+/// requests fails (the demo's 1 in 10).
+pub async fn get_ads(
+    ads: &impl AdCatalog,
+    flags: &Flags,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let categories = context_keys(&request)?;
+    fail_if_flagged(flags, Flag::AdFailure).await?;
     let mut found = Vec::new();
     for category in &categories {
         found.extend(ads.ads_in(category).await.map_err(ApiError::internal)?);

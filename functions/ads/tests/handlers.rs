@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use astroshop_ads::get_ads;
+use astroshop_flags::{FlagValues, Flags};
 use astroshop_store::AdTable;
 use local_stack_testing::{TestTables, json_response as json, request};
 use serde_json::Value;
@@ -14,8 +15,42 @@ async fn ads(prefix: &str) -> AdTable {
 }
 
 async fn get(ads: &AdTable, uri: &str) -> (u16, Value) {
+    get_flagged(ads, &Flags::none(), uri).await
+}
+
+async fn get_flagged(ads: &AdTable, flags: &Flags, uri: &str) -> (u16, Value) {
     let request = request("GET", uri, None, "ads-get");
-    json(get_ads(ads, request).await.unwrap_or_else(|e| e.into_response()))
+    json(
+        get_ads(ads, flags, request)
+            .await
+            .unwrap_or_else(|e| e.into_response()),
+    )
+}
+
+fn ad_failure(rate: f64) -> Flags {
+    Flags::fixed(
+        serde_json::from_value::<FlagValues>(
+            serde_json::json!({"adFailure": {"enabled": true, "rate": rate}}),
+        )
+        .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn with_ad_failure_on_that_share_of_requests_fails_and_names_the_flag() {
+    let ads = ads("ads-failure").await;
+    let (status, body) = get_flagged(&ads, &ad_failure(1.0), "/api/data?contextKeys=binoculars").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "fault_injected");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("adFailure"),
+        "{body}"
+    );
+    let (status, body) = get_flagged(&ads, &ad_failure(0.0), "/api/data?contextKeys=binoculars").await;
+    assert_eq!(status, 200, "{body}");
+    // A bad request is still told so, whatever the flag.
+    let too_long = format!("/api/data?contextKeys={}", "x".repeat(65));
+    assert_eq!(get_flagged(&ads, &ad_failure(1.0), &too_long).await.0, 400);
 }
 
 fn redirects(ads: &Value) -> BTreeSet<String> {

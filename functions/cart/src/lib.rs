@@ -6,11 +6,14 @@
 //! Each route serves guests under `/api/cart` (the cart the client names, as
 //! the demo's clients do) and signed-in shoppers under `/api/account/cart`
 //! (their own cart, from their token; a `userId` or `sessionId` is ignored).
+//! While `cartFailure` is on, that share of writes fails before anything is
+//! written.
 
 pub mod clear;
 
 use astroshop_domain::{CartLine, Product, ProductId, Quantity, UserId};
-use astroshop_edge::{ApiError, Pricing, json_body, ok, path_param, query, shopper};
+use astroshop_edge::{ApiError, Pricing, fail_if_flagged, json_body, ok, path_param, query, shopper};
+use astroshop_flags::{Flag, Flags};
 use astroshop_store::{CartStore, LineUpdate, ProductCatalog, RateSource};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -70,6 +73,7 @@ pub async fn add_item(
     carts: &impl CartStore,
     catalog: &impl ProductCatalog,
     rates: &impl RateSource,
+    flags: &Flags,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let AddItemBody { user_id, item } = json_body(&request)?;
@@ -80,6 +84,7 @@ pub async fn add_item(
         )
     })?;
     let pricing = Pricing::for_request(&request, rates).await?;
+    fail_if_flagged(flags, Flag::CartFailure).await?;
     let product = catalog
         .get_product(&item.product_id)
         .await
@@ -107,22 +112,32 @@ pub async fn add_item(
 }
 
 /// `DELETE /api/cart` with `{"userId"}`: every line goes; 204 even if there were none.
-pub async fn empty_cart(carts: &impl CartStore, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn empty_cart(
+    carts: &impl CartStore,
+    flags: &Flags,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let user_id = match shopper::signed_in(&request) {
         Some(account) => account,
         None => shopper::guest(&json_body::<EmptyCartBody>(&request)?.user_id)?,
     };
+    fail_if_flagged(flags, Flag::CartFailure).await?;
     carts.empty_cart(&user_id).await.map_err(ApiError::internal)?;
     Ok(no_content())
 }
 
 /// `DELETE /api/cart/items/{productId}?sessionId=`: 404 when the cart has no such line.
-pub async fn remove_item(carts: &impl CartStore, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn remove_item(
+    carts: &impl CartStore,
+    flags: &Flags,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let product = ProductId::parse(path_param(&request, "productId")?)
         .map_err(|e| ApiError::bad_request("invalid_product_id", e.to_string()))?;
     let user = session_shopper(&request)?.ok_or_else(|| {
         ApiError::bad_request("missing_parameter", "query parameter \"sessionId\" is required")
     })?;
+    fail_if_flagged(flags, Flag::CartFailure).await?;
     let removed = carts
         .remove_line(&user, &product)
         .await

@@ -2,6 +2,7 @@
 //! gateway builds, against the template's tables in the emulator.
 
 use astroshop_cart::{add_item, empty_cart, get_cart, remove_item};
+use astroshop_flags::{FlagValues, Flags};
 use astroshop_store::{CartTable, ProductTable, RateTableStore};
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack_testing::{TestTables, json_response as json, request, signed_in_request};
@@ -12,6 +13,7 @@ struct Shop {
     carts: CartTable,
     products: ProductTable,
     rates: RateTableStore,
+    flags: Flags,
 }
 
 async fn shop(prefix: &str) -> Shop {
@@ -20,6 +22,7 @@ async fn shop(prefix: &str) -> Shop {
         carts: CartTable::new(tables.dynamodb(), tables.setting("CARTS_TABLE")),
         products: ProductTable::new(tables.dynamodb(), tables.setting("PRODUCTS_TABLE")),
         rates: RateTableStore::new(tables.dynamodb(), tables.setting("CURRENCY_RATES_TABLE")),
+        flags: Flags::none(),
         tables,
     }
 }
@@ -37,7 +40,7 @@ impl Shop {
     async fn add_raw(&self, uri: &str, body: &str) -> (u16, Value) {
         let request = request("POST", uri, Some(body), "cart-add-item");
         json(
-            add_item(&self.carts, &self.products, &self.rates, request)
+            add_item(&self.carts, &self.products, &self.rates, &self.flags, request)
                 .await
                 .unwrap_or_else(|e| e.into_response()),
         )
@@ -51,7 +54,7 @@ impl Shop {
     async fn empty(&self, body: &str) -> (u16, Value) {
         let request = request("DELETE", "/api/cart", Some(body), "cart-empty");
         json(
-            empty_cart(&self.carts, request)
+            empty_cart(&self.carts, &self.flags, request)
                 .await
                 .unwrap_or_else(|e| e.into_response()),
         )
@@ -60,7 +63,7 @@ impl Shop {
     async fn remove(&self, uri: &str) -> (u16, Value) {
         let request = request("DELETE", uri, None, "cart-remove-item");
         json(
-            remove_item(&self.carts, request)
+            remove_item(&self.carts, &self.flags, request)
                 .await
                 .unwrap_or_else(|e| e.into_response()),
         )
@@ -229,6 +232,28 @@ async fn emptying_removes_every_line_and_is_a_204() {
 }
 
 #[tokio::test]
+async fn while_cart_failure_strikes_every_write_is_a_503_and_writes_nothing() {
+    let mut shop = shop("cart-failure").await;
+    shop.add("jill", "OLJCESPC7Z", 1).await;
+    shop.flags = Flags::fixed(
+        serde_json::from_value::<FlagValues>(json!({"cartFailure": {"enabled": true, "rate": 1.0}})).unwrap(),
+    );
+    let (status, body) = shop.add("jill", "9SIQT8TOJO", 2).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("fault_injected")),
+        "{body}"
+    );
+    let (status, _) = shop.remove("/api/cart/items/OLJCESPC7Z?sessionId=jill").await;
+    assert_eq!(status, 503);
+    let (status, _) = shop.empty(r#"{"userId": "jill"}"#).await;
+    assert_eq!(status, 503);
+    assert_eq!(shop.lines("jill").await, [("OLJCESPC7Z".to_owned(), 1)]);
+    // Reading is not a write: the cart still shows.
+    assert_eq!(shop.get("/api/cart?sessionId=jill").await.0, 200);
+}
+
+#[tokio::test]
 async fn removing_a_line_leaves_the_others_and_a_missing_line_is_a_404() {
     let shop = shop("cart-remove").await;
     shop.add("ivy", "OLJCESPC7Z", 1).await;
@@ -283,6 +308,7 @@ async fn a_signed_in_shoppers_cart_is_theirs_whatever_the_request_names() {
         &shop.carts,
         &shop.products,
         &shop.rates,
+        &shop.flags,
         account("POST", "/api/account/cart", Some(add), "cart-add-item"),
     )
     .await
@@ -293,6 +319,7 @@ async fn a_signed_in_shoppers_cart_is_theirs_whatever_the_request_names() {
         &shop.carts,
         &shop.products,
         &shop.rates,
+        &shop.flags,
         account("POST", "/api/account/cart", Some(no_user), "cart-add-item"),
     )
     .await
@@ -332,6 +359,7 @@ async fn a_signed_in_shoppers_cart_is_theirs_whatever_the_request_names() {
 
     let removed = remove_item(
         &shop.carts,
+        &shop.flags,
         account(
             "DELETE",
             "/api/account/cart/items/OLJCESPC7Z",
@@ -344,6 +372,7 @@ async fn a_signed_in_shoppers_cart_is_theirs_whatever_the_request_names() {
     assert_eq!(json(removed).0, 204);
     let emptied = empty_cart(
         &shop.carts,
+        &shop.flags,
         account("DELETE", "/api/account/cart", None, "cart-empty"),
     )
     .await

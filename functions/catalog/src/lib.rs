@@ -10,6 +10,7 @@ pub mod terms;
 
 use astroshop_domain::ProductId;
 use astroshop_edge::{ApiError, Pricing, ok, path_param};
+use astroshop_flags::{Flag, Flags};
 use astroshop_store::{ProductCatalog, RateSource};
 use lambda_http::{Body, Request, Response};
 
@@ -24,14 +25,20 @@ pub async fn list_products(
     Ok(ok(&pricing.price_all(products)?))
 }
 
-/// `GET /api/products/{productId}?currencyCode=`
+/// `GET /api/products/{productId}?currencyCode=`; while
+/// `productCatalogFailure` is on, its product (the demo's OLJCESPC7Z) fails.
 pub async fn get_product(
     catalog: &impl ProductCatalog,
     rates: &impl RateSource,
+    flags: &Flags,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let id = ProductId::parse(path_param(&request, "productId")?)
         .map_err(|e| ApiError::bad_request("invalid_product_id", e.to_string()))?;
+    let failing = flags.current().await;
+    if failing.text(Flag::ProductCatalogFailure, "productId") == Some(id.as_str()) {
+        return Err(ApiError::injected(Flag::ProductCatalogFailure));
+    }
     let pricing = Pricing::for_request(&request, rates).await?;
     let product = catalog
         .get_product(&id)

@@ -2,6 +2,7 @@
 //! gateway builds, against the template's tables in the emulator.
 
 use astroshop_catalog::{get_product, list_products};
+use astroshop_flags::{FlagValues, Flags};
 use astroshop_store::{ProductTable, RateTableStore};
 use local_stack_testing::{TestTables, json_response as json, request, sample_request};
 use serde_json::Value;
@@ -31,7 +32,7 @@ async fn list(catalog: &Catalog, uri: &str) -> (u16, Value) {
 async fn get(catalog: &Catalog, uri: &str) -> (u16, Value) {
     let request = request("GET", uri, None, "catalog-get-product");
     json(
-        get_product(&catalog.products, &catalog.rates, request)
+        get_product(&catalog.products, &catalog.rates, &Flags::none(), request)
             .await
             .unwrap_or_else(|e| e.into_response()),
     )
@@ -44,6 +45,35 @@ fn price_of<'v>(products: &'v Value, id: &str) -> &'v Value {
         .iter()
         .find(|p| p["id"] == id)
         .unwrap_or_else(|| panic!("{id} is listed"))["priceUsd"]
+}
+
+#[tokio::test]
+async fn with_product_catalog_failure_on_only_its_product_fails() {
+    let catalog = catalog("catalog-failure").await;
+    let flags = Flags::fixed(
+        serde_json::from_value::<FlagValues>(
+            serde_json::json!({"productCatalogFailure": {"enabled": true, "productId": "OLJCESPC7Z"}}),
+        )
+        .unwrap(),
+    );
+    let get_flagged = |id: &str| {
+        let request = request("GET", &format!("/api/products/{id}"), None, "catalog-get-product");
+        get_product(&catalog.products, &catalog.rates, &flags, request)
+    };
+    let (status, body) = json(
+        get_flagged("OLJCESPC7Z")
+            .await
+            .unwrap_or_else(|e| e.into_response()),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("fault_injected")),
+        "{body}"
+    );
+    let (status, body) = json(get_flagged("9SIQT8TOJO").await.unwrap());
+    assert_eq!((status, body["id"].as_str()), (200, Some("9SIQT8TOJO")));
+    // Off, the product is served again.
+    assert_eq!(get(&catalog, "/api/products/OLJCESPC7Z").await.0, 200);
 }
 
 #[tokio::test]
@@ -115,7 +145,7 @@ async fn the_sample_event_in_events_is_served() {
     let catalog = catalog("catalog-sample").await;
     let request = sample_request("http/catalog-get-product.json").unwrap();
     let (status, product) = json(
-        get_product(&catalog.products, &catalog.rates, request)
+        get_product(&catalog.products, &catalog.rates, &Flags::none(), request)
             .await
             .unwrap(),
     );
@@ -196,7 +226,8 @@ async fn a_store_failure_is_a_bare_500_and_its_whole_cause_is_logged_once_under_
     request
         .headers_mut()
         .insert("x-request-id", "probe-42".parse().unwrap());
-    let handler = |request| get_product(&broken.products, &broken.rates, request);
+    let flags = Flags::none();
+    let handler = |request| get_product(&broken.products, &broken.rates, &flags, request);
 
     // The span is made when `answer` is called: inside the capture.
     let (response, lines) = logged(async { astroshop_edge::answer(&handler, request).await }).await;
@@ -234,7 +265,8 @@ async fn a_store_failure_is_a_bare_500_and_its_whole_cause_is_logged_once_under_
 #[tokio::test]
 async fn a_request_without_a_plausible_id_is_answered_with_the_gateways() {
     let catalog = catalog("catalog-request-ids").await;
-    let handler = |request| get_product(&catalog.products, &catalog.rates, request);
+    let flags = Flags::none();
+    let handler = |request| get_product(&catalog.products, &catalog.rates, &flags, request);
     for sent in [None, Some("has spaces in it"), Some(&*"x".repeat(129))] {
         let mut request = request("GET", "/api/products/OLJCESPC7Z", None, "catalog-get-product");
         if let Some(sent) = sent {

@@ -27,6 +27,7 @@ use astroshop_domain::shipping;
 use astroshop_domain::{CurrencyCode, Order, OrderId, OrderItem, OrderStatus, Timestamp};
 use astroshop_edge::order_link::api_link;
 use astroshop_edge::{ApiError, ClientKey, OrderLinks, check_body_size, json, query, shopper};
+use astroshop_flags::{Flag, Flags};
 use astroshop_saga::{Entry, now};
 use astroshop_store::{Admission, CardSealer, CartStore, Counters, Limiter, ProductCatalog, RateSource};
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -48,6 +49,9 @@ pub struct Checkout<Carts, Catalog, Rates, Sealer, Book, Counts> {
     pub limiter: Limiter<Counts>,
     /// Who a request comes from, for the limit.
     pub clients: ClientKey,
+    /// `intlShippingSlowdown` holds back the shipping quote of an order
+    /// going abroad.
+    pub flags: Flags,
 }
 
 /// The answer: the placed order, where the saga has it, and where to follow it.
@@ -146,6 +150,13 @@ where
                 .convert(&product.price_usd, &currency)
                 .map_err(|e| ApiError::internal(format!("pricing {}: {e}", product.id)))?;
             items.push(OrderItem { item: line, cost });
+        }
+        if !form.address.is_in_the_us() {
+            self.flags
+                .current()
+                .await
+                .hold_back(Flag::IntlShippingSlowdown)
+                .await;
         }
         let shipping_cost = shipping::quote(items.iter().map(|line| line.item.quantity), &rates, &currency)
             .map_err(|e| ApiError::internal(format!("quoting shipping: {e}")))?;

@@ -92,6 +92,7 @@ fn checkout<Sealer>(tables: &TestTables, sealer: Sealer, allowed: u32) -> ShopCh
             OrderLinks::TTL,
         ),
         clients: ClientKey::new(ssm, tables.setting("CLIENT_KEY_PARAMETER"), ClientKey::TTL),
+        flags: astroshop_flags::Flags::none(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Payment service: charges an order's card once its units are held
-//! (`payment-charge`, on InventoryReserved), by the OpenTelemetry demo's
-//! rules; gives the charge back when the order fails later, or voids the
+//! (`payment-charge`, on InventoryReserved) through the card processor
+//! ([`processor`], a service of its own that holds the OpenTelemetry demo's
+//! rules), behind a circuit breaker ([`breaker`]): while the processor does
+//! not answer, payments wait on their queue instead of failing orders; gives the charge back when the order fails later, or voids the
 //! payment so a late charge never happens (`payment-refund`, on OrderFailed);
 //! and shows an order's payment to the holder of the order's link
 //! (`GET /api/payments/{orderId}?key=`).
@@ -9,9 +11,13 @@
 //! already recorded and publishes the same outcome again. Only the card's
 //! type and last four digits are ever stored, published or logged.
 
+pub mod breaker;
+pub mod processor;
 pub mod store;
 
-use astroshop_domain::card::{CardSummary, charge_decision};
+use std::time::Duration;
+
+use astroshop_domain::card::{CardDetails, CardSummary};
 use astroshop_domain::events::{
     Charge, Envelope, InventoryReserved, Metadata, OrderFailed, PaymentFailed, PaymentRefunded,
     PaymentSucceeded,
@@ -23,6 +29,8 @@ use astroshop_saga::{Delivery, EventBus, StepError};
 use astroshop_store::{CardOpener, OpenError};
 use lambda_http::{Body, Request, Response};
 
+use crate::breaker::{Admission, Breaker};
+use crate::processor::{CardProcessor, ChargeRequest, Processed};
 use crate::store::{Payment, PaymentStatus, Payments, Refund};
 
 // ------------------------------------------------------------------- the API
@@ -51,24 +59,43 @@ pub async fn get_payment(
 /// What a declined card is told when the sealed card cannot be opened at all.
 const UNREADABLE_CARD: &str = "the card details could not be read";
 
-/// `payment-charge` (InventoryReserved): opens the sealed card, decides by
-/// the demo's rules, records CHARGED (with a new transaction id) or DECLINED
-/// once per order, and publishes PaymentSucceeded or PaymentFailed. An order
-/// already paid, declined or voided publishes what its record says.
+/// How long a payment the processor gave no answer waits before it is tried again.
+const UNANSWERED_RETRY: Duration = Duration::from_secs(2);
+
+/// What `payment-charge` charges through.
+pub struct Charging<'a, P> {
+    pub processor: &'a P,
+    pub breaker: &'a Breaker,
+}
+
+/// `payment-charge` (InventoryReserved): opens the sealed card, has the card
+/// processor charge it, records CHARGED (with the processor's transaction
+/// id) or DECLINED once per order, and publishes PaymentSucceeded or
+/// PaymentFailed. An order already paid, declined or voided publishes what
+/// its record says, and calls no one. While the processor's breaker is open,
+/// or the processor gives no answer, the message is parked on its queue.
 pub async fn charge_card(
     payments: &impl Payments,
     cards: &impl CardOpener,
+    charging: Charging<'_, impl CardProcessor>,
     bus: &impl EventBus,
     delivery: Delivery,
 ) -> Result<(), StepError> {
     let reserved: InventoryReserved = delivery.expect()?;
     let order = reserved.order;
-    let at = astroshop_saga::now();
+    if let Some(existing) = payments.payment(&order.order_id).await? {
+        tracing::info!(status = ?existing.status, "the order's payment was already recorded");
+        return publish_outcome(bus, &delivery.envelope.metadata, order, existing).await;
+    }
     let (card, decision) = match cards.open(&reserved.card, &order.order_id).await {
-        Ok(card) => (
-            card.number.summary(),
-            charge_decision(&card, at.date()).map_err(|decline| decline.to_string()),
-        ),
+        Ok(card) => {
+            let summary = card.number.summary();
+            let decision = match charge_through(&charging, &order, card).await? {
+                Processed::Approved { transaction_id } => Ok(transaction_id),
+                Processed::Declined { reason } => Err(reason),
+            };
+            (summary, decision)
+        }
         Err(OpenError::Unreadable(why)) => {
             tracing::warn!(why, "the sealed card cannot be opened; declining");
             (order.card.clone(), Err(UNREADABLE_CARD.to_owned()))
@@ -88,9 +115,10 @@ pub async fn charge_card(
         voided_at: None,
         refunded_at: None,
     };
+    let at = astroshop_saga::now();
     match decision {
-        Ok(()) => {
-            payment.transaction_id = Some(uuid::Uuid::new_v4().to_string());
+        Ok(transaction_id) => {
+            payment.transaction_id = Some(transaction_id);
             payment.charged_at = Some(Timestamp::from(at));
         }
         Err(reason) => {
@@ -115,6 +143,41 @@ pub async fn charge_card(
         }
     };
     publish_outcome(bus, &delivery.envelope.metadata, order, payment).await
+}
+
+/// The processor's answer, through the breaker; parked when there is none.
+async fn charge_through(
+    charging: &Charging<'_, impl CardProcessor>,
+    order: &Order,
+    card: CardDetails,
+) -> Result<Processed, StepError> {
+    let admission = charging.breaker.admit().await?;
+    if let Admission::Wait(after) = admission {
+        // Spread out, so the parked payments do not all come back at once.
+        let jitter = Duration::from_millis(rand::random::<u64>() % 1000);
+        return Err(StepError::Parked {
+            after: after + jitter,
+            why: "the card processor's circuit breaker is open".to_owned(),
+        });
+    }
+    let charge = ChargeRequest {
+        order_id: order.order_id.clone(),
+        amount: order.total.clone(),
+        card,
+    };
+    match charging.processor.charge(&charge).await {
+        Ok(processed) => {
+            charging.breaker.succeeded(admission).await?;
+            Ok(processed)
+        }
+        Err(unanswered) => {
+            charging.breaker.failed(admission).await?;
+            Err(StepError::Parked {
+                after: UNANSWERED_RETRY,
+                why: astroshop_telemetry::error_chain(&unanswered),
+            })
+        }
+    }
 }
 
 /// Publishes what a recorded payment means for the saga.

@@ -9,9 +9,14 @@ use astroshop_domain::events::{
 use astroshop_domain::order::{Order, OrderId};
 use astroshop_edge::OrderLinks;
 use astroshop_edge::order_link::sign;
+use std::time::Duration;
+
+use astroshop_edge::SecretParameter;
+use astroshop_payment::breaker::{Admission, Breaker, Policy};
+use astroshop_payment::processor::{CardProcessor, HttpProcessor, InProcess};
 use astroshop_payment::store::{Payments, PaymentsTable};
-use astroshop_payment::{charge_card, get_payment, refund_payment};
-use astroshop_saga::{Publisher, consume};
+use astroshop_payment::{Charging, charge_card, get_payment, refund_payment};
+use astroshop_saga::{Parking, Publisher, consume, consume_parking};
 use astroshop_store::{CardKey, CardSealer};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use local_stack_testing::{
@@ -28,9 +33,18 @@ struct Shop {
     cards: CardKey,
     bus: Publisher,
     bus_down: Publisher,
+    breaker: Breaker,
     tap: EventTap,
     tables: TestTables,
 }
+
+/// A breaker quick enough for a test: 3 failures open it for a second.
+const QUICK: Policy = Policy {
+    threshold: 3,
+    window: Duration::from_secs(30),
+    cool_down: Duration::from_secs(1),
+    probe_timeout: Duration::from_secs(2),
+};
 
 async fn shop(prefix: &str) -> Shop {
     let tables = TestTables::provision(prefix).await.expect("tables provisioned");
@@ -48,6 +62,12 @@ async fn shop(prefix: &str) -> Shop {
         ),
         bus: tables.publisher(),
         bus_down: tables.publisher_while_the_bus_is_down(),
+        breaker: Breaker::new(
+            tables.dynamodb(),
+            tables.setting("BREAKERS_TABLE"),
+            "card-processor",
+            QUICK,
+        ),
         tap,
         tables,
     }
@@ -101,9 +121,22 @@ impl Shop {
 
     async fn charge_on(&self, bus: &Publisher, bodies: &[String]) -> SqsBatchResponse {
         consume(sqs_event(bodies), |delivery| {
-            charge_card(&self.payments, &self.cards, bus, delivery)
+            charge_card(
+                &self.payments,
+                &self.cards,
+                self.charging(&InProcess),
+                bus,
+                delivery,
+            )
         })
         .await
+    }
+
+    fn charging<'a, P: CardProcessor>(&'a self, processor: &'a P) -> Charging<'a, P> {
+        Charging {
+            processor,
+            breaker: &self.breaker,
+        }
     }
 
     async fn refund(&self, bodies: &[String]) -> SqsBatchResponse {
@@ -485,7 +518,13 @@ async fn the_sample_events_void_the_payment_before_the_late_charge() {
     assert!(voided.batch_item_failures.is_empty());
     let charge = sample(include_str!("../../../events/sqs/payment-charge.json"));
     let charged = consume(charge, |delivery| {
-        charge_card(&shop.payments, &shop.cards, &shop.bus, delivery)
+        charge_card(
+            &shop.payments,
+            &shop.cards,
+            shop.charging(&InProcess),
+            &shop.bus,
+            delivery,
+        )
     })
     .await;
     assert!(charged.batch_item_failures.is_empty());
@@ -564,4 +603,123 @@ async fn a_refund_whose_publish_failed_is_announced_by_its_redelivery() {
     assert!(failed_ids(&shop.refund(&[shop.order_failed(&order)]).await).is_empty());
     let kinds = shop.tap.detail_types_for(order.order_id.as_str()).await.unwrap();
     assert_eq!(kinds, ["PaymentSucceeded.v1", "PaymentRefunded.v1"]);
+}
+
+#[tokio::test]
+async fn the_breaker_opens_at_its_threshold_lets_one_probe_through_and_closes_on_its_success() {
+    let shop = shop("payment-breaker").await;
+    let breaker = &shop.breaker;
+    for _ in 0..QUICK.threshold {
+        let admitted = breaker.admit().await.unwrap();
+        assert_eq!(admitted, Admission::Call);
+        breaker.failed(admitted).await.unwrap();
+    }
+    let Admission::Wait(wait) = breaker.admit().await.unwrap() else {
+        panic!("an open breaker let a call through");
+    };
+    assert!(wait <= QUICK.cool_down, "{wait:?}");
+    tokio::time::sleep(wait + Duration::from_millis(50)).await;
+    // One probe, whoever asks at once.
+    let (first, second) = tokio::join!(breaker.admit(), breaker.admit());
+    let admissions = [first.unwrap(), second.unwrap()];
+    let probes: Vec<Admission> = admissions
+        .into_iter()
+        .filter(|a| matches!(a, Admission::Probe { .. }))
+        .collect();
+    assert_eq!(probes.len(), 1, "{admissions:?}");
+    // A failed probe opens it again for a cool-down.
+    breaker.failed(probes[0]).await.unwrap();
+    assert!(matches!(breaker.admit().await.unwrap(), Admission::Wait(_)));
+    tokio::time::sleep(QUICK.cool_down + Duration::from_millis(50)).await;
+    let probe = breaker.admit().await.unwrap();
+    assert!(matches!(probe, Admission::Probe { .. }), "{probe:?}");
+    breaker.succeeded(probe).await.unwrap();
+    assert_eq!(breaker.admit().await.unwrap(), Admission::Call);
+    // Closed again, it counts failures afresh.
+    let admitted = breaker.admit().await.unwrap();
+    breaker.failed(admitted).await.unwrap();
+    assert_eq!(breaker.admit().await.unwrap(), Admission::Call);
+}
+
+#[tokio::test]
+async fn a_payment_the_processor_does_not_answer_waits_on_its_queue_and_is_charged_later() {
+    let shop = shop("payment-parked").await;
+    let sqs = aws_sdk_sqs::Client::new(shop.tables.config());
+    let name = format!("{}-parked-payments", shop.tables.prefix());
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let order = order();
+    let card = shop.seal(&order.order_id, GOOD_VISA, 1, 2039).await;
+    let body = shop.reserved(&order, &card);
+    let mut event = sqs_event(std::slice::from_ref(&body));
+    event.payload.records[0].event_source_arn = Some(format!("arn:aws:sqs:us-east-1:123456789012:{name}"));
+    // Nothing listens on port 9: the processor cannot be reached.
+    let unreachable = HttpProcessor::new(
+        "http://127.0.0.1:9/api/processor/charges",
+        SecretParameter::new(
+            aws_sdk_ssm::Client::new(shop.tables.config()),
+            shop.tables.setting("PROCESSOR_KEY_PARAMETER"),
+            SecretParameter::TTL,
+        ),
+    );
+    let parking = Parking::new(sqs.clone());
+    let answer = consume_parking(
+        event,
+        |delivery| {
+            charge_card(
+                &shop.payments,
+                &shop.cards,
+                shop.charging(&unreachable),
+                &shop.bus,
+                delivery,
+            )
+        },
+        Some(&parking),
+    )
+    .await;
+    assert!(
+        answer.batch_item_failures.is_empty(),
+        "a parked message is done, not failed"
+    );
+    assert!(
+        shop.payments.payment(&order.order_id).await.unwrap().is_none(),
+        "nothing recorded"
+    );
+    assert!(
+        shop.tap
+            .detail_types_for(order.order_id.as_str())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The message is back on its queue after its delay, as it was.
+    let mut parked = None;
+    for _ in 0..20 {
+        let received = sqs
+            .receive_message()
+            .queue_url(&url)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if let Some(message) = received.messages.unwrap_or_default().pop() {
+            parked = message.body;
+            break;
+        }
+    }
+    assert_eq!(
+        parked.as_deref(),
+        Some(body.as_str()),
+        "the parked message came back"
+    );
+    // Redelivered once the processor answers, the order is charged.
+    assert!(shop.charge(&[body]).await.batch_item_failures.is_empty());
+    let payment = shop.payments.payment(&order.order_id).await.unwrap().unwrap();
+    assert_eq!(payment.status, astroshop_payment::store::PaymentStatus::Charged);
 }

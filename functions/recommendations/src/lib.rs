@@ -1,11 +1,13 @@
 //! Recommendations service: up to four products the shopper is not already
 //! looking at, picked at random as the demo's recommendation service does,
-//! each priced in the shopper's currency.
+//! each priced in the shopper's currency. `recommendationsSlow` holds the
+//! answer back.
 
 use std::collections::BTreeSet;
 
 use astroshop_domain::Product;
 use astroshop_edge::{ApiError, Pricing, ok};
+use astroshop_flags::{Flag, Flags};
 use astroshop_store::{ProductCatalog, RateSource};
 use lambda_http::{Body, Request, RequestExt, Response};
 use rand::seq::SliceRandom;
@@ -17,9 +19,11 @@ pub const MAX_RECOMMENDATIONS: usize = 4;
 pub async fn list_recommendations(
     catalog: &impl ProductCatalog,
     rates: &impl RateSource,
+    flags: &Flags,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let pricing = Pricing::for_request(&request, rates).await?;
+    flags.current().await.hold_back(Flag::RecommendationsSlow).await;
     // Ids are only compared, never looked up, so an unknown or malformed one
     // simply matches nothing.
     let shown: BTreeSet<&str> = request

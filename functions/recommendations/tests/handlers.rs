@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use astroshop_flags::Flags;
 use astroshop_recommendations::list_recommendations;
 use astroshop_store::{ProductTable, RateTableStore};
 use local_stack_testing::{TestTables, json_response as json, request};
@@ -24,7 +25,7 @@ async fn catalog(prefix: &str) -> Catalog {
 async fn recommend(catalog: &Catalog, uri: &str) -> (u16, Value) {
     let request = request("GET", uri, None, "recommendations-list");
     json(
-        list_recommendations(&catalog.products, &catalog.rates, request)
+        list_recommendations(&catalog.products, &catalog.rates, &Flags::none(), request)
             .await
             .unwrap_or_else(|e| e.into_response()),
     )

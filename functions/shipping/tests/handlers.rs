@@ -1,6 +1,7 @@
 //! The shipping quote handler, called in-process with the API Gateway events
 //! the gateway builds, against the template's tables in the emulator.
 
+use astroshop_flags::Flags;
 use astroshop_shipping::quote_shipping;
 use astroshop_store::RateTableStore;
 use local_stack_testing::{TestTables, json_response as json, request};
@@ -30,7 +31,7 @@ async fn quote(rates: &RateTableStore, items: &str, currency: &str, address: &st
     );
     let request = request("GET", &uri, None, "shipping-quote");
     json(
-        quote_shipping(rates, request)
+        quote_shipping(rates, &Flags::none(), request)
             .await
             .unwrap_or_else(|e| e.into_response()),
     )
@@ -119,7 +120,7 @@ async fn missing_parameters_and_bad_currencies_are_400s() {
     );
     let request = request("GET", "/api/shipping?currencyCode=USD", None, "shipping-quote");
     let (status, body) = json(
-        quote_shipping(&rates, request)
+        quote_shipping(&rates, &Flags::none(), request)
             .await
             .unwrap_or_else(|e| e.into_response()),
     );

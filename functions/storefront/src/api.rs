@@ -20,6 +20,11 @@ use uuid::Uuid;
 
 use crate::accounts::IdToken;
 
+/// How long a page waits for its extras (an ad, recommendations): a page is
+/// whole without them, and a slow one leaves its part out instead of holding
+/// the page.
+pub const EXTRAS_WAIT: std::time::Duration = std::time::Duration::from_millis(2500);
+
 /// Why a call to the API did not give what the page needed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiCallError {
@@ -374,13 +379,17 @@ impl<'a> ShopApi<'a> {
         self.fetch(request, "/api/shipping").await
     }
 
+    /// Ads for the page; a page is whole without them, so it waits at most
+    /// `EXTRAS_WAIT` for them.
     pub async fn ads(&self, context_keys: &[String]) -> Result<Vec<Ad>, ApiCallError> {
         let request = self
             .request(Method::GET, "/api/data")
-            .query(&[("contextKeys", context_keys.join(","))]);
+            .query(&[("contextKeys", context_keys.join(","))])
+            .timeout(EXTRAS_WAIT);
         self.fetch(request, "/api/data").await
     }
 
+    /// Recommendations for a product page, waited for at most `EXTRAS_WAIT`.
     pub async fn recommendations(
         &self,
         product: &ProductId,
@@ -389,7 +398,8 @@ impl<'a> ShopApi<'a> {
     ) -> Result<Vec<Product>, ApiCallError> {
         let path =
             format!("/api/recommendations?productIds={product}&sessionId={session}&currencyCode={currency}");
-        self.fetch(self.request(Method::GET, &path), &path).await
+        let request = self.request(Method::GET, &path).timeout(EXTRAS_WAIT);
+        self.fetch(request, &path).await
     }
 
     pub async fn place_order(

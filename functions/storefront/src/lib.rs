@@ -28,6 +28,7 @@ use std::time::{Duration, SystemTime};
 use astroshop_domain::{CurrencyCode, Money, MoneyError, OrderId, Product, ProductId};
 use astroshop_edge::ClientKey;
 use astroshop_edge::client::source_address;
+use astroshop_flags::{Flag, Flags};
 use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -366,10 +367,12 @@ impl<S: Shoppers> Storefront<S> {
     }
 }
 
-/// `GET /images/products/{picture}` and `GET /static/{file}`: the assets Lambda.
-pub fn serve_asset(request: &Request) -> Response<Body> {
+/// `GET /images/products/{picture}` and `GET /static/{file}`: the assets
+/// Lambda. `imageSlowLoad` holds pictures back.
+pub async fn serve_asset(flags: &Flags, request: &Request) -> Response<Body> {
     let path = request.uri().path();
     let asset = if let Some(name) = path.strip_prefix("/images/products/") {
+        flags.current().await.hold_back(Flag::ImageSlowLoad).await;
         assets::picture(name)
     } else if let Some(name) = path.strip_prefix("/static/") {
         assets::static_file(name)

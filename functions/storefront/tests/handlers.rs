@@ -9,6 +9,7 @@
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use astroshop_flags::Flags;
 use astroshop_storefront::accounts::{AccountError, IdToken, Shoppers};
 use astroshop_storefront::config::{ShopAddress, ShopUrl};
 use astroshop_storefront::forms::Credentials;
@@ -178,8 +179,8 @@ fn assert_html_page(response: &Response<Body>, status: u16, says: &str) {
     assert!(body.contains(says), "the page does not say {says:?}: {body}");
 }
 
-#[test]
-fn a_product_picture_is_a_cacheable_jpeg() {
+#[tokio::test]
+async fn a_product_picture_is_a_cacheable_jpeg() {
     let request = event(
         "GET",
         "/images/products/RedFlashlight.jpg",
@@ -187,7 +188,7 @@ fn a_product_picture_is_a_cacheable_jpeg() {
         &[],
         None,
     );
-    let response = serve_asset(&request);
+    let response = serve_asset(&Flags::none(), &request).await;
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(header(&response, "content-type"), "image/jpeg");
     assert!(header(&response, "cache-control").contains("max-age=31536000"));
@@ -198,28 +199,32 @@ fn a_product_picture_is_a_cacheable_jpeg() {
     assert!(bytes.starts_with(&[0xff, 0xd8, 0xff]));
 }
 
-#[test]
-fn a_picture_the_browser_holds_is_answered_304_without_bytes() {
-    let first = serve_asset(&event("GET", "/static/shop.css", "storefront-assets", &[], None));
+#[tokio::test]
+async fn a_picture_the_browser_holds_is_answered_304_without_bytes() {
+    let first = serve_asset(
+        &Flags::none(),
+        &event("GET", "/static/shop.css", "storefront-assets", &[], None),
+    )
+    .await;
     let etag = header(&first, "etag").to_owned();
     assert!(etag.starts_with('"') && etag.len() == 18, "{etag}");
     let (_, mut again) = api_event("GET", "/static/shop.css", None).unwrap();
     again["headers"]["if-none-match"] = format!("W/{etag}").into();
     let again = lambda_http::request::from_str(&again.to_string()).unwrap();
-    let response = serve_asset(&again);
+    let response = serve_asset(&Flags::none(), &again).await;
     assert_eq!(response.status().as_u16(), 304);
     assert_eq!(header(&response, "etag"), etag);
     assert!(matches!(response.body(), Body::Empty));
 }
 
-#[test]
-fn an_unknown_picture_or_file_is_a_404() {
+#[tokio::test]
+async fn an_unknown_picture_or_file_is_a_404() {
     for uri in [
         "/images/products/NoSuchThing.jpg",
         "/static/..%2FCargo.toml",
         "/static/app.js",
     ] {
-        let response = serve_asset(&event("GET", uri, "storefront-assets", &[], None));
+        let response = serve_asset(&Flags::none(), &event("GET", uri, "storefront-assets", &[], None)).await;
         assert_eq!(response.status().as_u16(), 404, "{uri}");
     }
 }

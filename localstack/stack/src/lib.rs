@@ -25,6 +25,7 @@ pub mod apigw;
 pub mod authorizer;
 pub mod control;
 pub mod emulator;
+pub mod flags;
 pub mod functions;
 pub mod gateway;
 pub mod iam;

@@ -1,5 +1,6 @@
 //! `local-stack up`: the shop on this machine, until Ctrl-C; `local-stack
-//! redrive <queue>`: a dead-letter queue of the running shop sent back.
+//! redrive <queue>`: a dead-letter queue of the running shop sent back;
+//! `local-stack flags`: the running shop's fault flags, listed or changed.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -42,6 +43,17 @@ enum Command {
         #[arg(long, default_value = "astroshop")]
         prefix: String,
     },
+    /// List the running shop's fault flags, or change one: `flags cartFailure
+    /// on rate=0.5`, `flags cartFailure off`.
+    Flags {
+        /// The flag to change; without one, every flag is listed.
+        flag: Option<String>,
+        /// `on` or `off`, and attributes as name=value (a number, true, false or text).
+        changes: Vec<String>,
+        /// Prefix of the running stack's resource names.
+        #[arg(long, default_value = "astroshop")]
+        prefix: String,
+    },
     /// Print the API Gateway event the local HTTP API sends for a request, for
     /// `cargo lambda invoke --data-file` (the function it routes to goes to stderr).
     Event {
@@ -65,6 +77,11 @@ async fn main() -> Result<()> {
             metrics_port,
         } => up(port, metrics_port, prefix).await,
         Command::Redrive { queue, prefix } => redrive(&queue, &prefix).await,
+        Command::Flags {
+            flag,
+            changes,
+            prefix,
+        } => flags(flag.as_deref(), &changes, &prefix).await,
         Command::Event { method, uri, body } => {
             let (function, event) = local_stack::gateway::routed_event(
                 &method.to_ascii_uppercase(),
@@ -99,6 +116,72 @@ async fn redrive(queue: &str, prefix: &str) -> Result<()> {
     Ok(())
 }
 
+async fn flags(flag: Option<&str>, changes: &[String], prefix: &str) -> Result<()> {
+    let options = StackOptions::new(prefix);
+    let flags_file = options.work_dir.join(local_stack::flags::FLAGS_FILE);
+    let url = std::fs::read_to_string(&flags_file).with_context(|| {
+        format!(
+            "no running stack {prefix} with flags ({} not found): start it with ./shop up",
+            flags_file.display()
+        )
+    })?;
+    let http = reqwest::Client::new();
+    let Some(flag) = flag else {
+        let listing: Vec<serde_json::Value> = http
+            .get(format!("{}/flags", url.trim()))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        for entry in listing {
+            let value = &entry["value"];
+            let attributes: Vec<String> = value
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(name, _)| *name != "enabled")
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            println!(
+                "{:<28} {:<3} {:<22} {}",
+                entry["name"].as_str().unwrap_or_default(),
+                if value["enabled"] == true { "ON" } else { "off" },
+                attributes.join(" "),
+                entry["description"].as_str().unwrap_or_default()
+            );
+        }
+        return Ok(());
+    };
+    let mut change = serde_json::Map::new();
+    for word in changes {
+        match (word.as_str(), word.split_once('=')) {
+            ("on", _) => change.insert("enabled".into(), true.into()),
+            ("off", _) => change.insert("enabled".into(), false.into()),
+            (_, Some((name, value))) => change.insert(
+                name.to_owned(),
+                serde_json::from_str(value).unwrap_or_else(|_| value.into()),
+            ),
+            _ => anyhow::bail!("{word:?}: say on, off or name=value"),
+        };
+    }
+    let response = http
+        .put(format!("{}/flags/{flag}", url.trim()))
+        .json(&change)
+        .send()
+        .await?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await?;
+    if !status.is_success() {
+        anyhow::bail!(
+            "{flag} not changed: {}",
+            body["message"].as_str().unwrap_or_default()
+        );
+    }
+    println!("{flag} is now {body}");
+    Ok(())
+}
+
 async fn up(port: u16, metrics_port: u16, prefix: String) -> Result<()> {
     let mut options = StackOptions::new(&prefix);
     options.port = port;
@@ -125,6 +208,9 @@ async fn up(port: u16, metrics_port: u16, prefix: String) -> Result<()> {
         "  the functions' metrics, as Prometheus text: {}",
         stack.metrics_url()
     );
+    if let Some(url) = stack.flags_url() {
+        eprintln!("  fault flags: ./shop flags (list), ./shop flags adFailure on; served at {url}/flags");
+    }
     match stack.trace_viewer_url() {
         Some(url) => eprintln!("  traces (Arize Phoenix): {url}/projects (one checkout is one trace)"),
         None => {

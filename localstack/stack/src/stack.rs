@@ -1,9 +1,9 @@
 //! The whole local stack: the emulator provisioned from the template and
 //! seeded, the functions under `cargo lambda watch`, the HTTP API with its
-//! JWT authorizers, and the functions' metrics as Prometheus text. Every
-//! function is given the API's local address as `SHOP_URL` (what links in
-//! mail and pages point at), so the gateway's port is bound before the
-//! functions start.
+//! JWT authorizers, the functions' metrics as Prometheus text, and the
+//! AppConfig agent serving their fault flags. Every function is given the
+//! API's local address as `SHOP_URL` (what links in mail and pages point
+//! at), so the gateway's port is bound before the functions start.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::account::{LOCAL_ACCOUNT, LOCAL_REGION};
 use crate::authorizer::Authorizers;
 use crate::emulator::Emulator;
+use crate::flags::{self, Agent};
 use crate::functions::{self, Functions, Invoker, Output};
 use crate::gateway::Gateway;
 use crate::iam::Iam;
@@ -93,6 +94,9 @@ pub struct Stack {
     /// Where the functions' metrics are served, and the server.
     metrics_url: String,
     metrics_server: JoinHandle<()>,
+    /// Where the functions' AppConfig agent serves the flags, and the server.
+    flags_url: Option<String>,
+    flags_server: Option<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
     gateway: JoinHandle<()>,
     /// Where the functions' AWS calls are checked against their roles.
@@ -215,6 +219,17 @@ impl Stack {
             &options.work_dir.join("aws"),
         )?);
         environment.insert("SHOP_URL".to_owned(), base_url.clone());
+        // A function given the API's address in the cloud (the card
+        // processor's, say) is given the local gateway's.
+        let cloud_api = format!(
+            "https://{}.execute-api.{LOCAL_REGION}.amazonaws.com",
+            resolver.resolve_string(&serde_json::json!({"Ref": "HttpApi"}))?
+        );
+        for value in environment.values_mut() {
+            if let Some(path) = value.strip_prefix(&cloud_api) {
+                *value = format!("{base_url}{path}");
+            }
+        }
         // Spans go to the trace viewer, where the cloud's collector layer is
         // not; with no viewer, nowhere.
         environment.remove("OTEL_EXPORTER_OTLP_ENDPOINT");
@@ -239,6 +254,28 @@ impl Stack {
             metrics_listener.local_addr()?.port()
         );
         let metrics_server = tokio::spawn(metrics.clone().serve(metrics_listener, stopped.clone()));
+        let (flags_url, flags_server) = match Agent::from_template(&resolver)? {
+            Some(agent) => {
+                let listener = TcpListener::bind(("127.0.0.1", 0))
+                    .await
+                    .context("binding the flags' AppConfig agent")?;
+                let port = listener.local_addr()?.port();
+                if let Some(asked) = environment.get(astroshop_flags::PROFILE_PATH_VARIABLE)
+                    && asked != agent.path()
+                {
+                    anyhow::bail!(
+                        "the functions ask for the flags at {asked}, the template deploys them at {}",
+                        agent.path()
+                    );
+                }
+                environment.insert(astroshop_flags::AGENT_PORT_VARIABLE.to_owned(), port.to_string());
+                let url = format!("http://127.0.0.1:{port}");
+                std::fs::write(options.work_dir.join(flags::FLAGS_FILE), &url)?;
+                let server = tokio::spawn(Arc::new(agent).serve(listener, stopped.clone()));
+                (Some(url), Some(server))
+            }
+            None => (None, None),
+        };
         let invoke_port = functions::free_port()?;
         let functions = Functions::start(
             invoke_port,
@@ -291,6 +328,8 @@ impl Stack {
             viewer,
             metrics_url,
             metrics_server,
+            flags_url,
+            flags_server,
             shutdown,
             gateway,
             gate,
@@ -363,6 +402,12 @@ impl Stack {
     /// (`http://127.0.0.1:<port>/metrics`).
     pub fn metrics_url(&self) -> &str {
         &self.metrics_url
+    }
+
+    /// Where the flags are served (`GET /flags`, `PUT /flags/<name>`) when
+    /// the template deploys some.
+    pub fn flags_url(&self) -> Option<&str> {
+        self.flags_url.as_deref()
     }
 
     /// The trace viewer's pages and REST API, if one is installed.
@@ -438,6 +483,9 @@ impl Stack {
         let _ = self.shutdown.send(true);
         let _ = self.gateway.await;
         let _ = self.metrics_server.await;
+        if let Some(server) = self.flags_server {
+            let _ = server.await;
+        }
         let _ = self.gate.await;
         let report = self.iam.report();
         if let Err(error) = std::fs::write(self.work_dir.join("iam-report.md"), report.to_markdown()) {
@@ -451,5 +499,6 @@ impl Stack {
             viewer.stop().await;
         }
         let _ = std::fs::remove_file(self.work_dir.join(ENDPOINT_FILE));
+        let _ = std::fs::remove_file(self.work_dir.join(flags::FLAGS_FILE));
     }
 }

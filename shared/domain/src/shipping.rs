@@ -20,6 +20,18 @@ pub struct Address {
     pub zip_code: String,
 }
 
+impl Address {
+    /// Whether the address is in the United States, however its country is
+    /// written ("US", "USA", "United States", "United States of America").
+    pub fn is_in_the_us(&self) -> bool {
+        let country = self.country.trim().trim_end_matches('.').to_ascii_lowercase();
+        matches!(
+            country.as_str(),
+            "us" | "usa" | "u.s" | "u.s.a" | "united states" | "united states of america"
+        )
+    }
+}
+
 /// What shipping one item costs, in US dollars.
 pub fn cost_per_item_usd() -> Money {
     Money::new(CurrencyCode::usd(), 8, 990_000_000).expect("8.99 is a valid amount")
@@ -60,6 +72,29 @@ mod tests {
 
     fn quantities(counts: &[i64]) -> Vec<Quantity> {
         counts.iter().map(|&c| Quantity::new(c).unwrap()).collect()
+    }
+
+    #[test]
+    fn the_us_is_known_however_it_is_written() {
+        let at = |country: &str| Address {
+            street_address: "1600 Amphitheatre Parkway".into(),
+            city: "Mountain View".into(),
+            state: "CA".into(),
+            country: country.into(),
+            zip_code: "94043".into(),
+        };
+        for us in [
+            "United States",
+            "US",
+            "usa",
+            " U.S.A. ",
+            "United States of America",
+        ] {
+            assert!(at(us).is_in_the_us(), "{us}");
+        }
+        for abroad in ["Canada", "DE", "", "United Kingdom", "USSR"] {
+            assert!(!at(abroad).is_in_the_us(), "{abroad}");
+        }
     }
 
     #[test]

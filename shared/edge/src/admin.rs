@@ -1,6 +1,7 @@
-//! The admin API's key: a bearer token kept in an SSM Parameter Store
-//! SecureString (created on deploy), checked by every admin function, the
-//! catalogue's and the stock's alike.
+//! Bearer keys: secrets kept in SSM Parameter Store SecureStrings (created on
+//! deploy) that a caller shows as `Authorization: Bearer <key>`. The admin
+//! API's key is checked by every admin function, the catalogue's and the
+//! stock's alike; the card processor's is shown by payment alone.
 
 use std::time::Duration;
 
@@ -12,25 +13,38 @@ use subtle::ConstantTimeEq;
 use crate::ApiError;
 use crate::secret::SecretParameter;
 
-/// The admin key, read from its SecureString parameter on first use and
-/// kept for a while by a warm instance (see [`SecretParameter`]).
-pub struct AdminKey {
+/// A bearer key, read from its SecureString parameter on first use and kept
+/// for a while by a warm instance (see [`SecretParameter`]).
+pub struct BearerKey {
     secret: SecretParameter,
+    /// What the key opens, as an error names it ("the admin API").
+    opens: &'static str,
 }
 
-impl AdminKey {
+impl BearerKey {
     pub const TTL: Duration = SecretParameter::TTL;
 
-    pub fn new(ssm: aws_sdk_ssm::Client, parameter: impl Into<String>, ttl: Duration) -> Self {
+    pub fn new(
+        ssm: aws_sdk_ssm::Client,
+        parameter: impl Into<String>,
+        ttl: Duration,
+        opens: &'static str,
+    ) -> Self {
         Self {
             secret: SecretParameter::new(ssm, parameter, ttl),
+            opens,
         }
     }
 
-    /// The parameter named by `ADMIN_KEY_PARAMETER`, cached for [`Self::TTL`].
-    pub fn from_env(ssm: aws_sdk_ssm::Client) -> Result<Self, MissingSetting> {
+    /// The parameter named by the setting `setting`, cached for [`Self::TTL`].
+    pub fn from_env(
+        ssm: aws_sdk_ssm::Client,
+        setting: &'static str,
+        opens: &'static str,
+    ) -> Result<Self, MissingSetting> {
         Ok(Self {
-            secret: SecretParameter::from_env(ssm, "ADMIN_KEY_PARAMETER")?,
+            secret: SecretParameter::from_env(ssm, setting)?,
+            opens,
         })
     }
 
@@ -46,7 +60,7 @@ impl AdminKey {
             .map(|(_, token)| token.trim())
             .ok_or_else(|| ApiError::Unauthorized {
                 code: "unauthorized",
-                message: "the admin API needs an Authorization: Bearer <admin key> header".to_owned(),
+                message: format!("{} needs an Authorization: Bearer <key> header", self.opens),
             })?;
         let key = self.secret.current().await.map_err(ApiError::internal)?;
         // Constant time, so response times do not reveal how much of a guess was right.
@@ -55,8 +69,30 @@ impl AdminKey {
         } else {
             Err(ApiError::Forbidden {
                 code: "forbidden",
-                message: "the admin key is not valid".to_owned(),
+                message: format!("the key is not valid for {}", self.opens),
             })
         }
+    }
+}
+
+/// The admin API's key.
+pub struct AdminKey(BearerKey);
+
+impl AdminKey {
+    pub const TTL: Duration = SecretParameter::TTL;
+    const OPENS: &'static str = "the admin API";
+
+    pub fn new(ssm: aws_sdk_ssm::Client, parameter: impl Into<String>, ttl: Duration) -> Self {
+        Self(BearerKey::new(ssm, parameter, ttl, Self::OPENS))
+    }
+
+    /// The parameter named by `ADMIN_KEY_PARAMETER`, cached for [`Self::TTL`].
+    pub fn from_env(ssm: aws_sdk_ssm::Client) -> Result<Self, MissingSetting> {
+        BearerKey::from_env(ssm, "ADMIN_KEY_PARAMETER", Self::OPENS).map(Self)
+    }
+
+    /// See [`BearerKey::authorize`].
+    pub async fn authorize(&self, request: &Request) -> Result<(), ApiError> {
+        self.0.authorize(request).await
     }
 }

@@ -10,7 +10,7 @@ pub mod order_link;
 mod secret;
 pub mod shopper;
 
-pub use admin::AdminKey;
+pub use admin::{AdminKey, BearerKey};
 pub use client::{Client, ClientKey};
 pub use order_link::OrderLinks;
 pub use secret::{SecretError, SecretParameter};
@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use astroshop_domain::{CurrencyCode, Product, RateTable};
+use astroshop_flags::{Flag, Flags};
 use astroshop_store::RateSource;
 use astroshop_telemetry::Trigger;
 use lambda_http::http::{StatusCode, header};
@@ -56,6 +57,14 @@ pub enum ApiError {
         message: String,
         retry_after: Duration,
     },
+    /// A fault injected on purpose (a fault flag is on); `Retry-After` says
+    /// when to try again.
+    #[error("{message}")]
+    Unavailable {
+        code: &'static str,
+        message: String,
+        retry_after: Duration,
+    },
     /// Our own fault; its cause is logged, whole, and never shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -82,6 +91,17 @@ impl ApiError {
         Self::Internal(error.into())
     }
 
+    /// The fault of the flag `flag`, injected now (and counted): a 503 that
+    /// names the flag, so whoever turned it on sees it at work.
+    pub fn injected(flag: Flag) -> Self {
+        astroshop_flags::injected(flag);
+        Self::Unavailable {
+            code: "fault_injected",
+            message: format!("failing on purpose: the fault flag {flag} is on"),
+            retry_after: Duration::from_secs(1),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -92,6 +112,7 @@ impl ApiError {
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,7 +126,8 @@ impl ApiError {
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. }
             | Self::PayloadTooLarge { code, .. }
-            | Self::TooManyRequests { code, .. } => code,
+            | Self::TooManyRequests { code, .. }
+            | Self::Unavailable { code, .. } => code,
             Self::Internal(_) => "internal_error",
         }
     }
@@ -135,7 +157,7 @@ impl ApiError {
                     header::HeaderValue::from_static("Bearer"),
                 );
             }
-            Self::TooManyRequests { retry_after, .. } => {
+            Self::TooManyRequests { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
                 response.headers_mut().insert(
                     header::RETRY_AFTER,
                     header::HeaderValue::from(retry_after.as_secs()),
@@ -145,6 +167,15 @@ impl ApiError {
         }
         response
     }
+}
+
+/// Fails the request (a 503 naming the flag) when the fault flag `flag`
+/// strikes it; call it before anything is written.
+pub async fn fail_if_flagged(flags: &Flags, flag: Flag) -> Result<(), ApiError> {
+    if flags.current().await.strikes(flag) {
+        return Err(ApiError::injected(flag));
+    }
+    Ok(())
 }
 
 /// A JSON response with the given status.
@@ -469,6 +500,20 @@ mod tests {
         assert_eq!(
             body,
             serde_json::json!({"error": {"code": "too_many_checkouts", "message": "wait"}})
+        );
+    }
+
+    #[test]
+    fn an_injected_fault_is_a_503_naming_its_flag_with_retry_after() {
+        let (status, headers, body) = sent(ApiError::injected(Flag::CartFailure));
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers[header::RETRY_AFTER], "1");
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {
+                "code": "fault_injected",
+                "message": "failing on purpose: the fault flag cartFailure is on"
+            }})
         );
     }
 

@@ -7,7 +7,10 @@
 //! while the rest of the batch is done and deleted. A message that cannot be
 //! read at all (a poison message) is a failure like any other, so it ends in
 //! the DLQ too, after its retries; so is one still running as the
-//! invocation's deadline nears.
+//! invocation's deadline nears. A step that cannot be done yet (its remote
+//! service is shut off by a circuit breaker) parks its message instead: the
+//! message is sent to its queue again, delayed, and the received one is
+//! done, so waiting uses up none of its receives.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,6 +21,7 @@ use astroshop_store::{MissingSetting, StoreError, setting};
 use astroshop_telemetry::Trigger;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, PutEventsResultEntry};
+use aws_sdk_sqs::Client as SqsClient;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -213,6 +217,10 @@ pub enum StepError {
     /// card that cannot be opened, a mail server that refused.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),
+    /// Not a failure: the step cannot be done yet, and its message should
+    /// come back `after` this long (its queue's delay, at most 15 minutes).
+    #[error("parked for {after:?}: {why}")]
+    Parked { after: Duration, why: String },
 }
 
 impl StepError {
@@ -294,10 +302,11 @@ where
 {
     astroshop_telemetry::init();
     let step = &step;
+    let parking = &Parking::new(SqsClient::new(&astroshop_store::aws_config().await));
     let consuming = service_fn(|event| async move {
         // Boxed: a step's future nested inside the runtime's own grows past
         // the compiler's limit for computing a future's layout.
-        let batch = consume(event, |delivery| Box::pin(step(delivery)));
+        let batch = consume_parking(event, |delivery| Box::pin(step(delivery)), Some(parking));
         Ok::<_, lambda_runtime::Error>(batch.await)
     });
     astroshop_telemetry::run(consuming, Trigger::PubSub).await
@@ -317,6 +326,20 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 /// hung message costs its batch-mates nothing: they are done, and not
 /// redelivered with it.
 pub async fn consume<H, F>(event: LambdaEvent<SqsEvent>, handler: H) -> SqsBatchResponse
+where
+    H: Fn(Delivery) -> F,
+    F: Future<Output = Result<(), StepError>>,
+{
+    consume_parking(event, handler, None).await
+}
+
+/// [`consume`], parking the messages a step parks with `parking` (without
+/// it, a parked message is reported failed, and retried as one).
+pub async fn consume_parking<H, F>(
+    event: LambdaEvent<SqsEvent>,
+    handler: H,
+    parking: Option<&Parking>,
+) -> SqsBatchResponse
 where
     H: Fn(Delivery) -> F,
     F: Future<Output = Result<(), StepError>>,
@@ -346,7 +369,20 @@ where
         let mut failed = Vec::new();
         for delivery in deliveries {
             let message_id = delivery.message_id.clone();
-            if !handle(delivery, handler, function, give_up_at).await {
+            let done = match handle(delivery, handler, function, give_up_at).await {
+                Handled::Done => true,
+                Handled::Failed => false,
+                Handled::Parked(after) => match (
+                    parking,
+                    records
+                        .iter()
+                        .find(|m| m.message_id.as_ref() == Some(&message_id)),
+                ) {
+                    (Some(parking), Some(message)) => parking.park(message, after).await,
+                    _ => false,
+                },
+            };
+            if !done {
                 failed.push(message_id);
             }
         }
@@ -366,8 +402,16 @@ where
     response
 }
 
-/// Handles one message in `function`; whether it was done.
-async fn handle<H, F>(delivery: Delivery, handler: &H, function: &str, give_up_at: Option<Instant>) -> bool
+/// What became of one message.
+enum Handled {
+    Done,
+    Failed,
+    /// To be sent again after this long.
+    Parked(Duration),
+}
+
+/// Handles one message in `function`.
+async fn handle<H, F>(delivery: Delivery, handler: &H, function: &str, give_up_at: Option<Instant>) -> Handled
 where
     H: Fn(Delivery) -> F,
     F: Future<Output = Result<(), StepError>>,
@@ -399,13 +443,98 @@ where
             // A saga step is one function: its name tells the steps apart.
             let step = astroshop_telemetry::function_name().map(|function| ("Step", function));
             astroshop_telemetry::metric_seconds_since("SagaStepSeconds", started, step);
-            return true;
+            return Handled::Done;
+        }
+        Ok(Err(StepError::Parked { after, why })) => {
+            span.in_scope(|| tracing::info!(message_id, ?after, why, "parked: the message comes back later"));
+            return Handled::Parked(after);
         }
         Ok(Err(error)) => astroshop_telemetry::error_chain(&error),
         Err(_) => "the invocation's deadline came first".to_owned(),
     };
     span.in_scope(|| tracing::error!(error, message_id, "handling failed; the queue will retry it"));
-    false
+    Handled::Failed
+}
+
+/// Sends parked messages to their queue again, delayed.
+pub struct Parking {
+    sqs: SqsClient,
+    /// Queue URLs by ARN, looked up once.
+    urls: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+/// SQS delays a message at most this long.
+const LONGEST_DELAY: Duration = Duration::from_secs(900);
+
+impl Parking {
+    pub fn new(sqs: SqsClient) -> Self {
+        Self {
+            sqs,
+            urls: Default::default(),
+        }
+    }
+
+    /// Sends `message` to the queue it came from again, to be seen `after`
+    /// this long (in whole seconds, at least one); whether it was sent.
+    pub async fn park(&self, message: &SqsMessage, after: Duration) -> bool {
+        match self.send_again(message, after).await {
+            Ok(()) => {
+                astroshop_telemetry::metric("MessagesParked", "Count", 1.0, None);
+                true
+            }
+            Err(error) => {
+                tracing::error!(error = %astroshop_telemetry::error_chain(&*error), "parking failed; the queue will retry the message");
+                false
+            }
+        }
+    }
+
+    async fn send_again(
+        &self,
+        message: &SqsMessage,
+        after: Duration,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let arn = message
+            .event_source_arn
+            .as_deref()
+            .ok_or("the message names no queue")?;
+        let url = self.queue_url(arn).await?;
+        let seconds = after
+            .clamp(Duration::from_secs(1), LONGEST_DELAY)
+            .as_secs_f64()
+            .ceil() as i32;
+        self.sqs
+            .send_message()
+            .queue_url(url)
+            .message_body(message.body.clone().unwrap_or_default())
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map_err(|error| format!("SQS SendMessage: {}", aws_sdk_sqs::Error::from(error)))?;
+        Ok(())
+    }
+
+    async fn queue_url(&self, arn: &str) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        let mut urls = self.urls.lock().await;
+        if let Some(url) = urls.get(arn) {
+            return Ok(url.clone());
+        }
+        // arn:aws:sqs:<region>:<account>:<name>
+        let mut parts = arn.rsplitn(3, ':');
+        let (name, account) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        let url = self
+            .sqs
+            .get_queue_url()
+            .queue_name(name)
+            .queue_owner_aws_account_id(account)
+            .send()
+            .await
+            .map_err(|error| format!("SQS GetQueueUrl {name}: {}", aws_sdk_sqs::Error::from(error)))?
+            .queue_url
+            .ok_or("GetQueueUrl gave no URL")?;
+        urls.insert(arn.to_owned(), url.clone());
+        Ok(url)
+    }
 }
 
 /// When to give up the messages still running: [`DEADLINE_MARGIN`] before

@@ -9,5 +9,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let carts = CartTable::from_env(dynamodb.clone())?;
     let catalog = ProductTable::from_env(dynamodb.clone())?;
     let rates = CachedRates::from_env(dynamodb)?;
-    astroshop_edge::serve(|request| add_item(&carts, &catalog, &rates, request)).await
+    let flags = astroshop_flags::Flags::from_env();
+    astroshop_edge::serve(|request| add_item(&carts, &catalog, &rates, &flags, request)).await
 }

@@ -7,5 +7,6 @@ use astroshop_store::CartTable;
 async fn main() -> Result<(), lambda_http::Error> {
     let dynamodb = astroshop_store::dynamodb(&astroshop_store::aws_config().await);
     let carts = CartTable::from_env(dynamodb)?;
-    astroshop_edge::serve(|request| remove_item(&carts, request)).await
+    let flags = astroshop_flags::Flags::from_env();
+    astroshop_edge::serve(|request| remove_item(&carts, &flags, request)).await
 }

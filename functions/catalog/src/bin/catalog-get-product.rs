@@ -8,5 +8,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let dynamodb = astroshop_store::dynamodb(&astroshop_store::aws_config().await);
     let catalog = ProductTable::from_env(dynamodb.clone())?;
     let rates = CachedRates::from_env(dynamodb)?;
-    astroshop_edge::serve(|request| get_product(&catalog, &rates, request)).await
+    let flags = astroshop_flags::Flags::from_env();
+    astroshop_edge::serve(|request| get_product(&catalog, &rates, &flags, request)).await
 }

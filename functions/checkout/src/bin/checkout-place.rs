@@ -26,6 +26,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         book: CheckoutTables::from_env(dynamodb)?,
         links: OrderLinks::from_env(ssm.clone())?,
         clients: ClientKey::from_env(ssm)?,
+        flags: astroshop_flags::Flags::from_env(),
     };
     astroshop_edge::serve(|request| checkout.place_order(request)).await
 }

@@ -7,5 +7,6 @@ use astroshop_store::CachedRates;
 async fn main() -> Result<(), lambda_http::Error> {
     let dynamodb = astroshop_store::dynamodb(&astroshop_store::aws_config().await);
     let rates = CachedRates::from_env(dynamodb)?;
-    astroshop_edge::serve(|request| quote_shipping(&rates, request)).await
+    let flags = astroshop_flags::Flags::from_env();
+    astroshop_edge::serve(|request| quote_shipping(&rates, &flags, request)).await
 }

@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 
+use astroshop_flags::Flags;
 use astroshop_storefront::serve_asset;
 use astroshop_telemetry::Trigger;
 use lambda_http::{Request, service_fn};
@@ -10,6 +11,9 @@ use lambda_http::{Request, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     astroshop_telemetry::init();
-    let handler = service_fn(|request: Request| async move { Ok::<_, Infallible>(serve_asset(&request)) });
+    let flags = Flags::from_env();
+    let flags = &flags;
+    let handler =
+        service_fn(|request: Request| async move { Ok::<_, Infallible>(serve_asset(flags, &request).await) });
     astroshop_telemetry::run(lambda_http::Adapter::from(handler), Trigger::Http).await
 }

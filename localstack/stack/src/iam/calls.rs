@@ -137,18 +137,24 @@ fn service_of_target(prefix: &str) -> Result<String> {
     .to_owned())
 }
 
-/// `SendMessage` to the queue its URL names (`<endpoint>/<account>/<name>`).
+/// `SendMessage` to the queue its URL names (`<endpoint>/<account>/<name>`);
+/// `GetQueueUrl` of the queue it names.
 fn sqs(place: &Place, operation: &str, body: &Value) -> Result<Vec<Call>> {
-    if operation != "SendMessage" {
-        bail!("sqs:{operation} is not an operation the local IAM check knows");
-    }
-    let url = text(body, "QueueUrl")?;
-    let queue = url
-        .rsplit('/')
-        .next()
-        .filter(|name| !name.is_empty())
-        .ok_or_else(|| anyhow!("the queue URL {url} names no queue"))?;
-    Ok(vec![Call::new("sqs:SendMessage", place.arn("sqs", queue))])
+    let queue = match operation {
+        "SendMessage" => {
+            let url = text(body, "QueueUrl")?;
+            url.rsplit('/')
+                .next()
+                .filter(|name| !name.is_empty())
+                .ok_or_else(|| anyhow!("the queue URL {url} names no queue"))?
+        }
+        "GetQueueUrl" => text(body, "QueueName")?,
+        _ => bail!("sqs:{operation} is not an operation the local IAM check knows"),
+    };
+    Ok(vec![Call::new(
+        format!("sqs:{operation}"),
+        place.arn("sqs", queue),
+    )])
 }
 
 fn ses_operation(method: &str, path: &str) -> Result<String> {
@@ -453,6 +459,22 @@ mod tests {
             vec![Call::new(
                 "sqs:SendMessage",
                 "arn:aws:sqs:us-east-1:123456789012:shop-OutboxDeadLetters"
+            )]
+        );
+    }
+
+    #[test]
+    fn a_queue_url_looked_up_is_a_call_on_its_queue() {
+        let request = read_json(
+            "sqs",
+            "AmazonSQS.GetQueueUrl",
+            json!({"QueueName": "shop-PaymentChargeQueue", "QueueOwnerAWSAccountId": "123456789012"}),
+        );
+        assert_eq!(
+            request.calls,
+            vec![Call::new(
+                "sqs:GetQueueUrl",
+                "arn:aws:sqs:us-east-1:123456789012:shop-PaymentChargeQueue"
             )]
         );
     }
