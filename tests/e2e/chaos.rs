@@ -14,7 +14,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 
 use crate::cart::{add, lines, unique_user};
-use crate::checkout::{messages_held, nothing_charged, notifications, payment, place_order, settled};
+use crate::checkout::{
+    messages_held, nothing_charged, notifications, payment, place_order, queues_drained, settled,
+};
 use crate::search::eventually;
 use crate::storefront::Shopper;
 
@@ -25,6 +27,7 @@ pub const EXCLUSIVE: &[(&str, crate::Test)] = tests![
     recommendations_slow_leaves_them_off_the_product_page,
     cart_failure_refuses_cart_writes_and_writes_nothing,
     intl_shipping_slowdown_holds_orders_abroad_back_and_they_still_settle,
+    event_bus_flood_is_taken_as_redeliveries_and_every_order_settles_once,
     payment_failure_fails_orders_with_a_reason_and_compensates_them,
     while_the_processor_is_unreachable_the_breaker_opens_and_every_order_ends_confirmed,
 ];
@@ -494,5 +497,42 @@ fn while_the_processor_is_unreachable_the_breaker_opens_and_every_order_ends_con
         let held = messages_held(shop, &sqs, &url)?;
         ensure_that!(held == 0, "{queue} holds {held} messages");
     }
+    Ok(())
+}
+
+fn event_bus_flood_is_taken_as_redeliveries_and_every_order_settles_once(shop: &Shop) -> Result<()> {
+    let product = fresh_product(shop, "event bus flood", 15, 10)?;
+    let _on = FlagOn::new(shop, "eventBusFlood", json!({"count": 100}))?;
+    // One order: its 100 copies set off about a thousand deliveries downstream.
+    let user = unique_user("flood");
+    let email = format!("{user}@example.com");
+    add(shop, &user, &product, 1)?;
+    let started = Instant::now();
+    let id = place_order(
+        shop,
+        &checkout_request(&user, &email, "USD", (GOOD_CARD, 1, 2039)),
+    )?;
+    let order = settled(shop, &id)?;
+    let settle = started.elapsed();
+    ensure_that!(
+        order["status"] == "CONFIRMED",
+        "a flooded order ended {}",
+        order["status"]
+    );
+    // Every copy is handled before the next test, and none changes anything.
+    queues_drained(shop)?;
+    eprintln!(
+        "eventBusFlood at 100 copies: the order settled in {:.1} s; every saga queue drained {:.1} s after the checkout",
+        settle.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    let paid = payment(shop, &id)?;
+    ensure_that!(paid.body["status"] == "CHARGED", "payment {}", paid.body);
+    ensure_that!(
+        astroshop_tests::checkout::stock(shop, &product)? == 9,
+        "the flood held more than the order's one unit"
+    );
+    let mails = notifications(shop, &email)?;
+    ensure_that!(mails.len() == 1, "{} mails for one order: {mails:?}", mails.len());
     Ok(())
 }

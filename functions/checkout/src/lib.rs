@@ -28,7 +28,7 @@ use astroshop_domain::{CurrencyCode, Order, OrderId, OrderItem, OrderStatus, Tim
 use astroshop_edge::order_link::api_link;
 use astroshop_edge::{ApiError, ClientKey, OrderLinks, check_body_size, json, query, shopper};
 use astroshop_flags::{Flag, Flags};
-use astroshop_saga::{Entry, now};
+use astroshop_saga::{Entry, EventBus, now};
 use astroshop_store::{Admission, CardSealer, CartStore, Counters, Limiter, ProductCatalog, RateSource};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -38,7 +38,7 @@ use crate::form::CheckoutForm;
 use crate::store::{Claim, OrderBook, Placed, Placement};
 
 /// The ports checkout works through.
-pub struct Checkout<Carts, Catalog, Rates, Sealer, Book, Counts> {
+pub struct Checkout<Carts, Catalog, Rates, Sealer, Book, Counts, Bus> {
     pub carts: Carts,
     pub catalog: Catalog,
     pub rates: Rates,
@@ -50,8 +50,10 @@ pub struct Checkout<Carts, Catalog, Rates, Sealer, Book, Counts> {
     /// Who a request comes from, for the limit.
     pub clients: ClientKey,
     /// `intlShippingSlowdown` holds back the shipping quote of an order
-    /// going abroad.
+    /// going abroad; `eventBusFlood` has a placed order's OrderPlaced put on
+    /// the bus again, `count` times more, through `bus`.
     pub flags: Flags,
+    pub bus: Bus,
 }
 
 /// The answer: the placed order, where the saga has it, and where to follow it.
@@ -65,8 +67,10 @@ struct PlacedOrder<'o> {
     key: String,
 }
 
-impl<Carts, Catalog, Rates, Sealer, Book, Counts> Checkout<Carts, Catalog, Rates, Sealer, Book, Counts>
+impl<Carts, Catalog, Rates, Sealer, Book, Counts, Bus>
+    Checkout<Carts, Catalog, Rates, Sealer, Book, Counts, Bus>
 where
+    Bus: EventBus,
     Carts: CartStore + Sync,
     Catalog: ProductCatalog + Sync,
     Rates: RateSource + Sync,
@@ -74,6 +78,18 @@ where
     Book: OrderBook + Sync,
     Counts: Counters + Sync,
 {
+    /// `eventBusFlood`: the order's OrderPlaced, `count` more times, straight
+    /// onto the bus (the outbox still publishes it once). Its consumers must
+    /// take every copy as the redelivery it looks like. A flood the bus
+    /// refuses is logged; the order stands.
+    async fn flood(&self, order_placed: &Entry, count: u32) {
+        astroshop_flags::injected(Flag::EventBusFlood);
+        let copies = vec![order_placed.clone(); count as usize];
+        if let Err(error) = self.bus.publish_all(&copies).await {
+            tracing::warn!(error = %astroshop_telemetry::error_chain(&error), count, "the flood did not reach the bus");
+        }
+    }
+
     /// `POST /api/checkout?currencyCode=` and `POST /api/account/checkout?currencyCode=`
     pub async fn place_order(&self, request: Request) -> Result<Response<Body>, ApiError> {
         let started = std::time::Instant::now();
@@ -151,12 +167,9 @@ where
                 .map_err(|e| ApiError::internal(format!("pricing {}: {e}", product.id)))?;
             items.push(OrderItem { item: line, cost });
         }
+        let faults = self.flags.current().await;
         if !form.address.is_in_the_us() {
-            self.flags
-                .current()
-                .await
-                .hold_back(Flag::IntlShippingSlowdown)
-                .await;
+            faults.hold_back(Flag::IntlShippingSlowdown).await;
         }
         let shipping_cost = shipping::quote(items.iter().map(|line| line.item.quantity), &rates, &currency)
             .map_err(|e| ApiError::internal(format!("quoting shipping: {e}")))?;
@@ -207,6 +220,9 @@ where
                 tracing::info!(order_id = %order_id, total = %placement.order.total, "order placed");
                 astroshop_telemetry::metric("OrdersPlaced", "Count", 1.0, None);
                 astroshop_telemetry::metric_seconds_since("CheckoutSeconds", started, None);
+                if let Some(count) = faults.count(Flag::EventBusFlood).filter(|count| *count > 0) {
+                    self.flood(&placement.order_placed, count).await;
+                }
                 self.accepted(&placement.order, OrderStatus::Pending).await
             }
             // Another request with the same key got there first.

@@ -7,6 +7,7 @@ use astroshop_checkout::store::{CheckoutTables, OrderBook};
 use astroshop_domain::OrderId;
 use astroshop_domain::events::SealedCard;
 use astroshop_domain::{ProductId, Quantity, UserId};
+use astroshop_saga::Publisher;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use local_stack_testing::{
 use serde_json::{Value, json};
 
 type ShopCheckout<Sealer> =
-    Checkout<CartTable, ProductTable, RateTableStore, Sealer, CheckoutTables, LimitsTable>;
+    Checkout<CartTable, ProductTable, RateTableStore, Sealer, CheckoutTables, LimitsTable, Publisher>;
 
 struct Shop<Sealer = CardKey> {
     tables: TestTables,
@@ -93,6 +94,7 @@ fn checkout<Sealer>(tables: &TestTables, sealer: Sealer, allowed: u32) -> ShopCh
         ),
         clients: ClientKey::new(ssm, tables.setting("CLIENT_KEY_PARAMETER"), ClientKey::TTL),
         flags: astroshop_flags::Flags::none(),
+        bus: tables.publisher(),
     }
 }
 

@@ -27,6 +27,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         links: OrderLinks::from_env(ssm.clone())?,
         clients: ClientKey::from_env(ssm)?,
         flags: astroshop_flags::Flags::from_env(),
+        bus: astroshop_saga::Publisher::from_env(&config)?,
     };
     astroshop_edge::serve(|request| checkout.place_order(request)).await
 }
