@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use document::{FlagDocument, FlagError};
+pub use document::{FlagDocument, FlagError, FlagListing};
 
 /// Each flag, with the fault it injects where it is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
