@@ -21,22 +21,14 @@ import uuid
 import requests
 from locust import HttpUser, between, task
 
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+# The seeded catalogue, as the shop seeds it.
 PRODUCTS = [
-    "0PUK6V6EV0",
-    "1YMWWN1N4O",
-    "2ZYFJ3GM2N",
-    "66VCHSJNUP",
-    "6E92ZMYYFZ",
-    "9SIQT8TOJO",
-    "L9ECAV7KIM",
-    "LS4PSXUNUM",
-    "OLJCESPC7Z",
-    "HQTGWGPNH4",
+    product["id"]
+    for product in json.loads((ROOT / "shared" / "seed" / "data" / "products.json").read_text())["products"]
 ]
 CATEGORIES = ["binoculars", "telescopes", "accessories", "assembly", "travel", "books", None]
-PEOPLE = json.loads(
-    (pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "people.json").read_text()
-)
+PEOPLE = json.loads((ROOT / "tests" / "data" / "people.json").read_text())
 FLAGS_URL = os.environ.get("ASTROSHOP_FLAGS_URL", "")
 
 

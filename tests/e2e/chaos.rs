@@ -17,6 +17,7 @@ use crate::cart::{add, lines, unique_user};
 use crate::checkout::{
     messages_held, nothing_charged, notifications, payment, place_order, queues_drained, settled,
 };
+use crate::metrics::{read_metrics, total};
 use crate::search::eventually;
 use crate::storefront::Shopper;
 
@@ -256,7 +257,12 @@ fn cart_failure_refuses_cart_writes_and_writes_nothing(shop: &Shop) -> Result<()
 
 fn intl_shipping_slowdown_holds_orders_abroad_back_and_they_still_settle(shop: &Shop) -> Result<()> {
     let product = fresh_product(shop, "intl shipping slowdown", 25, 10)?;
-    let _on = FlagOn::new(shop, "intlShippingSlowdown", json!({"delaySeconds": 2}))?;
+    let delay = Duration::from_secs(2);
+    let _on = FlagOn::new(
+        shop,
+        "intlShippingSlowdown",
+        json!({"delaySeconds": delay.as_secs()}),
+    )?;
     let mut report = Vec::new();
     for country in ["United States", "Germany", "Japan"] {
         let user = unique_user("intl-shipping");
@@ -267,6 +273,11 @@ fn intl_shipping_slowdown_holds_orders_abroad_back_and_they_still_settle(shop: &
         let started = Instant::now();
         let id = place_order(shop, &request)?;
         let placed = started.elapsed();
+        // The checkout itself quotes the shipping: an order abroad waits the delay.
+        ensure_that!(
+            country == "United States" || placed >= delay,
+            "an order to {country} was placed in {placed:?}, not held back {delay:?}"
+        );
         let order = settled(shop, &id)?;
         ensure_that!(
             order["status"] == "CONFIRMED",
@@ -365,18 +376,11 @@ fn breaker(shop: &Shop, dynamodb: &aws_sdk_dynamodb::Client) -> Result<(String, 
 
 /// The card processor's requests so far, from the functions' metrics.
 fn processor_requests(shop: &Shop) -> Result<f64> {
-    let text = shop.block_on(async {
-        reqwest::get(shop.metrics_url()?)
-            .await?
-            .text()
-            .await
-            .map_err(anyhow::Error::from)
-    })?;
-    Ok(text
-        .lines()
-        .filter(|line| line.starts_with("astroshop_processor_requests_total"))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
+    Ok(total(
+        &read_metrics(shop)?,
+        "astroshop_processor_requests_total",
+        &[],
+    ))
 }
 
 fn while_the_processor_is_unreachable_the_breaker_opens_and_every_order_ends_confirmed(
@@ -508,6 +512,15 @@ fn event_bus_flood_is_taken_as_redeliveries_and_every_order_settles_once(shop: &
     let user = unique_user("flood");
     let email = format!("{user}@example.com");
     add(shop, &user, &product, 1)?;
+    let reservations = || -> Result<f64> {
+        let step = [("step", "inventory-reserve")];
+        Ok(total(
+            &read_metrics(shop)?,
+            "astroshop_saga_step_seconds_count",
+            &step,
+        ))
+    };
+    let reserved_before = reservations()?;
     let started = Instant::now();
     let id = place_order(
         shop,
@@ -522,6 +535,11 @@ fn event_bus_flood_is_taken_as_redeliveries_and_every_order_settles_once(shop: &
     );
     // Every copy is handled before the next test, and none changes anything.
     queues_drained(shop)?;
+    let reserve_steps = reservations()? - reserved_before;
+    ensure_that!(
+        reserve_steps >= 26.0,
+        "inventory-reserve handled {reserve_steps} OrderPlaced events, not the order's 1 and its 25 copies"
+    );
     eprintln!(
         "eventBusFlood at 25 copies: the order settled in {:.1} s; every saga queue drained {:.1} s after the checkout",
         settle.as_secs_f64(),

@@ -27,12 +27,12 @@ const LIMITED: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
 /// Each series of Prometheus text (its name, then its labels by name) and
 /// its value. Enough of the format for the shop's own metrics, whose label
 /// values hold no quote, comma or backslash.
-type Series = BTreeMap<(String, BTreeMap<String, String>), f64>;
+pub type Series = BTreeMap<(String, BTreeMap<String, String>), f64>;
 
 /// Labels a series must carry, by name.
 type Labels = &'static [(&'static str, &'static str)];
 
-fn read_metrics(shop: &Shop) -> Result<Series> {
+pub fn read_metrics(shop: &Shop) -> Result<Series> {
     let url = shop.metrics_url()?;
     let text = shop.block_on(async { reqwest::get(&url).await?.error_for_status()?.text().await })?;
     let mut series = Series::new();
@@ -61,7 +61,7 @@ fn read_metrics(shop: &Shop) -> Result<Series> {
 }
 
 /// The sum of the series named `name` that carry every label of `labels`.
-fn total(series: &Series, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub fn total(series: &Series, name: &str, labels: &[(&str, &str)]) -> f64 {
     series
         .iter()
         .filter(|((series_name, series_labels), _)| {

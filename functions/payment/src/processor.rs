@@ -57,7 +57,7 @@ pub async fn process_charge(
     let charge: ChargeRequest = json_body(&request)?;
     let faults = flags.current().await;
     if faults.is_on(Flag::PaymentUnreachable) {
-        astroshop_flags::injected(Flag::PaymentUnreachable);
+        // Counted once, by the error it ends with.
         tokio::time::sleep(UNREACHABLE_HOLD).await;
         return Err(ApiError::injected(Flag::PaymentUnreachable));
     }
@@ -112,24 +112,25 @@ impl HttpProcessor {
     /// How long payment waits for an answer.
     pub const TIMEOUT: Duration = Duration::from_secs(2);
 
-    pub fn new(url: impl Into<String>, key: SecretParameter) -> Self {
+    /// The processor at `url`; an error only when no HTTP client with the
+    /// time limit can be built (the breaker counts on it).
+    pub fn new(url: impl Into<String>, key: SecretParameter) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Self::TIMEOUT)
             .connect_timeout(Duration::from_secs(1))
-            .build()
-            .unwrap_or_default();
-        Self {
+            .build()?;
+        Ok(Self {
             http,
             url: url.into(),
             key,
-        }
+        })
     }
 
-    pub fn from_env(ssm: aws_sdk_ssm::Client) -> Result<Self, astroshop_store::MissingSetting> {
+    pub fn from_env(ssm: aws_sdk_ssm::Client) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         Ok(Self::new(
             astroshop_store::setting("CARD_PROCESSOR_URL")?,
             SecretParameter::from_env(ssm, "PROCESSOR_KEY_PARAMETER")?,
-        ))
+        )?)
     }
 }
 

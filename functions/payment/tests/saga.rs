@@ -667,7 +667,8 @@ async fn a_payment_the_processor_does_not_answer_waits_on_its_queue_and_is_charg
             shop.tables.setting("PROCESSOR_KEY_PARAMETER"),
             SecretParameter::TTL,
         ),
-    );
+    )
+    .unwrap();
     let parking = Parking::new(sqs.clone());
     let answer = consume_parking(
         event,

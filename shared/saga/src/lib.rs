@@ -302,7 +302,7 @@ where
 {
     astroshop_telemetry::init();
     let step = &step;
-    let parking = &Parking::new(SqsClient::new(&astroshop_store::aws_config().await));
+    let parking = &Parking::from_env();
     let consuming = service_fn(|event| async move {
         // Boxed: a step's future nested inside the runtime's own grows past
         // the compiler's limit for computing a future's layout.
@@ -458,7 +458,8 @@ where
 
 /// Sends parked messages to their queue again, delayed.
 pub struct Parking {
-    sqs: SqsClient,
+    /// Made on the first park: most steps never park.
+    sqs: tokio::sync::OnceCell<SqsClient>,
     /// Queue URLs by ARN, looked up once.
     urls: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
 }
@@ -469,9 +470,24 @@ const LONGEST_DELAY: Duration = Duration::from_secs(900);
 impl Parking {
     pub fn new(sqs: SqsClient) -> Self {
         Self {
-            sqs,
+            sqs: tokio::sync::OnceCell::new_with(Some(sqs)),
             urls: Default::default(),
         }
+    }
+
+    /// Parking with the function's own AWS configuration, read when a
+    /// message is first parked.
+    pub fn from_env() -> Self {
+        Self {
+            sqs: tokio::sync::OnceCell::new(),
+            urls: Default::default(),
+        }
+    }
+
+    async fn sqs(&self) -> &SqsClient {
+        self.sqs
+            .get_or_init(|| async { SqsClient::new(&astroshop_store::aws_config().await) })
+            .await
     }
 
     /// Sends `message` to the queue it came from again, to be seen `after`
@@ -503,7 +519,8 @@ impl Parking {
             .clamp(Duration::from_secs(1), LONGEST_DELAY)
             .as_secs_f64()
             .ceil() as i32;
-        self.sqs
+        self.sqs()
+            .await
             .send_message()
             .queue_url(url)
             .message_body(message.body.clone().unwrap_or_default())
@@ -523,7 +540,8 @@ impl Parking {
         let mut parts = arn.rsplitn(3, ':');
         let (name, account) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
         let url = self
-            .sqs
+            .sqs()
+            .await
             .get_queue_url()
             .queue_name(name)
             .queue_owner_aws_account_id(account)
