@@ -1,9 +1,14 @@
 //! How long a checkout takes on the local stack, from `POST /api/checkout`
-//! to the order reading CONFIRMED: 20 checkouts one after another, the
-//! median and the worst, and where the time goes (each saga step's median,
-//! from the order's history). The baseline, measured in the same run, is one
-//! API call through the same gateway and function runner (`POST /api/cart`),
-//! so the ratio says how many such calls a whole saga costs.
+//! to the order reading CONFIRMED, in two tables:
+//! - one after another: 20 checkouts, the median and the worst, and where
+//!   the time goes (each saga step's median, from the order's history);
+//! - at once: 1, 10 and 40 shoppers each checking out once at the same
+//!   moment, the orders settled per second and POST→CONFIRMED's p50, p95
+//!   and max.
+//!
+//! The baseline, measured in the same run, is one API call through the same
+//! gateway and function runner (`POST /api/cart`), so the ratio says how
+//! many such calls a whole saga costs.
 //!
 //! `./shop bench` (brings up its own local stack; `ASTROSHOP_BASE_URL`
 //! measures another shop).
@@ -17,6 +22,9 @@ use astroshop_tests::checkout::{GOOD_CARD, checkout_request, fresh_product};
 use serde_json::{Value, json};
 
 const RUNS: usize = 20;
+
+/// How many shoppers check out at once, one row each.
+const CROWDS: [usize; 3] = [1, 10, 40];
 
 fn main() -> Result<()> {
     let shop = Shop::start()?;
@@ -76,7 +84,61 @@ fn measure(shop: &Shop) -> Result<()> {
             typical.as_secs_f64() / base.as_secs_f64(),
         );
     }
+
+    println!();
+    println!("checkout at once: each shopper checks out once, all starting together (local stack)");
+    println!(
+        "{:<10} {:>9} {:>10} {:>10} {:>10} {:>10}",
+        "shoppers", "orders/s", "p50", "p95", "max", "p50 ratio"
+    );
+    for crowd in CROWDS {
+        let (took, mut latencies) =
+            crowd_checkout(shop, &product, &format!("bench-{run}-crowd{crowd}"), crowd)?;
+        let p50 = percentile(&mut latencies, 50);
+        println!(
+            "{crowd:<10} {:>9.2} {:>7} ms {:>7} ms {:>7} ms {:>9.1}x",
+            crowd as f64 / took.as_secs_f64(),
+            p50.as_millis(),
+            percentile(&mut latencies, 95).as_millis(),
+            worst(&latencies).as_millis(),
+            p50.as_secs_f64() / base.as_secs_f64(),
+        );
+    }
     Ok(())
+}
+
+/// `crowd` shoppers, each with a cart of its own, check out at the same
+/// moment; how long until the last order was CONFIRMED, and each order's
+/// POST→CONFIRMED time. Any order that fails or stays pending fails the run.
+fn crowd_checkout(shop: &Shop, product: &str, run: &str, crowd: usize) -> Result<(Duration, Vec<Duration>)> {
+    let users: Vec<String> = (0..crowd).map(|n| format!("{run}-{n}")).collect();
+    for user in &users {
+        add_to_cart(shop, product, user)?;
+    }
+    let start = std::sync::Barrier::new(crowd);
+    let started = Instant::now();
+    let latencies = std::thread::scope(|scope| {
+        let shoppers: Vec<_> = users
+            .iter()
+            .map(|user| {
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    // A crowd reads less often, so its reads do not crowd out its orders.
+                    place_and_follow(shop, user, Duration::from_millis(100)).map(|(took, _)| took)
+                })
+            })
+            .collect();
+        shoppers
+            .into_iter()
+            .map(|shopper| {
+                shopper
+                    .join()
+                    .unwrap_or_else(|_| bail!("a shopper's thread panicked"))
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    Ok((started.elapsed(), latencies))
 }
 
 fn row(name: &str, median: Duration, worst: Duration, ratio: f64) {
@@ -99,6 +161,12 @@ fn add_to_cart(shop: &Shop, product: &str, user: &str) -> Result<()> {
 /// One checkout, timed from the POST to the first read of CONFIRMED.
 fn checkout(shop: &Shop, product: &str, user: &str) -> Result<(Duration, Value)> {
     add_to_cart(shop, product, user)?;
+    place_and_follow(shop, user, Duration::from_millis(20))
+}
+
+/// Checks out `user`'s cart and follows the order to CONFIRMED, reading it
+/// every `poll_every`.
+fn place_and_follow(shop: &Shop, user: &str, poll_every: Duration) -> Result<(Duration, Value)> {
     let request = checkout_request(user, &format!("{user}@example.com"), "USD", (GOOD_CARD, 1, 2039));
     let started = Instant::now();
     let placed = shop.send("POST", "/api/checkout?currencyCode=USD", Some(&request))?;
@@ -116,7 +184,7 @@ fn checkout(shop: &Shop, product: &str, user: &str) -> Result<(Duration, Value)>
             _ if started.elapsed() > Duration::from_secs(120) => {
                 bail!("order {id} still pending after 2 minutes")
             }
-            _ => std::thread::sleep(Duration::from_millis(20)),
+            _ => std::thread::sleep(poll_every),
         }
     }
 }
@@ -143,6 +211,13 @@ fn step_durations(order: &Value) -> Result<Vec<(String, Duration)>> {
 fn median(values: &mut [Duration]) -> Duration {
     values.sort();
     values[values.len() / 2]
+}
+
+/// The value `percent`% of the values are at or below (nearest rank).
+fn percentile(values: &mut [Duration], percent: usize) -> Duration {
+    values.sort();
+    let rank = (values.len() * percent).div_ceil(100).max(1);
+    values[rank - 1]
 }
 
 fn worst(values: &[Duration]) -> Duration {

@@ -190,7 +190,7 @@ async fn up(port: u16, metrics_port: u16, prefix: String) -> Result<()> {
     options.show_progress = true;
     options.log_requests = true;
     let mut stack = Stack::start(options).await?;
-    let (emulator_pid, functions_pid) = stack.pids();
+    let ([moto_pid, dynamodb_pid], functions_pid) = stack.pids();
     eprintln!();
     eprintln!("astroshop is running at {}", stack.base_url());
     eprintln!("  storefront: {}/", stack.base_url());
@@ -218,7 +218,7 @@ async fn up(port: u16, metrics_port: u16, prefix: String) -> Result<()> {
         }
     }
     eprintln!(
-        "  AWS emulator: {} (pid {emulator_pid}); functions: cargo lambda watch (pid {functions_pid})",
+        "  AWS emulators: {} (moto pid {moto_pid}, dynoxide pid {dynamodb_pid}); functions: cargo lambda watch (pid {functions_pid})",
         stack.emulator_endpoint()
     );
     eprintln!(

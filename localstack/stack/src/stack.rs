@@ -156,8 +156,8 @@ impl Stack {
             routes.routes().len()
         ));
 
-        steps.begin("starting the AWS emulator (moto server)");
-        let emulator = Emulator::start(&options.work_dir.join("emulator.log")).await?;
+        steps.begin("starting the AWS emulators (dynoxide for DynamoDB, moto server for the rest)");
+        let emulator = Emulator::start(&options.work_dir.join("emulators"), true).await?;
         // Where `local-stack redrive` and other tools find the running stack.
         std::fs::write(options.work_dir.join(ENDPOINT_FILE), emulator.endpoint())?;
         steps.end(&format!("listening on {}", emulator.endpoint()));
@@ -180,7 +180,7 @@ impl Stack {
             region: LOCAL_REGION.to_owned(),
             account: LOCAL_ACCOUNT.to_owned(),
         };
-        let gate = Arc::new(Gate::new(iam.clone(), place, emulator.endpoint()));
+        let gate = Arc::new(Gate::new(iam.clone(), place, emulator.upstreams()));
         let gate = tokio::spawn(gate.serve(gate_listener, stopped.clone()));
         // Functions reach AWS through the gate, the seeder among them.
         let aws_endpoint = if options.check_iam {
@@ -439,9 +439,10 @@ impl Stack {
         Ok(Some((name.to_owned(), key)))
     }
 
-    /// Process ids of what the stack started, for a reader of `ps`.
-    pub fn pids(&self) -> (u32, u32) {
-        (self.emulator.pid(), self.functions.pid())
+    /// Process ids of what the stack started, for a reader of `ps`: the
+    /// emulators (moto, dynoxide) and the function runner.
+    pub fn pids(&self) -> ([u32; 2], u32) {
+        (self.emulator.pids(), self.functions.pid())
     }
 
     /// Every process the stack runs now: the emulator, `cargo lambda watch`
@@ -449,8 +450,11 @@ impl Stack {
     pub fn processes(&self) -> Vec<u32> {
         let mut all = Vec::new();
         let viewer = self.viewer.as_ref().map(TraceViewer::pid);
-        for pid in [self.emulator.pid(), self.functions.pid()]
+        for pid in self
+            .emulator
+            .pids()
             .into_iter()
+            .chain([self.functions.pid()])
             .chain(viewer)
         {
             all.push(pid);
@@ -461,7 +465,7 @@ impl Stack {
 
     /// `Some(reason)` once a process the stack depends on has died.
     pub fn failure(&mut self) -> Option<String> {
-        self.functions.exited()
+        self.functions.exited().or_else(|| self.emulator.exited())
     }
 
     /// The functions' roles, as the stack checks them: `put_role_policy`

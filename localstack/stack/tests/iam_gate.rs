@@ -10,12 +10,13 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use local_stack::account::{LOCAL_ACCOUNT, LOCAL_REGION};
+use local_stack::emulator::{self, Upstreams};
 use local_stack::iam::Iam;
 use local_stack::iam::calls::Place;
 use local_stack::iam::gate::Gate;
+use local_stack::provision;
 use local_stack::resolve::{Names, Resolver};
 use local_stack::template::Template;
-use local_stack::{emulator, provision};
 use tokio::net::TcpListener;
 
 /// A DynamoDB client that signs as `function` and calls `endpoint`.
@@ -56,7 +57,14 @@ async fn the_gate_passes_what_a_role_allows_and_refuses_the_rest_as_aws_does() {
         account: LOCAL_ACCOUNT.to_owned(),
     };
     let (_stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(Arc::new(Gate::new(iam.clone(), place, endpoint)).serve(listener, stopped));
+    tokio::spawn(
+        Arc::new(Gate::new(
+            iam.clone(),
+            place,
+            Arc::new(Upstreams::all_at(endpoint)),
+        ))
+        .serve(listener, stopped),
+    );
 
     // The product page's function reads a product through the gate.
     let reader = dynamodb_as("catalog-get-product", &gate_url);

@@ -1,6 +1,6 @@
 //! The functions' AWS endpoint: every call a function makes arrives here,
 //! is authorized against the function's role (`Iam`) and, when allowed,
-//! passed to the emulator unchanged; a refused call is answered as the
+//! passed to the emulator that serves it, unchanged; a refused call is answered as the
 //! service answers an IAM denial, and never reaches the emulator.
 
 use std::sync::Arc;
@@ -14,21 +14,20 @@ use tokio::sync::watch;
 
 use super::Iam;
 use super::calls::{self, Place, Protocol};
+use crate::emulator::{Upstreams, plain};
 
 pub struct Gate {
     iam: Arc<Iam>,
     place: Place,
-    emulator: String,
-    http: reqwest::Client,
+    emulators: Arc<Upstreams>,
 }
 
 impl Gate {
-    pub fn new(iam: Arc<Iam>, place: Place, emulator: &str) -> Self {
+    pub fn new(iam: Arc<Iam>, place: Place, emulators: Arc<Upstreams>) -> Self {
         Self {
             iam,
             place,
-            emulator: emulator.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
+            emulators,
         }
     }
 
@@ -76,41 +75,7 @@ impl Gate {
                 return denied(request.protocol, "AccessDeniedException", &denial.message);
             }
         }
-        self.forward(parts, body).await
-    }
-
-    async fn forward(&self, parts: http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
-        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let mut outgoing = self
-            .http
-            .request(parts.method.clone(), format!("{}{path}", self.emulator))
-            .body(body);
-        for (name, value) in &parts.headers {
-            if !matches!(name.as_str(), "host" | "content-length" | "connection") {
-                outgoing = outgoing.header(name, value);
-            }
-        }
-        let answer = match outgoing.send().await {
-            Ok(answer) => answer,
-            Err(error) => return plain(StatusCode::BAD_GATEWAY, &format!("the emulator: {error}")),
-        };
-        let status = answer.status();
-        let headers = answer.headers().clone();
-        let bytes = match answer.bytes().await {
-            Ok(bytes) => bytes,
-            Err(error) => return plain(StatusCode::BAD_GATEWAY, &format!("the emulator: {error}")),
-        };
-        let mut response = Response::new(Full::new(bytes));
-        *response.status_mut() = status;
-        for (name, value) in &headers {
-            if !matches!(
-                name.as_str(),
-                "content-length" | "transfer-encoding" | "connection"
-            ) {
-                response.headers_mut().append(name, value.clone());
-            }
-        }
-        response
+        self.emulators.forward(parts, body).await
     }
 }
 
@@ -129,13 +94,5 @@ fn denied(protocol: Protocol, code: &str, message: &str) -> Response<Full<Bytes>
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amzn-errortype", code)
         .body(Full::new(Bytes::from(body.to_string())))
-        .expect("a static response builds")
-}
-
-fn plain(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "text/plain")
-        .body(Full::new(Bytes::from(message.to_owned())))
         .expect("a static response builds")
 }
