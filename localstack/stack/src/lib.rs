@@ -36,6 +36,7 @@ pub mod queues;
 pub mod redrive;
 pub mod resolve;
 pub mod routes;
+pub mod runtime;
 pub mod serve;
 pub mod sources;
 pub mod stack;

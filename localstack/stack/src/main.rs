@@ -189,8 +189,10 @@ async fn up(port: u16, metrics_port: u16, prefix: String) -> Result<()> {
     options.function_output = Output::Terminal;
     options.show_progress = true;
     options.log_requests = true;
+    options.default_invoke_port = true;
+    options.rebuild_on_change = true;
     let mut stack = Stack::start(options).await?;
-    let ([moto_pid, dynamodb_pid], functions_pid) = stack.pids();
+    let [moto_pid, dynamodb_pid] = stack.emulator_pids();
     eprintln!();
     eprintln!("astroshop is running at {}", stack.base_url());
     eprintln!("  storefront: {}/", stack.base_url());
@@ -218,13 +220,17 @@ async fn up(port: u16, metrics_port: u16, prefix: String) -> Result<()> {
         }
     }
     eprintln!(
-        "  AWS emulators: {} (moto pid {moto_pid}, dynoxide pid {dynamodb_pid}); functions: cargo lambda watch (pid {functions_pid})",
+        "  AWS emulators: {} (moto pid {moto_pid}, dynoxide pid {dynamodb_pid})",
         stack.emulator_endpoint()
     );
+    let invoke = match stack.invoke_port() {
+        9000 => String::new(),
+        port => format!("--invoke-address 127.0.0.1 --invoke-port {port} "),
+    };
     eprintln!(
-        "  invoke a function: cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port {} \\\n      catalog-get-product --data-file events/http/catalog-get-product.json",
-        stack.invoke_port()
+        "  invoke a function: cargo lambda invoke {invoke}catalog-get-product --data-file events/http/catalog-get-product.json"
     );
+    eprintln!("  a change to a function's code rebuilds it; its next invocation runs the new build");
     eprintln!("Press Ctrl-C to stop.");
 
     let mut interrupt = signal(SignalKind::interrupt())?;

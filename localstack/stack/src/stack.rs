@@ -48,8 +48,14 @@ pub struct StackOptions {
     pub work_dir: PathBuf,
     /// Where function output goes.
     pub function_output: Output,
-    /// Instances `cargo lambda watch` may run of one function at once.
+    /// Instances the stack may run of one function at once.
     pub concurrency: u16,
+    /// Serve the Invoke API where `cargo lambda invoke` looks by default
+    /// (port 9000 on the loopback addresses) when that port is free; else,
+    /// and without this, on a free port.
+    pub default_invoke_port: bool,
+    /// Rebuild the functions when their code changes.
+    pub rebuild_on_change: bool,
     /// Print each step as it happens.
     pub show_progress: bool,
     /// Print a line for every HTTP request served.
@@ -70,7 +76,9 @@ impl StackOptions {
             metrics_port: 0,
             function_output: Output::File(work_dir.join("functions.log")),
             work_dir,
-            concurrency: 2,
+            concurrency: 10,
+            default_invoke_port: false,
+            rebuild_on_change: false,
             show_progress: false,
             log_requests: false,
             // A failed message is retried after a second, not the queue's
@@ -112,6 +120,26 @@ pub struct Stack {
     /// What the functions are given (table names, the bus, the emulator).
     environment: std::collections::BTreeMap<String, String>,
     prefix: String,
+}
+
+/// Where the Invoke API listens: port 9000 on both loopback addresses, where
+/// `cargo lambda invoke` looks by default, when `default_port` asks for it
+/// and it is free; else a free port on 127.0.0.1.
+async fn invoke_listeners(default_port: bool) -> Result<Vec<TcpListener>> {
+    if default_port {
+        let v4 = TcpListener::bind(("127.0.0.1", 9000)).await;
+        let v6 = TcpListener::bind(("::1", 9000)).await;
+        match (v4, v6) {
+            (Ok(v4), Ok(v6)) => return Ok(vec![v4, v6]),
+            (Ok(v4), Err(_)) => return Ok(vec![v4]),
+            _ => tracing::info!("port 9000 is taken: the Invoke API listens on a free port"),
+        }
+    }
+    Ok(vec![
+        TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("binding the Invoke API")?,
+    ])
 }
 
 struct Steps {
@@ -207,7 +235,7 @@ impl Stack {
         tokio::task::spawn_blocking(move || functions::build_all(&output)).await??;
         steps.end("built");
 
-        steps.begin("starting the functions (cargo lambda watch)");
+        steps.begin("starting the functions' runtime");
         let listener = TcpListener::bind(("127.0.0.1", options.port))
             .await
             .with_context(|| format!("binding port {}", options.port))?;
@@ -276,16 +304,16 @@ impl Stack {
             }
             None => (None, None),
         };
-        let invoke_port = functions::free_port()?;
         let functions = Functions::start(
-            invoke_port,
+            template.functions(),
             &environment,
             options.concurrency,
-            &options.work_dir.join("functions.env"),
+            invoke_listeners(options.default_invoke_port).await?,
             &options.function_output,
             &metrics,
-        )
-        .await?;
+            options.rebuild_on_change,
+        )?;
+        let invoke_port = functions.invoke_port();
         steps.end(&format!(
             "Invoke API on 127.0.0.1:{invoke_port}, their metrics at {metrics_url}; {}",
             if options.check_iam {
@@ -439,14 +467,13 @@ impl Stack {
         Ok(Some((name.to_owned(), key)))
     }
 
-    /// Process ids of what the stack started, for a reader of `ps`: the
-    /// emulators (moto, dynoxide) and the function runner.
-    pub fn pids(&self) -> ([u32; 2], u32) {
-        (self.emulator.pids(), self.functions.pid())
+    /// Process ids of the emulators (moto, dynoxide), for a reader of `ps`.
+    pub fn emulator_pids(&self) -> [u32; 2] {
+        self.emulator.pids()
     }
 
-    /// Every process the stack runs now: the emulator, `cargo lambda watch`
-    /// and all they started (the function instances among them).
+    /// Every process the stack runs now: the emulators, the trace viewer,
+    /// the function instances, and all they started.
     pub fn processes(&self) -> Vec<u32> {
         let mut all = Vec::new();
         let viewer = self.viewer.as_ref().map(TraceViewer::pid);
@@ -454,7 +481,7 @@ impl Stack {
             .emulator
             .pids()
             .into_iter()
-            .chain([self.functions.pid()])
+            .chain(self.functions.pids())
             .chain(viewer)
         {
             all.push(pid);
@@ -465,7 +492,7 @@ impl Stack {
 
     /// `Some(reason)` once a process the stack depends on has died.
     pub fn failure(&mut self) -> Option<String> {
-        self.functions.exited().or_else(|| self.emulator.exited())
+        self.emulator.exited()
     }
 
     /// The functions' roles, as the stack checks them: `put_role_policy`

@@ -48,6 +48,8 @@ pub struct Function {
     pub reserved_concurrency: Option<u32>,
     /// `Timeout`: how long one invocation may run (Lambda's 3 s when unset).
     pub timeout: Duration,
+    /// `MemorySize` in MB (Lambda's 128 when unset).
+    pub memory_mb: u32,
     pub routes: Vec<HttpRoute>,
     /// The non-HTTP triggers: queues, streams and schedules.
     pub sources: Vec<EventSource>,
@@ -334,6 +336,12 @@ fn parse_function(id: &str, resource: &Resource, globals: &Value) -> Result<Func
                 .ok_or_else(|| anyhow!("function {id}: Timeout is not a number of seconds: {value}"))?,
         ),
     };
+    let memory_mb = match properties.get("MemorySize").or_else(|| globals.get("MemorySize")) {
+        None => 128,
+        Some(value) => whole_number(value)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| anyhow!("function {id}: MemorySize is not a number of MB: {value}"))?,
+    };
     let mut routes = Vec::new();
     let mut sources = Vec::new();
     if let Some(Value::Object(events)) = properties.get("Events") {
@@ -371,6 +379,7 @@ fn parse_function(id: &str, resource: &Resource, globals: &Value) -> Result<Func
         environment,
         reserved_concurrency,
         timeout,
+        memory_mb,
         routes,
         sources,
     })
