@@ -125,7 +125,12 @@ fn steps_rows(orders: &[(Duration, Value)], base: Duration) -> Result<()> {
 /// moment; how long until the last order was confirmed, and each order's
 /// POST→CONFIRMED time with the order. Any order that fails or stays
 /// pending fails the run.
-fn crowd_checkout(shop: &Shop, product: &str, run: &str, crowd: usize) -> Result<(Duration, Vec<(Duration, Value)>)> {
+fn crowd_checkout(
+    shop: &Shop,
+    product: &str,
+    run: &str,
+    crowd: usize,
+) -> Result<(Duration, Vec<(Duration, Value)>)> {
     let users: Vec<String> = (0..crowd).map(|n| format!("{run}-{n}")).collect();
     for user in &users {
         add_to_cart(shop, product, user)?;
@@ -203,7 +208,13 @@ fn place_and_follow(
     let request = checkout_request(user, &format!("{user}@example.com"), "USD", (GOOD_CARD, 1, 2039));
     let sent = time::OffsetDateTime::now_utc();
     let started = Instant::now();
-    let placed = shop.send_from(client, "POST", "/api/checkout?currencyCode=USD", &[], Some(&request))?;
+    let placed = shop.send_from(
+        client,
+        "POST",
+        "/api/checkout?currencyCode=USD",
+        &[],
+        Some(&request),
+    )?;
     if placed.status != 202 {
         bail!("checkout: {} {}", placed.status, placed.body);
     }

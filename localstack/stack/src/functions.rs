@@ -80,7 +80,11 @@ impl Output {
 /// A pipe whose every line a thread of its own passes on to `sink` and
 /// shows to `metrics`; its end for child processes to write to. The thread
 /// ends when every holder of that end has closed it.
-fn relay_through(stream: &str, mut sink: Box<dyn Write + Send>, metrics: &Arc<Metrics>) -> Result<PipeWriter> {
+fn relay_through(
+    stream: &str,
+    mut sink: Box<dyn Write + Send>,
+    metrics: &Arc<Metrics>,
+) -> Result<PipeWriter> {
     let (reader, writer) = std::io::pipe()?;
     let metrics = metrics.clone();
     std::thread::Builder::new()
@@ -163,10 +167,14 @@ impl Functions {
         let mut tasks = JoinSet::new();
         for listener in invoke_listeners {
             let runtime = runtime.clone();
-            tasks.spawn(crate::serve::serve(listener, stopped.clone(), move |request, _| {
-                let runtime = runtime.clone();
-                async move { invoke_api(&runtime, request).await }
-            }));
+            tasks.spawn(crate::serve::serve(
+                listener,
+                stopped.clone(),
+                move |request, _| {
+                    let runtime = runtime.clone();
+                    async move { invoke_api(&runtime, request).await }
+                },
+            ));
         }
         if rebuild {
             tasks.spawn(rebuild_on_change(runtime.clone(), output.clone(), stopped));
@@ -207,7 +215,11 @@ async fn invoke_api(runtime: &Arc<Runtime>, request: Request<Incoming>) -> Respo
         .and_then(|rest| rest.strip_suffix("/invocations"))
         .map(str::to_owned);
     let (Some(function), &Method::POST) = (function, request.method()) else {
-        return lambda_error(StatusCode::NOT_FOUND, "UnknownOperationException", "not an Invoke call");
+        return lambda_error(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            "not an Invoke call",
+        );
     };
     if !runtime.has(&function) {
         return lambda_error(
@@ -224,7 +236,11 @@ async fn invoke_api(runtime: &Arc<Runtime>, request: Request<Incoming>) -> Respo
     let event = match request.into_body().collect().await {
         Ok(body) => body.to_bytes(),
         Err(error) => {
-            return lambda_error(StatusCode::BAD_REQUEST, "InvalidRequestContentException", &error.to_string());
+            return lambda_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                &error.to_string(),
+            );
         }
     };
     let outcome = runtime.invoke(&function, event, trace).await;
@@ -302,7 +318,9 @@ fn code_fingerprint(root: &Path) -> (Option<std::time::SystemTime>, usize) {
             }
         }
     }
-    let mut newest = std::fs::metadata(root.join("Cargo.lock")).and_then(|m| m.modified()).ok();
+    let mut newest = std::fs::metadata(root.join("Cargo.lock"))
+        .and_then(|m| m.modified())
+        .ok();
     let mut count = 0;
     for dir in ["functions", "shared"] {
         walk(&root.join(dir), &mut newest, &mut count);

@@ -149,7 +149,12 @@ impl Runtime {
 
     /// Invokes `function` with `event` and waits for what came of it;
     /// `None` when there is no such function.
-    pub async fn invoke(self: &Arc<Self>, function: &str, event: Bytes, trace: Option<String>) -> Option<Outcome> {
+    pub async fn invoke(
+        self: &Arc<Self>,
+        function: &str,
+        event: Bytes,
+        trace: Option<String>,
+    ) -> Option<Outcome> {
         let pool = self.pools.get(function)?.clone();
         let (answer, outcome) = oneshot::channel();
         let invocation = Invocation {
@@ -160,7 +165,10 @@ impl Runtime {
         };
         pool.queued.fetch_add(1, Ordering::SeqCst);
         if pool.sender.send(invocation).is_err() {
-            return Some(Outcome::failed("Runtime.Unavailable", "the local runtime has stopped"));
+            return Some(Outcome::failed(
+                "Runtime.Unavailable",
+                "the local runtime has stopped",
+            ));
         }
         if pool.idle.load(Ordering::SeqCst) == 0 {
             self.scale_out(&pool).await;
@@ -169,7 +177,10 @@ impl Runtime {
         let limit = pool.spec.timeout * 2 + Duration::from_secs(30);
         Some(match tokio::time::timeout(limit, outcome).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => Outcome::failed("Runtime.Unavailable", "the local runtime stopped before answering"),
+            Ok(Err(_)) => Outcome::failed(
+                "Runtime.Unavailable",
+                "the local runtime stopped before answering",
+            ),
             Err(_) => Outcome::failed(
                 "Runtime.Unavailable",
                 &format!("no instance took the invocation in {} s", limit.as_secs()),
@@ -191,7 +202,9 @@ impl Runtime {
         let mut changed = Vec::new();
         for pool in self.pools.values() {
             let now = modified(&pool.spec.binary);
-            let Ok(mut built) = pool.built.lock() else { continue };
+            let Ok(mut built) = pool.built.lock() else {
+                continue;
+            };
             if *built != now {
                 *built = now;
                 pool.generation.send_modify(|g| *g += 1);
@@ -290,10 +303,14 @@ impl Runtime {
         });
         let served = instance.clone();
         let (server_stop, server_stopped) = watch::channel(false);
-        let server = tokio::spawn(crate::serve::serve(listener, server_stopped, move |request, _| {
-            let instance = served.clone();
-            async move { instance.answer(request).await }
-        }));
+        let server = tokio::spawn(crate::serve::serve(
+            listener,
+            server_stopped,
+            move |request, _| {
+                let instance = served.clone();
+                async move { instance.answer(request).await }
+            },
+        ));
         let runtime = self.clone();
         tokio::spawn(async move {
             let mut stopped = stopped;
@@ -341,7 +358,9 @@ impl Runtime {
                     pool.queued.fetch_sub(1, Ordering::SeqCst);
                     let _ = waiting.answer.send(Outcome::failed(
                         "Runtime.ExitError",
-                        &format!("the function exited before taking the invocation ({status}); see its output"),
+                        &format!(
+                            "the function exited before taking the invocation ({status}); see its output"
+                        ),
                     ));
                 }
             } else if pool.queued.load(Ordering::SeqCst) > pool.idle.load(Ordering::SeqCst) {
@@ -376,7 +395,12 @@ impl Instance {
                 self.finish(&id, request, Outcome::Failed).await
             }
             (&Method::POST, ["init", "error"]) => {
-                let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let body = request
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
                 tracing::warn!(
                     function = %self.pool.spec.name,
                     "the function failed to start: {}",
@@ -394,8 +418,7 @@ impl Instance {
         let mut generation = pool.generation.subscribe();
         let mut stop = self.stop.subscribe();
         if *generation.borrow() != self.generation {
-            self.stop.send_replace(true);
-            return status(StatusCode::GONE, "this instance's binary has been rebuilt");
+            return self.retire().await;
         }
         self.asked.store(true, Ordering::SeqCst);
         pool.idle.fetch_add(1, Ordering::SeqCst);
@@ -406,13 +429,15 @@ impl Instance {
         };
         pool.idle.fetch_sub(1, Ordering::SeqCst);
         let Some(invocation) = invocation else {
-            self.stop.send_replace(true);
-            return status(StatusCode::GONE, "this instance is stopping");
+            return self.retire().await;
         };
         pool.queued.fetch_sub(1, Ordering::SeqCst);
         let timeout = pool.spec.timeout;
         let deadline = SystemTime::now() + timeout;
-        let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+        let deadline_ms = deadline
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
         if let Ok(mut current) = self.current.lock() {
             *current = Some((invocation.id.clone(), invocation.answer));
         }
@@ -438,16 +463,21 @@ impl Instance {
             .header("content-type", "application/json")
             .header("lambda-runtime-aws-request-id", &invocation.id)
             .header("lambda-runtime-deadline-ms", deadline_ms.to_string())
-            .header(
-                "lambda-runtime-invoked-function-arn",
-                &pool.arn,
-            );
+            .header("lambda-runtime-invoked-function-arn", &pool.arn);
         if let Some(trace) = &invocation.trace {
             response = response.header("lambda-runtime-trace-id", trace);
         }
         response
             .body(Full::new(invocation.event))
             .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR, "an event's headers"))
+    }
+
+    /// Stops this instance while its request for an event is still open, so
+    /// its runtime never sees the API refuse it (and says so).
+    async fn retire(&self) -> Response<Full<Bytes>> {
+        self.stop.send_replace(true);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        status(StatusCode::GONE, "this instance has stopped")
     }
 
     /// Passes the answer to invocation `id` on to its caller.
@@ -470,7 +500,10 @@ impl Instance {
                 let _ = answer.send(outcome(body));
                 status(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
             }
-            None => status(StatusCode::BAD_REQUEST, "no such invocation is held by this instance"),
+            None => status(
+                StatusCode::BAD_REQUEST,
+                "no such invocation is held by this instance",
+            ),
         }
     }
 }

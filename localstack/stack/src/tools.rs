@@ -38,14 +38,21 @@ pub fn path_with_venv() -> std::ffi::OsString {
     std::env::join_paths(paths).unwrap_or_default()
 }
 
-/// A `cargo` command that builds as `cargo` run from a shell would. A test
-/// binary (the end-to-end harness) runs with the variables cargo sets for the
-/// package under test (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, `OUT_DIR`, ...);
-/// build scripts such as ring's ask to rerun when those change, so a cargo
-/// started with them would rebuild every crate above ring (the whole AWS SDK)
-/// and the next plain build would rebuild it all again.
+/// A `cargo` command that builds as `cargo` run from a shell would (see
+/// [`clear_package_variables`]).
 pub fn cargo() -> Command {
     let mut command = Command::new("cargo");
+    clear_package_variables(&mut command);
+    command
+}
+
+/// Clears, for `command`, the variables cargo sets for the package under
+/// test. A test binary (the end-to-end harness) runs with them
+/// (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, `OUT_DIR`, ...); build scripts
+/// such as ring's ask to rerun when those change, so a cargo started with
+/// them would rebuild every crate above ring (the whole AWS SDK) and the next
+/// plain build would rebuild it all again.
+pub fn clear_package_variables(command: &mut Command) {
     for (name, _) in std::env::vars_os() {
         let Some(name) = name.to_str() else { continue };
         let set_for_a_package = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_"]
@@ -56,5 +63,4 @@ pub fn cargo() -> Command {
             command.env_remove(name);
         }
     }
-    command
 }
