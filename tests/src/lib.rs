@@ -164,6 +164,11 @@ impl Shop {
             .with_context(|| format!("no function is given {name}"))
     }
 
+    /// Everything the local stack gives its functions (to run one beside it).
+    pub fn function_environment(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        Ok(self.local()?.function_environment().clone())
+    }
+
     /// The name of a resource the template leaves unnamed (a queue, say).
     pub fn resource_name(&self, logical_id: &str) -> Result<String> {
         Ok(self.local()?.resource_name(logical_id))

@@ -70,10 +70,10 @@ impl Output {
                 (Box::new(file.try_clone()?), Box::new(file))
             }
         };
-        Ok(Sinks {
-            stdout: relay_through("stdout", stdout_sink, metrics)?,
-            stderr: relay_through("stderr", stderr_sink, metrics)?,
-        })
+        Ok(Sinks::new(
+            relay_through("stdout", stdout_sink, metrics)?,
+            relay_through("stderr", stderr_sink, metrics)?,
+        ))
     }
 }
 

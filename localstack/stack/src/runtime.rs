@@ -11,7 +11,7 @@
 //! (`Runtime::refresh`).
 
 use std::collections::HashMap;
-use std::io::PipeWriter;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,10 +56,20 @@ impl Outcome {
     }
 }
 
-/// Where the instances' output goes: their stdout and stderr, shared.
+/// Where the instances' output goes: their stdout and stderr, shared (a
+/// pipe's writing end, a file).
 pub struct Sinks {
-    pub stdout: PipeWriter,
-    pub stderr: PipeWriter,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+}
+
+impl Sinks {
+    pub fn new(stdout: impl Into<OwnedFd>, stderr: impl Into<OwnedFd>) -> Self {
+        Self {
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        }
+    }
 }
 
 pub struct Runtime {
@@ -84,6 +94,9 @@ struct Pool {
     generation: watch::Sender<u64>,
     built: Mutex<Option<SystemTime>>,
     pids: Mutex<Vec<u32>>,
+    /// How long each instance took from its start to its first request for
+    /// an event (Lambda's init phase).
+    inits: Mutex<Vec<Duration>>,
 }
 
 struct Invocation {
@@ -97,6 +110,8 @@ struct Invocation {
 struct Instance {
     pool: Arc<Pool>,
     generation: u64,
+    /// When its process started.
+    spawned: std::time::Instant,
     /// Whether it has asked for an event yet (it started).
     asked: std::sync::atomic::AtomicBool,
     current: Mutex<Option<(String, oneshot::Sender<Outcome>)>>,
@@ -130,6 +145,7 @@ impl Runtime {
                     generation: watch::Sender::new(0),
                     built: Mutex::new(built),
                     pids: Mutex::new(Vec::new()),
+                    inits: Mutex::new(Vec::new()),
                 };
                 (pool.spec.name.clone(), Arc::new(pool))
             })
@@ -194,6 +210,21 @@ impl Runtime {
             .values()
             .flat_map(|pool| pool.pids.lock().map(|p| p.clone()).unwrap_or_default())
             .collect()
+    }
+
+    /// How many instances of `function` wait for an event now.
+    pub fn idle(&self, function: &str) -> usize {
+        self.pools
+            .get(function)
+            .map_or(0, |pool| pool.idle.load(Ordering::SeqCst))
+    }
+
+    /// How long each instance of `function` started so far took to init.
+    pub fn init_times(&self, function: &str) -> Vec<Duration> {
+        self.pools
+            .get(function)
+            .and_then(|pool| pool.inits.lock().ok().map(|inits| inits.clone()))
+            .unwrap_or_default()
     }
 
     /// Stops the instances of every function whose binary changed since they
@@ -286,6 +317,7 @@ impl Runtime {
                 Ok(())
             });
         }
+        let spawned = std::time::Instant::now();
         let mut child = command
             .spawn()
             .with_context(|| format!("starting {}", spec.binary.display()))?;
@@ -297,6 +329,7 @@ impl Runtime {
         let instance = Arc::new(Instance {
             pool: pool.clone(),
             generation,
+            spawned,
             asked: std::sync::atomic::AtomicBool::new(false),
             current: Mutex::new(None),
             stop,
@@ -420,7 +453,11 @@ impl Instance {
         if *generation.borrow() != self.generation {
             return self.retire().await;
         }
-        self.asked.store(true, Ordering::SeqCst);
+        if !self.asked.swap(true, Ordering::SeqCst)
+            && let Ok(mut inits) = pool.inits.lock()
+        {
+            inits.push(self.spawned.elapsed());
+        }
         pool.idle.fetch_add(1, Ordering::SeqCst);
         let invocation = tokio::select! {
             invocation = async { pool.queue.lock().await.recv().await } => invocation,

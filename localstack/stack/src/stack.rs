@@ -467,6 +467,11 @@ impl Stack {
         Ok(Some((name.to_owned(), key)))
     }
 
+    /// What every function is given (table names, the bus, the emulator).
+    pub fn function_environment(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.environment
+    }
+
     /// Process ids of the emulators (moto, dynoxide), for a reader of `ps`.
     pub fn emulator_pids(&self) -> [u32; 2] {
         self.emulator.pids()
