@@ -1,15 +1,16 @@
 //! The Docker-free local stack. No emulator on PyPI or crates.io runs a
 //! `provided.al2023` Lambda or serves an API Gateway HTTP API, so this crate
 //! does that part, reading `infra/template.yaml`: it provisions the AWS
-//! emulator (moto server) with the template's resources, runs the functions
-//! with `cargo lambda watch`, and serves the HTTP API on a local port,
+//! emulators (dynoxide for DynamoDB, moto server for the rest; `emulator`)
+//! with the template's resources, runs the functions as Lambda runs them
+//! (`runtime`, `functions`), and serves the HTTP API on a local port,
 //! checking the tokens of the routes that name a JWT authorizer against the
 //! emulator's Cognito user pools, as API Gateway checks them, and holding
 //! each route to the throttling the template gives it. Every AWS call a
 //! function makes is checked against the role SAM would give it (`iam`).
 //!
 //! Every trigger reaches a function the same way: an event built here, posted
-//! to the Invoke API of `cargo lambda watch` (`functions::invoke_url`). The
+//! to the stack's Invoke API (`functions::invoke_url`). The
 //! gateway does it for `HttpApi` events; SQS, DynamoDB-stream and Schedule
 //! sources plug in beside it, reading their resources from the template
 //! through `template` and `resolve` and polling the emulator as Lambda's

@@ -65,8 +65,8 @@ impl Supervised {
 }
 
 /// Every process below `pid` (children, their children, ...), read from
-/// `/proc`: the functions `cargo lambda watch` starts put themselves in
-/// process groups of their own, so a group does not name them all.
+/// `/proc`: a process may put what it starts in process groups of their
+/// own, so a group does not name them all.
 pub fn descendants(pid: u32) -> Vec<u32> {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {

@@ -42,7 +42,7 @@ credential_process = printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKe
 /// `endpoint` (the IAM gate, which passes allowed calls to the emulator),
 /// signing as themselves: the AWS config file in `dir` hands each function
 /// process credentials whose access key id is its name
-/// (`AWS_LAMBDA_FUNCTION_NAME`, set by `cargo lambda watch`), as Lambda
+/// (`AWS_LAMBDA_FUNCTION_NAME`, set by the stack's runtime), as Lambda
 /// hands each function its role's credentials.
 pub fn identity_environment(
     endpoint: &str,
@@ -214,8 +214,8 @@ pub fn function_environment(resolver: &Resolver<'_>, logical_id: &str) -> Result
         .collect()
 }
 
-/// One environment for every function: `cargo lambda watch` runs them all
-/// under one set of variables, so two functions may not give one name two values.
+/// One environment for every function: the stack runs them all under one
+/// set of variables, so two functions may not give one name two values.
 pub fn shared_environment(resolver: &Resolver<'_>) -> Result<BTreeMap<String, String>> {
     let mut shared: BTreeMap<String, (String, String)> = BTreeMap::new();
     for function in resolver.template().functions() {

@@ -1,5 +1,5 @@
-//! The whole local stack: the emulator provisioned from the template and
-//! seeded, the functions under `cargo lambda watch`, the HTTP API with its
+//! The whole local stack: the emulators provisioned from the template and
+//! seeded, the functions under the stack's Lambda runtime, the HTTP API with its
 //! JWT authorizers, the functions' metrics as Prometheus text, and the
 //! AppConfig agent serving their fault flags. Every function is given the
 //! API's local address as `SHOP_URL` (what links in mail and pages point

@@ -39,7 +39,7 @@ pub struct Resource {
 pub struct Function {
     pub logical_id: String,
     /// The cargo binary (`Metadata.BuildProperties.Binary`), which is also the
-    /// function name `cargo lambda watch` serves it under.
+    /// function name the stack's runtime serves it under.
     pub binary: String,
     /// Environment variables, intrinsics unresolved.
     pub environment: BTreeMap<String, Value>,

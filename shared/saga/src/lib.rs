@@ -557,8 +557,8 @@ impl Parking {
 
 /// When to give up the messages still running: [`DEADLINE_MARGIN`] before
 /// the invocation's deadline. Lambda's deadline is always ahead when a batch
-/// starts; one that is not (0 in a context built by hand, a constant from
-/// `cargo lambda watch`) is no deadline at all, and sets no limit.
+/// starts; one that is not (0 in a context built by hand, a constant from an
+/// emulator that sets none) is no deadline at all, and sets no limit.
 fn give_up_at(context: &lambda_runtime::Context) -> Option<Instant> {
     let deadline = UNIX_EPOCH + Duration::from_millis(context.deadline);
     let left = deadline.duration_since(SystemTime::now()).ok()?;
@@ -688,7 +688,7 @@ mod tests {
     async fn a_deadline_already_past_when_the_batch_starts_sets_no_limit() {
         let order = "5a2d3e6f-b172-4384-9f0a-6b7c8d9eafb5";
         let mut event = batch(&[("m0", order)], None);
-        // What `cargo lambda watch` sends: 600 000 ms after the epoch.
+        // What an emulator that sets no deadline may send: 600 000 ms after the epoch.
         event.context.deadline = 600_000;
         let response = consume(event, |_| async {
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -7,7 +7,7 @@
 //! header when an HTTP request brings one, else the X-Ray trace Lambda
 //! started for the invocation when the function's tracing is active (an
 //! emulator's made-up X-Ray header, with no X-Ray behind it, is not
-//! followed: `cargo lambda watch` sends one with every invocation).
+//! followed: `cargo lambda` sends one with every invocation).
 //!
 //! A batch of SQS messages or stream records may hold many traces: its
 //! invocation span starts a trace of its own (or joins Lambda's), and each

@@ -240,7 +240,7 @@ pub fn metric_seconds_since(name: &str, started: std::time::Instant, dimension: 
     metric(name, "Seconds", started.elapsed().as_secs_f64(), dimension);
 }
 
-/// This function's name, as Lambda (and `cargo lambda watch`) gives it in
+/// This function's name, as Lambda (and the local stack's runtime) gives it in
 /// `AWS_LAMBDA_FUNCTION_NAME`; `None` outside Lambda, in tests.
 pub fn function_name() -> Option<&'static str> {
     static NAME: OnceLock<Option<String>> = OnceLock::new();
