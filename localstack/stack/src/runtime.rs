@@ -189,7 +189,8 @@ impl Runtime {
         if pool.idle.load(Ordering::SeqCst) == 0 {
             self.scale_out(&pool).await;
         }
-        // An invocation waits for an instance at most as long again as it may run.
+        // An invocation waits at most twice as long as it may run, and 30 s
+        // more for an instance to start.
         let limit = pool.spec.timeout * 2 + Duration::from_secs(30);
         Some(match tokio::time::timeout(limit, outcome).await {
             Ok(Ok(outcome)) => outcome,
@@ -298,7 +299,7 @@ impl Runtime {
             .stderr(Stdio::from(self.sinks.stderr.try_clone()?))
             .kill_on_drop(true)
             .process_group(0);
-        // A function signs as itself (see `provision::function_environment`),
+        // A function signs as itself (see `provision::identity_environment`),
         // never with credentials inherited from this shell.
         for variable in [
             "AWS_ACCESS_KEY_ID",
