@@ -352,7 +352,9 @@ pub struct InvokeError {
 impl Invoker {
     pub fn new(port: u16) -> Self {
         Self {
-            // A cold function is built and started on its first call.
+            // The runtime answers every invocation within the function's
+            // limits (`runtime::Runtime::invoke`); this only guards against
+            // a runtime that has gone.
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(300))
                 .build()
