@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use astroshop_tests::Shop;
+use local_stack::account::{LOCAL_ACCOUNT, LOCAL_REGION};
 use local_stack::runtime::{FunctionSpec, Outcome, Runtime, Sinks};
 use local_stack::template::{SourceKind, Template};
 use local_stack::tools;
@@ -158,11 +159,11 @@ fn sample_event(function: &local_stack::template::Function) -> Result<Option<Val
     };
     Ok(Some(match source.kind {
         SourceKind::Sqs { .. } | SourceKind::DynamoDb { .. } => json!({"Records": []}),
-        SourceKind::Schedule { .. } => json!({
-            "version": "0", "id": "coldstart", "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": "123456789012", "time": "2026-01-01T00:00:00Z",
-            "region": "us-east-1", "resources": [], "detail": {}
-        }),
+        SourceKind::Schedule { .. } => local_stack::sources::scheduled_event(
+            &format!("arn:aws:events:{LOCAL_REGION}:{LOCAL_ACCOUNT}:rule/coldstart"),
+            LOCAL_ACCOUNT,
+            LOCAL_REGION,
+        ),
     }))
 }
 
@@ -241,8 +242,8 @@ fn runtime_for(
         vec![spec],
         environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         Sinks::new(null()?, null()?),
-        "us-east-1",
-        "123456789012",
+        LOCAL_REGION,
+        LOCAL_ACCOUNT,
     ))
 }
 

@@ -187,7 +187,7 @@ fn batches_in_flight(
 }
 
 /// The event EventBridge sends a function on a schedule.
-fn scheduled_event(rule_arn: &str, account: &str, region: &str) -> serde_json::Value {
+pub fn scheduled_event(rule_arn: &str, account: &str, region: &str) -> serde_json::Value {
     let now = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
