@@ -7,12 +7,14 @@
 mod admin;
 pub mod client;
 pub mod order_link;
+pub mod page;
 mod secret;
 pub mod shopper;
 
 pub use admin::{AdminKey, BearerKey};
 pub use client::{Client, ClientKey};
 pub use order_link::OrderLinks;
+pub use page::{PageRequest, page_response};
 pub use secret::{SecretError, SecretParameter};
 
 use std::future::Future;
@@ -34,6 +36,13 @@ use tracing::Instrument;
 pub enum ApiError {
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// A query parameter out of its range or shape; the body names it, so
+    /// a client (or a form) can point at the field.
+    #[error("{message}")]
+    InvalidParameter {
+        parameter: &'static str,
+        message: String,
+    },
     /// No credentials: the response asks for a bearer token.
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
@@ -78,6 +87,13 @@ impl ApiError {
         }
     }
 
+    pub fn invalid_parameter(parameter: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidParameter {
+            parameter,
+            message: message.into(),
+        }
+    }
+
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::NotFound {
             code,
@@ -104,7 +120,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } | Self::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -128,6 +144,7 @@ impl ApiError {
             | Self::PayloadTooLarge { code, .. }
             | Self::TooManyRequests { code, .. }
             | Self::Unavailable { code, .. } => code,
+            Self::InvalidParameter { .. } => "invalid_parameter",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -146,9 +163,11 @@ impl ApiError {
         } else {
             tracing::info!(status = self.status().as_u16(), code = self.code(), error = %self, "request rejected");
         }
-        let body = serde_json::json!({
-            "error": { "code": self.code(), "message": self.public_message() }
-        });
+        let mut error = serde_json::json!({ "code": self.code(), "message": self.public_message() });
+        if let Self::InvalidParameter { parameter, .. } = &self {
+            error["parameter"] = (*parameter).into();
+        }
+        let body = serde_json::json!({ "error": error });
         let mut response = json(self.status(), &body);
         match self {
             Self::Unauthorized { .. } => {
