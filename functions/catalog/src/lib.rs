@@ -1,29 +1,22 @@
 //! Catalog service: the product list and the product page, each price
-//! converted to the currency the shopper asked for (USD when none); search
-//! and categories, served from a read model the indexer builds from the
-//! `Products` stream; and the admin API that writes the catalogue.
+//! converted to the currency the shopper asked for (USD when none); the
+//! list's filters and pages, search and categories, served from a read model
+//! the indexer builds from the `Products` stream; and the admin API that
+//! writes the catalogue.
 
 pub mod admin;
 pub mod indexer;
+pub mod listing;
 pub mod search;
 pub mod terms;
+
+pub use listing::list_products;
 
 use astroshop_domain::ProductId;
 use astroshop_edge::{ApiError, Pricing, ok, path_param};
 use astroshop_flags::{Flag, Flags};
 use astroshop_store::{ProductCatalog, RateSource};
 use lambda_http::{Body, Request, Response};
-
-/// `GET /api/products?currencyCode=`
-pub async fn list_products(
-    catalog: &impl ProductCatalog,
-    rates: &impl RateSource,
-    request: Request,
-) -> Result<Response<Body>, ApiError> {
-    let pricing = Pricing::for_request(&request, rates).await?;
-    let products = catalog.list_products().await.map_err(ApiError::internal)?;
-    Ok(ok(&pricing.price_all(products)?))
-}
 
 /// `GET /api/products/{productId}?currencyCode=`; while
 /// `productCatalogFailure` is on, its product (the demo's OLJCESPC7Z) fails.

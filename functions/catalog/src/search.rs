@@ -1,10 +1,11 @@
 //! Search and the category list, both read from the search read model that
 //! the indexer keeps up to date from the `Products` stream.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
 use astroshop_domain::{Product, ProductId};
-use astroshop_edge::{ApiError, Pricing, ok, required_query};
+use astroshop_edge::{ApiError, PageRequest, Pricing, ok, page_response, required_query};
 use astroshop_store::{RateSource, SearchIndex};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -14,8 +15,22 @@ use crate::terms::words;
 /// Each word costs one query; a handful is plenty for a shop's search box.
 const MAX_QUERY_WORDS: usize = 8;
 
-/// `GET /api/products/search?q=&currencyCode=`: the products that have every
-/// word of `q` (whole words, any case), by name, priced in the asked currency.
+/// A page when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 100;
+
+/// Where a found product ranks: a higher score first, then by name, then by
+/// id, so every product has one place and a page can start after any.
+type Rank = (Reverse<u32>, String, ProductId);
+
+fn rank(score: u32, product: &Product) -> Rank {
+    (Reverse(score), product.name.to_lowercase(), product.id.clone())
+}
+
+/// `GET /api/products/search?q=&currencyCode=&limit=&cursor=`: the products
+/// with, for every word of `q`, a word that starts with it (any case; a
+/// one-letter word matches whole). Ranked by where the words are found, a
+/// name above a category above a description (see `terms`), then by name;
+/// priced in the asked currency, one page at a time.
 pub async fn search_products(
     index: &impl SearchIndex,
     rates: &impl RateSource,
@@ -36,16 +51,34 @@ pub async fn search_products(
         ));
     }
     let pricing = Pricing::for_request(&request, rates).await?;
+    let scope = format!("search;{terms:?};{}", pricing.currency());
+    let page = PageRequest::from_request(&request, DEFAULT_LIMIT, &scope)?;
+    let after: Option<(u32, String, ProductId)> = page.after()?;
+    let after = after.map(|(score, name, id)| (Reverse(score), name, id));
 
-    let mut found: Option<BTreeMap<ProductId, Product>> = None;
+    // Each product found with its score: for each word, the weight of the
+    // most telling field it was found in.
+    let mut found: Option<BTreeMap<ProductId, (Product, u32)>> = None;
     for term in &terms {
-        let with_term = index.products_with_term(term).await.map_err(ApiError::internal)?;
-        let with_term: BTreeMap<ProductId, Product> =
-            with_term.into_iter().map(|p| (p.id.clone(), p)).collect();
+        let mut with_term: BTreeMap<ProductId, (Product, u32)> = BTreeMap::new();
+        for matched in index
+            .products_with_prefix(term)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            let weight = u32::from(matched.weight);
+            with_term
+                .entry(matched.product.id.clone())
+                .and_modify(|(_, best)| *best = (*best).max(weight))
+                .or_insert((matched.product, weight));
+        }
         let matching = match found {
             None => with_term,
             Some(mut so_far) => {
                 so_far.retain(|id, _| with_term.contains_key(id));
+                for (id, (_, score)) in &mut so_far {
+                    *score += with_term[id].1;
+                }
                 so_far
             }
         };
@@ -55,11 +88,23 @@ pub async fn search_products(
             break;
         }
     }
-    let mut products: Vec<Product> = found.unwrap_or_default().into_values().collect();
-    products.sort_by(|a, b| a.name.cmp(&b.name));
-    let priced = pricing.price_all(products)?;
+    let mut ranked: Vec<(Rank, Product)> = found
+        .unwrap_or_default()
+        .into_values()
+        .map(|(product, score)| (rank(score, &product), product))
+        .filter(|(rank, _)| after.as_ref().is_none_or(|after| rank > after))
+        .collect();
+    ranked.sort_by(|(a, _), (b, _)| a.cmp(b));
+    let next = if ranked.len() > page.limit {
+        ranked.truncate(page.limit);
+        let ((Reverse(score), name, id), _) = ranked.last().expect("a full page has a last item");
+        Some(page.next_cursor(&(score, name, id))?)
+    } else {
+        None
+    };
+    let priced = pricing.price_all(ranked.into_iter().map(|(_, product)| product))?;
     astroshop_telemetry::metric("Searches", "Count", 1.0, None);
-    Ok(ok(&priced))
+    Ok(page_response(&request, &priced, next))
 }
 
 #[derive(Debug, Serialize)]

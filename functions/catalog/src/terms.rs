@@ -1,12 +1,19 @@
 //! What a product is found by: the words of its name, description and
-//! categories, lower-cased, and its categories. The indexer and the search
-//! handler both split text here, so a query word matches exactly the words
-//! a product was indexed under.
+//! categories, lower-cased, each weighed by the most telling field it is in;
+//! its categories; and its place in every listing it belongs to. The indexer
+//! and the search handler both split text here, so a query word matches
+//! exactly the words a product was indexed under.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use astroshop_domain::Product;
-use astroshop_store::Entry;
+use astroshop_store::{Entry, ListOrder, Listing};
+
+/// How much a word counts towards a search's ranking, by where it is: a
+/// match in the name above one in a category above one in the description.
+pub const NAME_WEIGHT: u8 = 4;
+pub const CATEGORY_WEIGHT: u8 = 2;
+pub const DESCRIPTION_WEIGHT: u8 = 1;
 
 /// Longer "words" are noise (a pasted URL, a run of digits); skipping them
 /// also keeps every term far below DynamoDB's key size limit.
@@ -19,15 +26,46 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
+/// A category as listings and filters name it: lower-cased.
+pub fn category_key(category: &str) -> String {
+    category.to_lowercase()
+}
+
 /// Every entry the search read model holds for `product`.
 pub fn entries(product: &Product) -> BTreeSet<Entry> {
-    let texts = [product.name.as_str(), product.description.as_str()]
+    let fields = [
+        (product.name.as_str(), NAME_WEIGHT),
+        (product.description.as_str(), DESCRIPTION_WEIGHT),
+    ]
+    .into_iter()
+    .chain(
+        product
+            .categories
+            .iter()
+            .map(|category| (category.as_str(), CATEGORY_WEIGHT)),
+    );
+    let mut weights: BTreeMap<String, u8> = BTreeMap::new();
+    for (text, weight) in fields {
+        for word in words(text) {
+            let best = weights.entry(word).or_insert(weight);
+            *best = (*best).max(weight);
+        }
+    }
+    let scopes = std::iter::once(None).chain(product.categories.iter().map(|c| Some(category_key(c))));
+    let listings = scopes.flat_map(|category| {
+        [ListOrder::Name, ListOrder::Price].map(|order| Listing {
+            category: category.clone(),
+            order,
+        })
+    });
+    weights
         .into_iter()
-        .chain(product.categories.iter().map(String::as_str));
-    texts
-        .flat_map(words)
-        .map(Entry::Term)
+        .map(|(word, weight)| Entry::Word { word, weight })
         .chain(product.categories.iter().cloned().map(Entry::Category))
+        .chain(listings.map(|listing| Entry::Listed {
+            position: listing.position(product),
+            listing,
+        }))
         .collect()
 }
 
@@ -65,21 +103,54 @@ mod tests {
         }))
         .unwrap();
         let entries = entries(&product);
-        for term in [
-            "red",
-            "flashlight",
-            "keeps",
-            "night",
-            "vision",
-            "accessories",
-            "flashlights",
+        for (word, weight) in [
+            ("red", NAME_WEIGHT),
+            ("flashlight", NAME_WEIGHT),
+            ("keeps", DESCRIPTION_WEIGHT),
+            ("night", DESCRIPTION_WEIGHT),
+            ("vision", DESCRIPTION_WEIGHT),
+            ("accessories", CATEGORY_WEIGHT),
+            ("flashlights", CATEGORY_WEIGHT),
         ] {
-            assert!(
-                entries.contains(&Entry::Term(term.to_owned())),
-                "{term} is not a term"
-            );
+            let entry = Entry::Word {
+                word: word.to_owned(),
+                weight,
+            };
+            assert!(entries.contains(&entry), "{entry:?} is not an entry");
         }
         assert!(entries.contains(&Entry::Category("flashlights".to_owned())));
-        assert_eq!(entries.len(), 9);
+        let by_price_in_flashlights = Listing {
+            category: Some("flashlights".to_owned()),
+            order: ListOrder::Price,
+        };
+        assert!(entries.contains(&Entry::Listed {
+            position: "00000000057080000000#ABC".to_owned(),
+            listing: by_price_in_flashlights,
+        }));
+        // 7 words, 2 categories, and by name and by price in all and in each category.
+        assert_eq!(entries.len(), 7 + 2 + 2 * 3);
+    }
+
+    #[test]
+    fn a_word_in_the_name_and_the_description_weighs_as_the_name() {
+        let product: Product = serde_json::from_value(serde_json::json!({
+            "id": "ABC", "name": "Lens Cleaning Kit", "description": "A kit for lens care.",
+            "picture": "Lens.jpg",
+            "priceUsd": {"currencyCode": "USD", "units": 21, "nanos": 950000000},
+            "categories": ["Accessories"]
+        }))
+        .unwrap();
+        let entries = entries(&product);
+        let weight_of = |word: &str| {
+            entries.iter().find_map(|entry| match entry {
+                Entry::Word { word: w, weight } if w == word => Some(*weight),
+                _ => None,
+            })
+        };
+        assert_eq!(weight_of("lens"), Some(NAME_WEIGHT));
+        assert_eq!(weight_of("care"), Some(DESCRIPTION_WEIGHT));
+        assert!(entries.iter().any(|entry| matches!(entry,
+            Entry::Listed { listing: Listing { category: Some(c), order: ListOrder::Name }, position }
+                if c == "accessories" && position == "lens cleaning kit#ABC")));
     }
 }

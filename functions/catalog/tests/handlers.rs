@@ -1,29 +1,38 @@
 //! The catalog handlers, called in-process with the API Gateway events the
 //! gateway builds, against the template's tables in the emulator.
 
+use astroshop_catalog::terms::entries;
 use astroshop_catalog::{get_product, list_products};
 use astroshop_flags::{FlagValues, Flags};
-use astroshop_store::{ProductTable, RateTableStore};
+use astroshop_store::{ProductCatalog, ProductSearchTable, ProductTable, RateTableStore, SearchIndexWriter};
 use local_stack_testing::{TestTables, json_response as json, request, sample_request};
 use serde_json::Value;
 
 struct Catalog {
     products: ProductTable,
+    index: ProductSearchTable,
     rates: RateTableStore,
 }
 
+/// The seeded catalogue, with its read model written as the indexer would.
 async fn catalog(prefix: &str) -> Catalog {
     let tables = TestTables::provision(prefix).await.expect("tables provisioned");
-    Catalog {
+    let catalog = Catalog {
         products: ProductTable::new(tables.dynamodb(), tables.setting("PRODUCTS_TABLE")),
+        index: ProductSearchTable::new(tables.dynamodb(), tables.setting("PRODUCT_SEARCH_TABLE")),
         rates: RateTableStore::new(tables.dynamodb(), tables.setting("CURRENCY_RATES_TABLE")),
+    };
+    for product in catalog.products.list_products().await.unwrap() {
+        let entries: Vec<_> = entries(&product).into_iter().collect();
+        catalog.index.put_entries(&product, &entries).await.unwrap();
     }
+    catalog
 }
 
 async fn list(catalog: &Catalog, uri: &str) -> (u16, Value) {
     let request = request("GET", uri, None, "catalog-list-products");
     json(
-        list_products(&catalog.products, &catalog.rates, request)
+        list_products(&catalog.index, &catalog.rates, request)
             .await
             .unwrap_or_else(|e| e.into_response()),
     )
@@ -155,13 +164,14 @@ async fn the_sample_event_in_events_is_served() {
 }
 
 #[tokio::test]
-async fn a_missing_products_table_is_a_500_that_names_nothing_internal() {
+async fn a_missing_table_is_a_500_that_names_nothing_internal() {
     let tables = TestTables::provision("catalog-no-table")
         .await
         .expect("tables provisioned");
     let missing = format!("{}-NoSuchProductsTable", tables.prefix());
     let catalog = Catalog {
         products: ProductTable::new(tables.dynamodb(), &missing),
+        index: ProductSearchTable::new(tables.dynamodb(), &missing),
         rates: RateTableStore::new(tables.dynamodb(), tables.setting("CURRENCY_RATES_TABLE")),
     };
     for (status, body) in [
@@ -220,6 +230,7 @@ async fn a_store_failure_is_a_bare_500_and_its_whole_cause_is_logged_once_under_
     let missing = format!("{}-NoSuchTable", tables.prefix());
     let broken = Catalog {
         products: ProductTable::new(tables.dynamodb(), &missing),
+        index: ProductSearchTable::new(tables.dynamodb(), &missing),
         rates: RateTableStore::new(tables.dynamodb(), tables.setting("CURRENCY_RATES_TABLE")),
     };
     let mut request = request("GET", "/api/products/OLJCESPC7Z", None, "catalog-get-product");

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use astroshop_catalog::indexer::index_changes;
+use astroshop_catalog::list_products;
 use astroshop_catalog::search::{list_categories, search_products};
 use astroshop_domain::{Product, ProductId};
 use astroshop_store::{ProductCatalog, ProductEditor, ProductSearchTable, ProductTable, RateTableStore};
@@ -120,6 +121,47 @@ impl Shop {
             .collect()
     }
 
+    /// One page: the status, the body and the path of the next page.
+    async fn page(&self, uri: &str) -> (u16, Value, Option<String>) {
+        let response = if uri.starts_with("/api/products/search") {
+            search_products(
+                &self.search,
+                &self.rates,
+                request("GET", uri, None, "catalog-search"),
+            )
+            .await
+        } else {
+            list_products(
+                &self.search,
+                &self.rates,
+                request("GET", uri, None, "catalog-list-products"),
+            )
+            .await
+        };
+        let response = response.unwrap_or_else(|e| e.into_response());
+        let next = response.headers().get("link").map(|link| {
+            let link = link.to_str().unwrap();
+            assert!(link.ends_with(">; rel=\"next\""), "{link}");
+            link[1..link.find('>').unwrap()].to_owned()
+        });
+        let (status, body) = json(response);
+        (status, body, next)
+    }
+
+    /// The ids of every page from `uri` on, page by page.
+    async fn pages(&self, uri: &str) -> Vec<Vec<String>> {
+        let mut pages = Vec::new();
+        let mut next = Some(uri.to_owned());
+        while let Some(uri) = next {
+            let (status, body, link) = self.page(&uri).await;
+            assert_eq!(status, 200, "{uri}: {body}");
+            pages.push(ids(&body));
+            next = link;
+            assert!(pages.len() < 100, "paging does not end");
+        }
+        pages
+    }
+
     async fn categories(&self) -> BTreeMap<String, u64> {
         let (status, body) = json(
             list_categories(
@@ -166,6 +208,28 @@ fn lambda_record(record: &aws_sdk_dynamodbstreams::types::Record, arn: &str) -> 
     lambda
 }
 
+fn ids(body: &Value) -> Vec<String> {
+    body.as_array()
+        .unwrap_or_else(|| panic!("a list: {body}"))
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The seeded products by price, cheapest first.
+const BY_PRICE: [&str; 10] = [
+    "HQTGWGPNH4", // 0.99
+    "L9ECAV7KIM", // 21.95
+    "LS4PSXUNUM", // 57.08
+    "6E92ZMYYFZ", // 69.95
+    "OLJCESPC7Z", // 101.96
+    "1YMWWN1N4O", // 129.95
+    "0PUK6V6EV0", // 175.00
+    "2ZYFJ3GM2N", // 209.95
+    "66VCHSJNUP", // 349.95
+    "9SIQT8TOJO", // 3599.00
+];
+
 fn product(id: &str, name: &str, categories: &[&str]) -> Product {
     serde_json::from_value(json!({
         "id": id, "name": name, "description": "Made for the search tests.",
@@ -195,11 +259,22 @@ async fn the_seeded_catalogue_is_searchable_once_its_stream_is_indexed() {
         "nothing indexed yet"
     );
     shop.index_stream().await;
-    // Whole words: "telescope" is in these four, "telescopes" (the category) is another word.
+    // Prefixes: "telescope" also finds the category "telescopes". Two names
+    // have the word, then four products are in the category (by name), then
+    // one description mentions telescopes.
     assert_eq!(
         shop.found_ids("telescope").await,
-        ["1YMWWN1N4O", "OLJCESPC7Z", "0PUK6V6EV0", "66VCHSJNUP"]
+        [
+            "1YMWWN1N4O",
+            "66VCHSJNUP",
+            "OLJCESPC7Z",
+            "9SIQT8TOJO",
+            "6E92ZMYYFZ",
+            "0PUK6V6EV0",
+            "L9ECAV7KIM"
+        ]
     );
+    assert_eq!(shop.found_ids("tele").await, shop.found_ids("telescope").await);
     assert_eq!(shop.found_ids("Comet").await, ["HQTGWGPNH4"]);
     let expected: BTreeMap<String, u64> = SEEDED_CATEGORIES
         .iter()
@@ -214,12 +289,13 @@ async fn every_word_of_a_query_must_match_in_any_case() {
     shop.index_stream().await;
     assert_eq!(
         shop.found_ids("SOLAR%20filter").await,
-        ["1YMWWN1N4O", "6E92ZMYYFZ"]
+        ["6E92ZMYYFZ", "1YMWWN1N4O"],
+        "the name match first"
     );
     assert_eq!(shop.found_ids("solar+filter+book").await, Vec::<String>::new());
     assert_eq!(
         shop.found_ids("solar,%20FILTER!").await,
-        ["1YMWWN1N4O", "6E92ZMYYFZ"]
+        ["6E92ZMYYFZ", "1YMWWN1N4O"]
     );
 }
 
@@ -379,4 +455,166 @@ async fn the_sample_stream_events_index_and_unindex_a_product() {
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(shop.found_ids("starchart").await, Vec::<String>::new());
     assert_eq!(shop.categories().await.get("charts"), None);
+}
+
+#[tokio::test]
+async fn listing_pages_by_name_and_by_price_hold_every_product_once_in_order() {
+    let shop = shop("list-pages").await;
+    shop.index_stream().await;
+    let by_name = shop.pages("/api/products?limit=3").await;
+    assert_eq!(by_name.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 3, 1]);
+    let mut seeded: Vec<Product> = shop.products.list_products().await.unwrap();
+    seeded.sort_by_key(|p| p.name.to_lowercase());
+    let names: Vec<String> = seeded.iter().map(|p| p.id.to_string()).collect();
+    assert_eq!(by_name.concat(), names);
+    // Without a limit the demo's client gets the whole catalogue, as before.
+    assert_eq!(shop.pages("/api/products").await, [names]);
+
+    assert_eq!(
+        shop.pages("/api/products?sort=price&limit=4").await.concat(),
+        BY_PRICE
+    );
+    let mut dearest_first = BY_PRICE.to_vec();
+    dearest_first.reverse();
+    assert_eq!(
+        shop.pages("/api/products?sort=-price&limit=7").await.concat(),
+        dearest_first
+    );
+}
+
+#[tokio::test]
+async fn a_category_and_a_price_range_in_the_asked_currency_filter_the_list() {
+    let shop = shop("list-filters").await;
+    shop.index_stream().await;
+    assert_eq!(
+        shop.pages("/api/products?category=telescopes&sort=price&limit=2")
+            .await
+            .concat(),
+        [
+            "6E92ZMYYFZ",
+            "OLJCESPC7Z",
+            "1YMWWN1N4O",
+            "0PUK6V6EV0",
+            "66VCHSJNUP",
+            "9SIQT8TOJO"
+        ]
+    );
+    assert_eq!(
+        shop.pages("/api/products?category=Telescopes")
+            .await
+            .concat()
+            .len(),
+        6
+    );
+    assert_eq!(
+        shop.pages("/api/products?category=comets").await,
+        [Vec::<String>::new()]
+    );
+    // 101.96 USD is 90.190181336 EUR: a bound at that price keeps it, a nano above does not.
+    assert_eq!(
+        shop.pages("/api/products?currencyCode=EUR&minPrice=90.190181336&maxPrice=155&sort=price")
+            .await
+            .concat(),
+        ["OLJCESPC7Z", "1YMWWN1N4O", "0PUK6V6EV0"]
+    );
+    assert_eq!(
+        shop.pages("/api/products?currencyCode=EUR&minPrice=90.190181337&maxPrice=155&sort=price")
+            .await
+            .concat(),
+        ["1YMWWN1N4O", "0PUK6V6EV0"]
+    );
+    // Sorted by name, a range still filters, page by page.
+    let (_, cheap, _) = shop.page("/api/products?maxPrice=60&limit=2").await;
+    assert_eq!(ids(&cheap), ["L9ECAV7KIM", "LS4PSXUNUM"]);
+    assert!(
+        cheap
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["priceUsd"]["units"].as_i64().unwrap() < 60),
+        "{cheap}"
+    );
+    assert_eq!(
+        shop.pages("/api/products?maxPrice=60&limit=2").await.concat(),
+        ["L9ECAV7KIM", "LS4PSXUNUM", "HQTGWGPNH4"]
+    );
+}
+
+#[tokio::test]
+async fn a_repriced_product_moves_in_the_price_listing_and_leaves_no_trace_behind() {
+    let shop = shop("list-reprice").await;
+    shop.index_stream().await;
+    let mut book = shop
+        .products
+        .get_product(&ProductId::parse("HQTGWGPNH4").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    book.price_usd = astroshop_domain::Money::new(astroshop_domain::CurrencyCode::usd(), 500, 0).unwrap();
+    shop.products.replace_product(&book).await.unwrap();
+    shop.index_stream().await;
+    let by_price = shop.pages("/api/products?sort=price&limit=3").await.concat();
+    let mut expected: Vec<&str> = BY_PRICE[1..9].to_vec();
+    expected.extend(["HQTGWGPNH4", "9SIQT8TOJO"]);
+    assert_eq!(by_price, expected);
+    assert_eq!(
+        shop.pages("/api/products?category=books&sort=price")
+            .await
+            .concat(),
+        ["HQTGWGPNH4"]
+    );
+}
+
+#[tokio::test]
+async fn bad_list_parameters_are_400s_naming_the_parameter() {
+    let shop = shop("list-bad").await;
+    let (_, first, _) = shop.page("/api/products?sort=price&limit=1").await;
+    assert_eq!(first, json!([]), "nothing indexed yet");
+    shop.index_stream().await;
+    let (_, _, next) = shop.page("/api/products?sort=price&limit=1").await;
+    let cursor = next.unwrap().split("cursor=").nth(1).unwrap().to_owned();
+    for (uri, parameter) in [
+        ("/api/products?limit=0".to_owned(), "limit"),
+        ("/api/products?limit=101".to_owned(), "limit"),
+        ("/api/products?limit=x".to_owned(), "limit"),
+        ("/api/products?sort=cheapest".to_owned(), "sort"),
+        ("/api/products?minPrice=-1".to_owned(), "minPrice"),
+        ("/api/products?maxPrice=1e9".to_owned(), "maxPrice"),
+        ("/api/products?minPrice=20&maxPrice=10".to_owned(), "minPrice"),
+        ("/api/products?cursor=garbage".to_owned(), "cursor"),
+        (format!("/api/products?sort=name&cursor={cursor}"), "cursor"),
+        (format!("/api/products?category={}", "x".repeat(101)), "category"),
+        ("/api/products/search?q=tele&limit=0".to_owned(), "limit"),
+        (format!("/api/products/search?q=tele&cursor={cursor}"), "cursor"),
+    ] {
+        let (status, body, _) = shop.page(&uri).await;
+        assert_eq!(status, 400, "{uri}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_parameter", "{uri}");
+        assert_eq!(body["error"]["parameter"], parameter, "{uri}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(parameter),
+            "{uri}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn search_pages_follow_the_ranking() {
+    let shop = shop("search-pages").await;
+    shop.index_stream().await;
+    let pages = shop.pages("/api/products/search?q=tele&limit=2").await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 2, 1]);
+    assert_eq!(pages.concat(), shop.found_ids("tele").await);
+    assert_eq!(
+        pages[0],
+        ["1YMWWN1N4O", "66VCHSJNUP"],
+        "names with the word first"
+    );
+    // A one-letter word matches whole words only (the "t" of a description's
+    // "won't"), not every word that starts with it; two letters are a prefix.
+    assert_eq!(shop.found_ids("t").await, ["9SIQT8TOJO"]);
+    assert_eq!(
+        shop.found_ids("so").await,
+        ["6E92ZMYYFZ", "0PUK6V6EV0", "1YMWWN1N4O", "L9ECAV7KIM"]
+    );
 }

@@ -17,7 +17,7 @@ use astroshop_domain::events::{
     PaymentFailed,
 };
 use astroshop_domain::order::Order;
-use astroshop_edge::{AdminKey, ApiError, json_body, ok, path_param};
+use astroshop_edge::{AdminKey, ApiError, PageRequest, json_body, ok, page_response, path_param};
 use astroshop_saga::{Delivery, EventBus, StepError};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -31,9 +31,23 @@ fn product_in_path(request: &Request) -> Result<ProductId, ApiError> {
         .map_err(|error| ApiError::bad_request("invalid_product_id", error.to_string()))
 }
 
-/// `GET /api/inventory`: every stocked product's `{productId, available}`.
-pub async fn list_stock(stock: &impl StockLevels, _request: Request) -> Result<Response<Body>, ApiError> {
-    Ok(ok(&stock.stock_levels().await.map_err(ApiError::internal)?))
+/// A page of stock when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 100;
+
+/// `GET /api/inventory?limit=&cursor=`: stocked products' `{productId,
+/// available}` by product id, a page at a time.
+pub async fn list_stock(stock: &impl StockLevels, request: Request) -> Result<Response<Body>, ApiError> {
+    let page = PageRequest::from_request(&request, DEFAULT_LIMIT, "inventory")?;
+    let after: Option<ProductId> = page.after()?;
+    let (levels, more) = stock
+        .stock_levels(after.as_ref(), page.limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let next = match levels.last() {
+        Some(last) if more => Some(page.next_cursor(&last.product_id)?),
+        _ => None,
+    };
+    Ok(page_response(&request, &levels, next))
 }
 
 /// `GET /api/inventory/{productId}`: 404 for a product that was never stocked.

@@ -12,7 +12,7 @@
 //! while the reservation is still `RESERVED`. Stock never goes negative and
 //! no unit is held or given back twice, whatever runs at the same time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::Duration;
 
@@ -38,8 +38,13 @@ pub struct StockLevel {
 
 /// Reading and setting stock counts.
 pub trait StockLevels {
-    /// Every product's stock, ordered by product id.
-    fn stock_levels(&self) -> impl Future<Output = Result<Vec<StockLevel>, StoreError>> + Send;
+    /// Up to `limit` products' stock, ordered by product id, after the
+    /// product `after`; and whether more follow.
+    fn stock_levels(
+        &self,
+        after: Option<&ProductId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<(Vec<StockLevel>, bool), StoreError>> + Send;
     /// One product's stock; none for a product that was never stocked.
     fn stock_level(
         &self,
@@ -283,27 +288,39 @@ fn shortage(product: &ProductId, wanted: u64, seen: Option<&Item>) -> String {
 }
 
 impl StockLevels for InventoryTable {
-    async fn stock_levels(&self) -> Result<Vec<StockLevel>, StoreError> {
-        let keys = dynamo::all_pages(|start_key| async {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(STOCK_INDEX)
-                .key_condition_expression("stocked = :stocked")
-                .expression_attribute_values(":stocked", stocked())
-                .projection_expression("productId")
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .on_table(&self.table)?;
-            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
-        })
-        .await?;
+    async fn stock_levels(
+        &self,
+        after: Option<&ProductId>,
+        limit: usize,
+    ) -> Result<(Vec<StockLevel>, bool), StoreError> {
+        let start = after.map(|product| {
+            HashMap::from([
+                ("stocked".to_owned(), stocked()),
+                ("productId".to_owned(), AttributeValue::S(product.to_string())),
+            ])
+        });
+        // The index holds only stocked products' keys, in id order: one more
+        // than asked tells whether another page follows.
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(STOCK_INDEX)
+            .key_condition_expression("stocked = :stocked")
+            .expression_attribute_values(":stocked", stocked())
+            .projection_expression("productId")
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .on_table(&self.table)?;
+        let mut keys = page.items.unwrap_or_default();
+        let more = keys.len() > limit;
+        keys.truncate(limit);
         let items = dynamo::get_batches(&self.client, &self.table, keys).await?;
         let mut levels = items.iter().map(read_stock).collect::<Result<Vec<_>, _>>()?;
         levels.sort_by(|a, b| a.product_id.cmp(&b.product_id));
-        Ok(levels)
+        Ok((levels, more))
     }
 
     async fn stock_level(&self, product: &ProductId) -> Result<Option<StockLevel>, StoreError> {

@@ -83,6 +83,49 @@ async fn every_seeded_product_is_stocked_listed_and_read_alone() {
 }
 
 #[tokio::test]
+async fn the_stock_list_comes_a_page_at_a_time_by_product_id() {
+    let shop = shop("invpay-stock-pages").await;
+    let (_, everything) = shop.list().await;
+    let mut pages = Vec::new();
+    let mut listed = Vec::new();
+    let mut uri = "/api/inventory?limit=3".to_owned();
+    loop {
+        let response = list_stock(&shop.stock, request("GET", &uri, None, "inventory-list"))
+            .await
+            .unwrap();
+        let link = response
+            .headers()
+            .get("link")
+            .map(|l| l.to_str().unwrap().to_owned());
+        let (status, page) = json(response);
+        assert_eq!(status, 200, "{page}");
+        pages.push(page.as_array().unwrap().len());
+        listed.extend(page.as_array().unwrap().iter().cloned());
+        let Some(link) = link else { break };
+        uri = link[1..link.find('>').unwrap()].to_owned();
+    }
+    assert_eq!(pages, [3, 3, 3, 1]);
+    assert_eq!(
+        listed,
+        *everything.as_array().unwrap(),
+        "every product once, by id"
+    );
+    let (status, body) = json(
+        list_stock(
+            &shop.stock,
+            request("GET", "/api/inventory?cursor=bm9wZQ", None, "inventory-list"),
+        )
+        .await
+        .unwrap_or_else(|e| e.into_response()),
+    );
+    assert_eq!(
+        (status, body["error"]["parameter"].as_str()),
+        (400, Some("cursor")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn seeding_again_never_resets_stock_that_changed() {
     let shop = shop("invpay-stock-reseed").await;
     let product = ProductId::parse("OLJCESPC7Z").unwrap();

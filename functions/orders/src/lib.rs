@@ -12,8 +12,9 @@ use astroshop_domain::card::CardSummary;
 use astroshop_domain::shipping::Address;
 use astroshop_domain::{CurrencyCode, EmailAddress, Money, OrderId, OrderItem, OrderStatus, Timestamp};
 use astroshop_edge::order_link::api_link;
-use astroshop_edge::{ApiError, OrderLinks, ok, path_param, shopper};
-use astroshop_store::{OrderRecord, OrderRecords};
+use astroshop_edge::page::link_next;
+use astroshop_edge::{ApiError, OrderLinks, PageRequest, ok, path_param, shopper};
+use astroshop_store::{ListedOrder, OrderRecord, OrderRecords};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
@@ -74,8 +75,12 @@ struct OrderSummary {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct OrderList {
     orders: Vec<OrderSummary>,
+    /// The cursor of the next page, when there is one (also in `Link`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
 }
 
 impl OrderView {
@@ -138,8 +143,12 @@ pub async fn get_order(
     Ok(ok(&OrderView::new(record, key)))
 }
 
-/// `GET /api/orders`: the signed-in shopper's latest orders, newest first,
-/// each with its link. The shopper is the token's, never a parameter.
+/// A page of orders when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 20;
+
+/// `GET /api/orders?limit=&cursor=`: the signed-in shopper's orders, newest
+/// first, each with its link, a page at a time. The shopper is the token's,
+/// never a parameter.
 pub async fn list_orders(
     orders: &impl OrderRecords,
     links: &OrderLinks,
@@ -149,7 +158,20 @@ pub async fn list_orders(
         code: "unauthorized",
         message: "listing orders needs a signed-in shopper's token".to_owned(),
     })?;
-    let records = orders.orders_of(&user).await.map_err(ApiError::internal)?;
+    // The shopper is in the scope: another shopper's cursor is refused.
+    let page = PageRequest::from_request(&request, DEFAULT_LIMIT, &format!("orders;{}", user.as_str()))?;
+    let after: Option<ListedOrder> = page.after()?;
+    let (records, more) = orders
+        .orders_of(&user, after.as_ref(), page.limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let next_cursor = match records.last() {
+        Some(last) if more => Some(page.next_cursor(&ListedOrder {
+            placed_at: last.order.placed_at.clone(),
+            order_id: last.order.order_id.clone(),
+        })?),
+        _ => None,
+    };
     let mut orders = Vec::with_capacity(records.len());
     for record in records {
         let key = links
@@ -172,5 +194,12 @@ pub async fn list_orders(
             tracking_id: record.tracking_id,
         });
     }
-    Ok(ok(&OrderList { orders }))
+    let mut response = ok(&OrderList {
+        orders,
+        next_cursor: next_cursor.clone(),
+    });
+    if let Some(cursor) = &next_cursor {
+        link_next(&request, cursor, &mut response);
+    }
+    Ok(response)
 }

@@ -466,6 +466,75 @@ async fn a_signed_in_shoppers_orders_are_listed_newest_first_with_their_links() 
     );
 }
 
+#[tokio::test]
+async fn a_shoppers_orders_come_a_page_at_a_time_and_a_cursor_is_hers_alone() {
+    let orders = orders("orders-pages").await;
+    let ada = "5e0c2b1a-7d3f-4c9e-8b6a-2f1e0d9c8b7a";
+    let placed: Vec<_> = (0..5)
+        .map(|minutes| an_account_order(ada, ago(600 - minutes * 60)))
+        .collect();
+    for order in &placed {
+        orders.place(order).await;
+    }
+    let list = |uri: String, sub: &str| {
+        let request = signed_in_request("GET", &uri, None, "orders-list", sub);
+        async {
+            let response = list_orders(&orders.table, &orders.links, request)
+                .await
+                .unwrap_or_else(|e| e.into_response());
+            let link = response
+                .headers()
+                .get("link")
+                .map(|l| l.to_str().unwrap().to_owned());
+            let (status, body) = json(response);
+            (status, body, link)
+        }
+    };
+    let mut seen = Vec::new();
+    let mut uri = "/api/orders?limit=2".to_owned();
+    let mut pages = 0;
+    loop {
+        let (status, body, link) = list(uri.clone(), ada).await;
+        assert_eq!(status, 200, "{body}");
+        pages += 1;
+        seen.extend(
+            body["orders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|order| order["orderId"].as_str().unwrap().to_owned()),
+        );
+        let Some(cursor) = body["nextCursor"].as_str() else {
+            assert_eq!(link, None, "no Link on the last page");
+            break;
+        };
+        assert_eq!(
+            link.unwrap(),
+            format!("</api/orders?limit=2&cursor={cursor}>; rel=\"next\"")
+        );
+        // Another shopper cannot read on from her cursor.
+        let (status, body, _) = list(
+            format!("/api/orders?limit=2&cursor={cursor}"),
+            "9b3e1f7a-2c4d-4e6f-8a0b-1c2d3e4f5a6b",
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["parameter"].as_str()),
+            (400, Some("cursor")),
+            "{body}"
+        );
+        uri = format!("/api/orders?limit=2&cursor={cursor}");
+    }
+    let newest_first: Vec<String> = placed.iter().rev().map(|o| o.order_id.to_string()).collect();
+    assert_eq!((pages, seen), (3, newest_first));
+    let (status, body, _) = list("/api/orders?limit=500".to_owned(), ada).await;
+    assert_eq!(
+        (status, body["error"]["parameter"].as_str()),
+        (400, Some("limit")),
+        "{body}"
+    );
+}
+
 // --------------------------------------------------------------- the outbox
 
 #[tokio::test]

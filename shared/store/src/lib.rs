@@ -27,10 +27,13 @@ pub use card_key::{CardKey, CardOpener, CardSealer, OpenError, SealError};
 pub use carts::{CartStore, CartTable, LineUpdate};
 pub use kept::Kept;
 pub use limits::{Admission, Counters, Limit, LimitSettingError, Limiter, LimitsTable};
-pub use orders::{OrderRecord, OrderRecords, OrderTable, OrderTransitions, Transition};
+pub use orders::{ListedOrder, OrderRecord, OrderRecords, OrderTable, OrderTransitions, Transition};
 pub use products::{Changed, Created, ProductCatalog, ProductEditor, ProductTable};
 pub use rates::{CachedRates, RateSource, RateTableStore};
-pub use search::{Entry, ProductSearchTable, SearchIndex, SearchIndexWriter};
+pub use search::{
+    Entry, ListOrder, Listed, Listing, ListingRead, ProductSearchTable, SearchIndex, SearchIndexWriter,
+    WordMatch,
+};
 
 /// What can go wrong talking to a store.
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,7 @@
 //! Every change is one transaction guarded by conditions, never a read then
 //! a write: a step is recorded once, and only a pending order ends.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -78,12 +79,27 @@ pub struct Transition<'a> {
     pub announcement: Option<&'a Entry>,
 }
 
+/// Where an order is in its shopper's list: when it was placed, and its id
+/// for orders placed at the same instant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ListedOrder {
+    pub placed_at: Timestamp,
+    pub order_id: OrderId,
+}
+
 /// Orders as their holders and shoppers read them.
 pub trait OrderRecords {
     /// The order with its whole history, read consistently.
     fn order(&self, id: &OrderId) -> impl Future<Output = Result<Option<OrderRecord>, StoreError>> + Send;
-    /// A shopper's latest orders, newest first (without their history).
-    fn orders_of(&self, user: &UserId) -> impl Future<Output = Result<Vec<OrderRecord>, StoreError>> + Send;
+    /// Up to `limit` of a shopper's orders, newest first (without their
+    /// history), placed before the one `after` names; and whether more
+    /// follow them.
+    fn orders_of(
+        &self,
+        user: &UserId,
+        after: Option<&ListedOrder>,
+        limit: usize,
+    ) -> impl Future<Output = Result<(Vec<OrderRecord>, bool), StoreError>> + Send;
 }
 
 /// The saga's writes to orders, and the sweeper's query for the stuck ones.
@@ -120,9 +136,6 @@ pub struct OrderTable {
 }
 
 impl OrderTable {
-    /// A listing shows at most this many of a shopper's latest orders.
-    pub const LISTED: i32 = 100;
-
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -290,7 +303,23 @@ impl OrderRecords for OrderTable {
         Ok(record.map(|record| OrderRecord { history, ..record }))
     }
 
-    async fn orders_of(&self, user: &UserId) -> Result<Vec<OrderRecord>, StoreError> {
+    async fn orders_of(
+        &self,
+        user: &UserId,
+        after: Option<&ListedOrder>,
+        limit: usize,
+    ) -> Result<(Vec<OrderRecord>, bool), StoreError> {
+        // The index's start key is rebuilt here, the shopper's own id in it,
+        // so a start taken from a client can only move within their orders.
+        let start = after.map(|after| {
+            HashMap::from([
+                ("orderId".to_owned(), text(after.order_id.as_str())),
+                ("sk".to_owned(), text(ORDER)),
+                ("userId".to_owned(), text(user.as_str())),
+                ("placedAt".to_owned(), text(after.placed_at.as_str())),
+            ])
+        });
+        // One more than asked, to know whether another page follows.
         let page = self
             .client
             .query()
@@ -299,15 +328,20 @@ impl OrderRecords for OrderTable {
             .key_condition_expression("userId = :user")
             .expression_attribute_values(":user", text(user.as_str()))
             .scan_index_forward(false)
-            .limit(Self::LISTED)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
             .send()
             .await
             .on_table(&self.table)?;
-        page.items
+        let mut records: Vec<OrderRecord> = page
+            .items
             .unwrap_or_default()
             .into_iter()
             .map(order_record)
-            .collect()
+            .collect::<Result<_, _>>()?;
+        let more = records.len() > limit;
+        records.truncate(limit);
+        Ok((records, more))
     }
 }
 
