@@ -13,6 +13,13 @@
 //! transaction: the same request sent again answers the same order, and
 //! another request under the same key is refused (422).
 //!
+//! With `Prefer: wait=N` (see [`wait`]), checkout waits up to N seconds for
+//! the saga to settle the order and answers 200 with it as
+//! `GET /api/orders/{orderId}` shows it (its tracking id too, also as the
+//! demo's `shippingTrackingId`); a 202 as without the preference when the
+//! saga takes longer. A request sent again under its Idempotency-Key waits
+//! for the order it placed, and places nothing.
+//!
 //! Each client (a signed-in shopper, else the address the request came
 //! from, see [`ClientKey`]) may place at most the checkout limit's
 //! allowance a minute; one more is a 429 with `Retry-After`, before
@@ -20,22 +27,27 @@
 
 pub mod form;
 pub mod store;
+pub mod wait;
 
 use astroshop_domain::events::{Envelope, OrderPlaced};
 use astroshop_domain::order::total_of;
 use astroshop_domain::shipping;
-use astroshop_domain::{CurrencyCode, Order, OrderId, OrderItem, OrderStatus, Timestamp};
+use astroshop_domain::{CurrencyCode, Order, OrderId, OrderItem, OrderStatus, Timestamp, UserId};
 use astroshop_edge::order_link::api_link;
 use astroshop_edge::{ApiError, ClientKey, OrderLinks, check_body_size, json, query, shopper};
 use astroshop_flags::{Flag, Flags};
+use astroshop_orders::OrderView;
 use astroshop_saga::{Entry, EventBus, now};
-use astroshop_store::{Admission, CardSealer, CartStore, Counters, Limiter, ProductCatalog, RateSource};
+use astroshop_store::{
+    Admission, CardSealer, CartStore, Counters, Limiter, OrderRecord, ProductCatalog, RateSource,
+};
 use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
 use crate::form::CheckoutForm;
 use crate::store::{Claim, OrderBook, Placed, Placement};
+use crate::wait::{Wait, until_settled};
 
 /// The ports checkout works through.
 pub struct Checkout<Carts, Catalog, Rates, Sealer, Book, Counts, Bus> {
@@ -65,6 +77,27 @@ struct PlacedOrder<'o> {
     status: OrderStatus,
     link: String,
     key: String,
+}
+
+/// The answer once the saga has settled the order: the order as its link
+/// shows it, whose it is (as the 202 says), and the tracking id also under
+/// the demo storefront's name for it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SettledOrder {
+    #[serde(flatten)]
+    view: OrderView,
+    user_id: UserId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipping_tracking_id: Option<String>,
+}
+
+/// A client's `Prefer: wait`, and the invocation's deadline (epoch
+/// milliseconds) that the wait must end before.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    wait: Wait,
+    deadline: Option<u64>,
 }
 
 impl<Carts, Catalog, Rates, Sealer, Book, Counts, Bus>
@@ -100,6 +133,10 @@ where
             _ => &[],
         };
         let key = idempotency_key(&request)?;
+        let waiting = Wait::requested(request.headers()).map(|wait| Waiting {
+            wait,
+            deadline: request.lambda_context_ref().map(|context| context.deadline),
+        });
         let form = CheckoutForm::parse_for(body, shopper::signed_in(&request))?;
         let currency = match query(&request, "currencyCode") {
             Some(code) => CurrencyCode::parse(code)
@@ -120,7 +157,7 @@ where
             request_hash: form.request_hash(&currency),
         });
         if let Some(claim) = &claim
-            && let Some(answer) = self.answer_again(claim).await?
+            && let Some(answer) = self.answer_again(claim, waiting).await?
         {
             return Ok(answer);
         }
@@ -223,14 +260,21 @@ where
                 if let Some(count) = faults.count(Flag::EventBusFlood).filter(|count| *count > 0) {
                     self.flood(&placement.order_placed, count).await;
                 }
-                self.accepted(&placement.order, OrderStatus::Pending).await
+                match waiting {
+                    Some(waiting) => self.after_waiting(placed_record(placement), waiting).await,
+                    None => self.accepted(&placement.order, OrderStatus::Pending).await,
+                }
             }
             // Another request with the same key got there first.
             Placed::Refused => match &claim {
-                Some(claim) => self.answer_again(claim).await?.ok_or_else(|| ApiError::Conflict {
-                    code: "idempotency_key_in_use",
-                    message: "a request with this Idempotency-Key is being processed; retry shortly".into(),
-                }),
+                Some(claim) => self
+                    .answer_again(claim, waiting)
+                    .await?
+                    .ok_or_else(|| ApiError::Conflict {
+                        code: "idempotency_key_in_use",
+                        message: "a request with this Idempotency-Key is being processed; retry shortly"
+                            .into(),
+                    }),
                 None => Err(ApiError::internal(format!(
                     "placing order {order_id} was refused"
                 ))),
@@ -267,8 +311,13 @@ where
     }
 
     /// The answer to a request whose key was taken before: the order it
-    /// placed, if it is the same request; 422 if it is another.
-    async fn answer_again(&self, claim: &Claim) -> Result<Option<Response<Body>>, ApiError> {
+    /// placed, if it is the same request (waited for as the request asks);
+    /// 422 if it is another.
+    async fn answer_again(
+        &self,
+        claim: &Claim,
+        waiting: Option<Waiting>,
+    ) -> Result<Option<Response<Body>>, ApiError> {
         let Some(claimed) = self.book.claimed(&claim.key).await.map_err(ApiError::internal)? else {
             return Ok(None);
         };
@@ -286,7 +335,78 @@ where
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal(format!("key {} names a missing order", claim.key)))?;
         tracing::info!(order_id = %claimed.order_id, "same request with the same Idempotency-Key; same order");
-        Ok(Some(self.accepted(&record.order, record.status).await?))
+        Ok(Some(match waiting {
+            Some(waiting) => self.after_waiting(record, waiting).await?,
+            None => self.accepted(&record.order, record.status).await?,
+        }))
+    }
+
+    /// The answer to a client that asked to wait for the order: 200 with
+    /// the order once the saga has settled it (at once if `record` is
+    /// settled already), else, when the wait ends first, the 202 it would
+    /// have had without waiting. Either way `Preference-Applied` says the
+    /// wait was granted, and `Server-Timing` how long it took and how many
+    /// reads of the order.
+    async fn after_waiting(&self, record: OrderRecord, waiting: Waiting) -> Result<Response<Body>, ApiError> {
+        let started = std::time::Instant::now();
+        let (settled, reads) = if record.status == OrderStatus::Pending {
+            let order_id = &record.order.order_id;
+            let waited = until_settled(
+                || self.book.order(order_id),
+                waiting.wait.ends_at(waiting.deadline),
+            )
+            .await;
+            (waited.settled, waited.reads)
+        } else {
+            (Some(record.clone()), 0)
+        };
+        let waited = started.elapsed();
+        tracing::info!(
+            order_id = %record.order.order_id,
+            wait = waiting.wait.seconds(),
+            reads,
+            waited_ms = waited.as_millis(),
+            settled = settled.as_ref().map(|settled| settled.status.as_str()),
+            "waited for the saga to settle the order"
+        );
+        let mut response = match settled {
+            Some(settled) => self.settled(settled).await?,
+            None => self.accepted(&record.order, record.status).await?,
+        };
+        let headers = response.headers_mut();
+        headers.insert("preference-applied", waiting.wait.applied());
+        let timing = format!(
+            "wait;dur={:.1};desc=\"{reads} reads\"",
+            waited.as_secs_f64() * 1000.0
+        );
+        if let Ok(timing) = HeaderValue::from_str(&timing) {
+            headers.insert("server-timing", timing);
+        }
+        Ok(response)
+    }
+
+    /// 200 with the settled order, its link in `Content-Location` (the
+    /// body is that resource) and `Location` (as in the 202).
+    async fn settled(&self, record: OrderRecord) -> Result<Response<Body>, ApiError> {
+        let key = self
+            .links
+            .key_for(&record.order.order_id)
+            .await
+            .map_err(ApiError::internal)?;
+        let link = api_link(&record.order.order_id, &key);
+        let body = SettledOrder {
+            user_id: record.order.user_id.clone(),
+            shipping_tracking_id: record.tracking_id.clone(),
+            view: OrderView::new(record, key),
+        };
+        let mut response = json(StatusCode::OK, &body);
+        if let Ok(link) = HeaderValue::from_str(&link) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LOCATION, link.clone());
+            response.headers_mut().insert(header::LOCATION, link);
+        }
+        Ok(response)
     }
 
     /// 202 with the order, its link and its `Location`.
@@ -310,6 +430,20 @@ where
             response.headers_mut().insert(header::LOCATION, location);
         }
         Ok(response)
+    }
+}
+
+/// The order just placed, as a read of it would find it: pending, no step yet.
+fn placed_record(placement: Placement) -> OrderRecord {
+    OrderRecord {
+        updated_at: placement.order.placed_at.clone(),
+        order: placement.order,
+        status: OrderStatus::Pending,
+        tracking_id: None,
+        failure_reason: None,
+        flagged: false,
+        traceparent: Some(placement.traceparent),
+        history: Vec::new(),
     }
 }
 

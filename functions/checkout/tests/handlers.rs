@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use astroshop_domain::card::CardDetails;
+use astroshop_domain::history::Change;
 use astroshop_edge::client::{FORWARDED_ADDRESS, FORWARDED_SIGNATURE};
 use astroshop_edge::order_link::sign;
 use astroshop_edge::{ClientKey, OrderLinks};
 use astroshop_store::{
     CardKey, CardOpener, CardSealer, CartStore, CartTable, Limit, Limiter, LimitsTable, OpenError,
-    ProductTable, RateTableStore, SealError,
+    OrderTable, OrderTransitions, ProductTable, RateTableStore, SealError, Transition,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack_testing::{
@@ -137,6 +138,7 @@ struct Answer {
     status: u16,
     location: Option<String>,
     retry_after: Option<String>,
+    headers: lambda_http::http::HeaderMap,
     body: Value,
 }
 
@@ -171,13 +173,59 @@ impl<Sealer: CardSealer + Sync> Shop<Sealer> {
     }
 
     async fn place_raw(&self, uri: &str, body: &str, key: Option<&str>) -> Answer {
+        self.place_preferring(uri, body, key, None).await
+    }
+
+    /// A checkout with a `Prefer` header when `prefer` is given.
+    async fn place_preferring(
+        &self,
+        uri: &str,
+        body: &str,
+        key: Option<&str>,
+        prefer: Option<&str>,
+    ) -> Answer {
         let mut request = request("POST", uri, Some(body), "checkout-place");
         if let Some(key) = key {
             request
                 .headers_mut()
                 .insert("idempotency-key", key.parse().unwrap());
         }
+        if let Some(prefer) = prefer {
+            request.headers_mut().insert("prefer", prefer.parse().unwrap());
+        }
         self.answer(request).await
+    }
+
+    /// Confirms `user`'s order as the saga's order-state consumer would,
+    /// once checkout has placed it and `after` has passed.
+    async fn confirm_when_placed(&self, user: &str, tracking_id: &str, after: Duration) {
+        let order_id = loop {
+            if let Some(order) = self.orders_of(user).await.first() {
+                break OrderId::parse(&text(order, "orderId")).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        tokio::time::sleep(after).await;
+        self.confirm(&order_id, tracking_id).await;
+    }
+
+    async fn confirm(&self, order_id: &OrderId, tracking_id: &str) {
+        let orders = OrderTable::new(self.tables.dynamodb(), self.tables.setting("ORDERS_TABLE"));
+        let change = Change::Confirm {
+            tracking_id: tracking_id.to_owned(),
+        };
+        let transition = Transition {
+            order_id,
+            step: None,
+            change: &change,
+            announcement: None,
+        };
+        assert!(
+            orders
+                .record(&transition, time::OffsetDateTime::now_utc())
+                .await
+                .unwrap()
+        );
     }
 
     async fn answer(&self, request: lambda_http::Request) -> Answer {
@@ -193,11 +241,13 @@ impl<Sealer: CardSealer + Sync> Shop<Sealer> {
                 .map(|value| value.to_str().unwrap().to_owned())
         };
         let (location, retry_after) = (header("location"), header("retry-after"));
+        let headers = response.headers().clone();
         let (status, body) = json(response);
         Answer {
             status,
             location,
             retry_after,
+            headers,
             body,
         }
     }
@@ -677,4 +727,139 @@ async fn a_retry_under_the_same_idempotency_key_is_not_counted_again() {
     assert_eq!(retried.body["orderId"], first.body["orderId"]);
     let another = shop.place(&request, Some("retry-2")).await;
     assert_eq!(another.status, 429, "{}", another.body);
+}
+
+/// How many reads of the order the answer's `Server-Timing` says the wait took.
+fn reads_of(answer: &Answer) -> u32 {
+    let timing = answer.headers["server-timing"].to_str().unwrap();
+    let (_, desc) = timing.split_once("desc=\"").unwrap();
+    desc.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn prefer_wait_answers_200_with_the_order_once_the_saga_confirms_it() {
+    let shop = shop("orders-checkout-wait").await;
+    shop.add_to_cart("waiter", "OLJCESPC7Z", 1).await;
+    let body = demo_request("waiter").to_string();
+    let started = std::time::Instant::now();
+    let (answer, ()) = tokio::join!(
+        shop.place_preferring("/api/checkout", &body, None, Some("respond-async, wait=5")),
+        shop.confirm_when_placed("waiter", "T-waited", Duration::from_millis(300)),
+    );
+    let took = started.elapsed();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(took < Duration::from_secs(3), "answered after {took:?}");
+    let order = &answer.body;
+    let id = order["orderId"].as_str().unwrap().to_owned();
+    assert_eq!(order["status"], "CONFIRMED");
+    assert_eq!(order["trackingId"], "T-waited");
+    assert_eq!(order["shippingTrackingId"], "T-waited");
+    assert_eq!(order["userId"], "waiter");
+    assert_eq!(order["total"], usd(110, 950_000_000));
+    assert!(
+        order["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|step| step["step"] == "OrderConfirmed"),
+        "{order}"
+    );
+    let link = format!("/api/orders/{id}?key={}", shop.key(&id).await);
+    assert_eq!(order["link"], link.as_str());
+    assert_eq!(answer.location.as_deref(), Some(link.as_str()));
+    assert_eq!(answer.headers["content-location"], link.as_str());
+    assert_eq!(answer.headers["preference-applied"], "wait=5");
+    // 50, 100, 200, 400 ms pauses see it confirmed at 300 ms on the 3rd or 4th read.
+    let reads = reads_of(&answer);
+    assert!((2..=6).contains(&reads), "{reads} reads");
+}
+
+#[tokio::test]
+async fn a_wait_the_saga_does_not_meet_ends_in_the_usual_202() {
+    let shop = shop("orders-checkout-wait-over").await;
+    shop.add_to_cart("hasty", "OLJCESPC7Z", 1).await;
+    let body = demo_request("hasty").to_string();
+    let started = std::time::Instant::now();
+    // No saga runs here: the order stays pending.
+    let answer = shop
+        .place_preferring("/api/checkout", &body, None, Some("wait=1"))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    assert_eq!(answer.body["status"], "PENDING");
+    assert!(answer.body["link"].is_string() && answer.body.get("history").is_none());
+    assert_eq!(answer.headers["preference-applied"], "wait=1");
+    assert!(
+        (Duration::from_millis(950)..Duration::from_secs(2)).contains(&took),
+        "answered after {took:?}"
+    );
+    // Pauses of 50, 100, 200, 400 ms, then what is left of the second.
+    let reads = reads_of(&answer);
+    assert!((4..=6).contains(&reads), "{reads} reads in a second");
+
+    let cut = shop
+        .place_preferring("/api/checkout", &body, None, Some("wait=0"))
+        .await;
+    assert_eq!(cut.status, 202, "{}", cut.body);
+    assert_eq!(cut.headers["preference-applied"], "wait=0");
+    assert_eq!(reads_of(&cut), 0);
+}
+
+#[tokio::test]
+async fn a_malformed_or_absent_prefer_changes_nothing() {
+    let shop = shop("orders-checkout-wait-malformed").await;
+    shop.add_to_cart("plain", "OLJCESPC7Z", 1).await;
+    let body = demo_request("plain").to_string();
+    for prefer in [None, Some("wait=soon"), Some("wait=-1"), Some("return=minimal")] {
+        let started = std::time::Instant::now();
+        let answer = shop.place_preferring("/api/checkout", &body, None, prefer).await;
+        assert_eq!(answer.status, 202, "{prefer:?}: {}", answer.body);
+        assert_eq!(answer.body["status"], "PENDING");
+        assert!(answer.headers.get("preference-applied").is_none(), "{prefer:?}");
+        assert!(answer.headers.get("server-timing").is_none(), "{prefer:?}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{prefer:?} waited");
+    }
+}
+
+#[tokio::test]
+async fn a_replay_that_waits_answers_the_settled_order_and_places_nothing() {
+    let shop = shop("orders-checkout-wait-replay").await;
+    shop.add_to_cart("again", "OLJCESPC7Z", 1).await;
+    let body = demo_request("again").to_string();
+    let first = shop
+        .place_preferring("/api/checkout", &body, Some("wait-key"), Some("wait=0"))
+        .await;
+    assert_eq!(first.status, 202, "{}", first.body);
+    let id = OrderId::parse(first.body["orderId"].as_str().unwrap()).unwrap();
+
+    // Still pending: the replay waits for it, and sees it confirmed.
+    let (pending, ()) = tokio::join!(
+        shop.place_preferring("/api/checkout", &body, Some("wait-key"), Some("wait=5")),
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            shop.confirm(&id, "T-again").await;
+        },
+    );
+    assert_eq!(pending.status, 200, "{}", pending.body);
+    assert_eq!(pending.body["orderId"], id.as_str());
+    assert_eq!(pending.body["shippingTrackingId"], "T-again");
+
+    // Settled: answered at once, without a read.
+    let started = std::time::Instant::now();
+    let settled = shop
+        .place_preferring("/api/checkout", &body, Some("wait-key"), Some("wait=5"))
+        .await;
+    assert_eq!(settled.status, 200, "{}", settled.body);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(reads_of(&settled), 0);
+    assert_eq!(settled.body["status"], "CONFIRMED");
+    assert_eq!(settled.body["orderId"], id.as_str());
+
+    // Without the preference, the replay is the 202 it always was.
+    let plain = shop.place(&demo_request("again"), Some("wait-key")).await;
+    assert_eq!(plain.status, 202, "{}", plain.body);
+    assert_eq!(plain.body["status"], "CONFIRMED");
+    assert!(plain.headers.get("preference-applied").is_none());
+
+    assert_eq!(shop.orders_of("again").await.len(), 1, "one order for one key");
 }
