@@ -19,6 +19,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::accounts::IdToken;
+use crate::browse::{Cursor, Filters};
 
 /// How long a page waits for its extras (an ad, recommendations): a page is
 /// whole without them, and a slow one leaves its part out instead of holding
@@ -222,8 +223,58 @@ pub struct OrderSummary {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct OrderList {
     orders: Vec<OrderSummary>,
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+/// A category as `GET /api/categories` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Category {
+    pub name: String,
+    #[serde(default)]
+    pub product_count: u32,
+}
+
+/// One page of a list, and where the next starts when more follow.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+/// What a category page asks `GET /api/products` for.
+pub struct Listing<'a> {
+    pub category: &'a str,
+    pub filters: &'a Filters,
+    pub cursor: Option<&'a Cursor>,
+    pub limit: u32,
+}
+
+/// The cursor of the next page, from the API's
+/// `Link: </api/products?...&cursor=X>; rel="next"` (RFC 8288); `None` on
+/// the last page, or for a link without a cursor the storefront could pass on.
+pub fn next_cursor(link: &str) -> Option<Cursor> {
+    link.split(',').find_map(|value| {
+        let (target, params) = value.trim().strip_prefix('<')?.split_once('>')?;
+        let is_next = params.split(';').any(|param| {
+            param.split_once('=').is_some_and(|(name, value)| {
+                name.trim().eq_ignore_ascii_case("rel")
+                    && value
+                        .trim()
+                        .trim_matches('"')
+                        .split_ascii_whitespace()
+                        .any(|rel| rel.eq_ignore_ascii_case("next"))
+            })
+        });
+        let (_, query) = target.split_once('?').filter(|_| is_next)?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+        let (_, cursor) = pairs.into_iter().find(|(name, _)| name == "cursor")?;
+        Cursor::parse(&cursor).ok()
+    })
 }
 
 /// An order as the order API answers it. Only what the order page shows is
@@ -293,6 +344,51 @@ impl<'a> ShopApi<'a> {
     pub async fn products(&self, currency: &CurrencyCode) -> Result<Vec<Product>, ApiCallError> {
         let path = format!("/api/products?currencyCode={currency}");
         self.fetch(self.request(Method::GET, &path), &path).await
+    }
+
+    /// One page of a category, filtered and sorted as asked, priced in `currency`.
+    pub async fn category_page(
+        &self,
+        listing: &Listing<'_>,
+        currency: &CurrencyCode,
+    ) -> Result<Page<Product>, ApiCallError> {
+        let currency = currency.to_string();
+        let limit = listing.limit.to_string();
+        let mut query = vec![
+            ("currencyCode", currency.as_str()),
+            ("category", listing.category),
+            ("limit", &limit),
+        ];
+        query.extend(listing.filters.pairs());
+        if let Some(cursor) = listing.cursor {
+            query.push(("cursor", cursor.as_str()));
+        }
+        let request = self.request(Method::GET, "/api/products").query(&query);
+        self.fetch_page(request, "/api/products").await
+    }
+
+    /// One page of what a search finds, best first, priced in `currency`.
+    pub async fn search(
+        &self,
+        words: &str,
+        currency: &CurrencyCode,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Product>, ApiCallError> {
+        let currency = currency.to_string();
+        let limit = limit.to_string();
+        let mut query = vec![("q", words), ("currencyCode", &currency), ("limit", &limit)];
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor.as_str()));
+        }
+        let request = self.request(Method::GET, "/api/products/search").query(&query);
+        self.fetch_page(request, "/api/products/search").await
+    }
+
+    /// The categories, by name.
+    pub async fn categories(&self) -> Result<Vec<Category>, ApiCallError> {
+        self.fetch(self.request(Method::GET, "/api/categories"), "/api/categories")
+            .await
     }
 
     pub async fn product(&self, id: &ProductId, currency: &CurrencyCode) -> Result<Product, ApiCallError> {
@@ -433,11 +529,33 @@ impl<'a> ShopApi<'a> {
         self.fetch(request, "/api/orders/{orderId}").await
     }
 
-    /// The signed-in shopper's orders, newest first.
-    pub async fn my_orders(&self, token: &IdToken) -> Result<Vec<OrderSummary>, ApiCallError> {
-        let request = self.as_shopper(Method::GET, "/api/orders", Shopper::SignedIn(token));
-        let list: OrderList = self.fetch(request, "/api/orders").await?;
-        Ok(list.orders)
+    /// A page of the signed-in shopper's orders, newest first.
+    pub async fn my_orders(
+        &self,
+        token: &IdToken,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<OrderSummary>, ApiCallError> {
+        let limit = limit.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor.as_str()));
+        }
+        let request = self
+            .as_shopper(Method::GET, "/api/orders", Shopper::SignedIn(token))
+            .query(&query);
+        let answer = self.send(request, "/api/orders").await?;
+        let list: OrderList = answer.json("/api/orders")?;
+        // The body's cursor and the Link header's are the same; either will do.
+        let next = list
+            .next_cursor
+            .as_deref()
+            .and_then(|cursor| Cursor::parse(cursor).ok())
+            .or(answer.next);
+        Ok(Page {
+            items: list.orders,
+            next,
+        })
     }
 
     /// A request to the API, carrying the trace of the page it serves
@@ -464,27 +582,58 @@ impl<'a> ShopApi<'a> {
         request: RequestBuilder,
         path: &str,
     ) -> Result<T, ApiCallError> {
-        let (status, bytes) = self.send(request, path).await?;
-        serde_json::from_slice(&bytes).map_err(|error| ApiCallError::Unexpected {
-            path: path.to_owned(),
-            status,
-            detail: error.to_string(),
+        self.send(request, path).await?.json(path)
+    }
+
+    /// A page of a list and, from its `Link` header, where the next starts.
+    async fn fetch_page<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        path: &str,
+    ) -> Result<Page<T>, ApiCallError> {
+        let answer = self.send(request, path).await?;
+        Ok(Page {
+            items: answer.json(path)?,
+            next: answer.next,
         })
     }
 
     /// Sends a request; any status but 2xx becomes an `ApiCallError`.
-    async fn send(&self, request: RequestBuilder, path: &str) -> Result<(StatusCode, Vec<u8>), ApiCallError> {
+    async fn send(&self, request: RequestBuilder, path: &str) -> Result<Answer, ApiCallError> {
         let unreachable = |source| ApiCallError::Unreachable {
             path: path.to_owned(),
             source,
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
+        let next = response
+            .headers()
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(next_cursor);
         let bytes = response.bytes().await.map_err(unreachable)?.to_vec();
         if status.is_success() {
-            return Ok((status, bytes));
+            return Ok(Answer { status, next, bytes });
         }
         Err(rejection(path, status, &bytes))
+    }
+}
+
+/// A 2xx answer: its body, and the next page's cursor when it links one.
+struct Answer {
+    status: StatusCode,
+    next: Option<Cursor>,
+    bytes: Vec<u8>,
+}
+
+impl Answer {
+    fn json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiCallError> {
+        serde_json::from_slice(&self.bytes).map_err(|error| ApiCallError::Unexpected {
+            path: path.to_owned(),
+            status: self.status,
+            detail: error.to_string(),
+        })
     }
 }
 
@@ -572,6 +721,23 @@ mod tests {
             "/orders/3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11?key=k_-1"
         );
         assert!(!format!("{order:?}").contains("k_-1"), "a key is never printed");
+    }
+
+    #[test]
+    fn the_next_pages_cursor_is_read_from_the_link_header() {
+        let link =
+            r#"</api/products?category=telescopes&sort=-price&limit=12&cursor=eyJrIjoiMiJ9>; rel="next""#;
+        assert_eq!(next_cursor(link).unwrap().as_str(), "eyJrIjoiMiJ9");
+        let several = r#"</api/orders?cursor=Zmlyc3Q>; rel="first", </api/orders?limit=10&cursor=bmV4dA%3D%3D>; rel="next""#;
+        assert_eq!(next_cursor(several).unwrap().as_str(), "bmV4dA==");
+        for none in [
+            r#"</api/products?cursor=abc>; rel="prev""#,
+            r#"</api/products?limit=12>; rel="next""#,
+            r#"</api/products?cursor=a%26b>; rel="next""#,
+            "not a link",
+        ] {
+            assert!(next_cursor(none).is_none(), "{none}");
+        }
     }
 
     #[test]

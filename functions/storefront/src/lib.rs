@@ -1,5 +1,6 @@
 //! Storefront: the shop as a person sees it. Server-rendered pages (home,
-//! product, cart, checkout, an order, my orders, sign-up and sign-in) and
+//! search results, a category, product, cart, checkout, an order, my
+//! orders, sign-up and sign-in) and
 //! their form posts, built only on the public HTTP API, the way any other
 //! client of the shop would use it; shopper accounts in the shop's user
 //! pool; and the pictures, stylesheet and script those pages load.
@@ -16,6 +17,7 @@
 pub mod accounts;
 pub mod api;
 pub mod assets;
+pub mod browse;
 pub mod config;
 pub mod csrf;
 pub mod forms;
@@ -35,10 +37,15 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use maud::Markup;
 
 use crate::accounts::{AccountError, IdToken, Shoppers};
-use crate::api::{Ad, ApiCallError, Cart, CheckoutRequest, OrderKey, ShopApi, Shopper, Vouched};
+use crate::api::{
+    Ad, ApiCallError, Cart, Category, CheckoutRequest, Listing, OrderKey, ShopApi, Shopper, Vouched,
+};
+use crate::browse::{CategoryQuery, Filters, SearchQuery};
 use crate::config::{ShopAddress, ShopUrl, TracePage};
 use crate::forms::{AddToCart, CheckoutFields, ChooseCurrency, Credentials, Form, FormError};
-use crate::pages::{AccountForm, AccountPage, Chrome, Notice, Totals};
+use crate::pages::{
+    AccountForm, AccountPage, CategoryListing, Chrome, Notice, SearchResults, Totals, TypedFilters,
+};
 use crate::visit::{SHOPPER_COOKIE, Visit};
 
 /// Why a page could not be shown as asked; rendered as a page of its own.
@@ -223,6 +230,8 @@ impl<S: Shoppers> Storefront<S> {
                 path: "/",
                 form_token: "",
                 shopper: None,
+                categories: &[],
+                search: "",
             };
             return html(
                 failure.status,
@@ -242,7 +251,9 @@ impl<S: Shoppers> Storefront<S> {
             (&Method::GET, ["product", id]) => product_page(&api, &visit, id, &path).await,
             (&Method::GET, ["cart"]) => cart_page(&api, &visit).await,
             (&Method::GET, ["checkout"]) => checkout_page(&api, &visit).await,
-            (&Method::GET, ["orders"]) => my_orders_page(&api, &visit).await,
+            (&Method::GET, ["search"]) => search_page(&api, &visit, &query).await,
+            (&Method::GET, ["category", name]) => category_page(&api, &visit, name, &query).await,
+            (&Method::GET, ["orders"]) => my_orders_page(&api, &visit, &query).await,
             (&Method::GET, ["orders", id]) => {
                 order_page(&api, &visit, id, query("key"), self.trace_page.as_ref()).await
             }
@@ -462,11 +473,19 @@ struct Header {
     currencies: Vec<CurrencyCode>,
     cart_count: Option<u32>,
     form_token: String,
+    categories: Vec<Category>,
 }
 
 impl Header {
     fn chrome<'a>(&'a self, visit: &'a Visit, path: &'a str) -> Chrome<'a> {
+        self.chrome_searching(visit, path, "")
+    }
+
+    /// The chrome of a search's page: its box shows the words searched.
+    fn chrome_searching<'a>(&'a self, visit: &'a Visit, path: &'a str, search: &'a str) -> Chrome<'a> {
         Chrome {
+            categories: &self.categories,
+            search,
             currency: &visit.currency,
             currencies: &self.currencies,
             cart_count: self.cart_count,
@@ -481,26 +500,35 @@ impl Header {
 }
 
 async fn header(api: &ShopApi<'_>, visit: &Visit, cart: Option<&Cart>) -> Result<Header, Failure> {
-    let (currencies, cart_count) = match cart {
-        Some(cart) => (api.currencies().await, Some(cart.item_count())),
-        None => {
-            let (currencies, cart) =
-                tokio::join!(api.currencies(), api.cart(visit.shopper(), &visit.currency));
-            let count = match cart {
-                Ok(cart) => Some(cart.item_count()),
-                Err(ApiCallError::Unauthorized(_)) => return Err(Failure::signed_out()),
-                Err(_) => None,
-            };
-            (currencies, count)
-        }
-    };
+    let ((currencies, cart_count), categories) = tokio::join!(
+        async {
+            match cart {
+                Some(cart) => (api.currencies().await, Ok(Some(cart.item_count()))),
+                None => {
+                    let (currencies, cart) =
+                        tokio::join!(api.currencies(), api.cart(visit.shopper(), &visit.currency));
+                    let count = match cart {
+                        Ok(cart) => Ok(Some(cart.item_count())),
+                        Err(ApiCallError::Unauthorized(_)) => Err(Failure::signed_out()),
+                        Err(_) => Ok(None),
+                    };
+                    (currencies, count)
+                }
+            }
+        },
+        api.categories()
+    );
     Ok(Header {
         currencies: currencies.unwrap_or_else(|error| {
             tracing::warn!(%error, "the currency list is not available");
             vec![visit.currency.clone()]
         }),
-        cart_count,
+        cart_count: cart_count?,
         form_token: visit.form_token(),
+        categories: categories.unwrap_or_else(|error| {
+            tracing::warn!(%error, "the category list is not available");
+            Vec::new()
+        }),
     })
 }
 
@@ -509,6 +537,7 @@ async fn failure_page(api: &ShopApi<'_>, visit: &Visit, failure: Failure, path: 
         currencies: vec![visit.currency.clone()],
         cart_count: None,
         form_token: visit.form_token(),
+        categories: Vec::new(),
     });
     let markup = pages::message(&header.chrome(visit, path), failure.title, &failure.message);
     html(failure.status, markup)
@@ -534,6 +563,132 @@ async fn home(api: &ShopApi<'_>, visit: &Visit) -> PageResult {
     let products = products.map_err(from_api)?;
     let markup = pages::home(&header?.chrome(visit, "/"), &products, ad.as_ref());
     Ok(html(StatusCode::OK, markup))
+}
+
+/// `GET /search?q=&cursor=`: what the words find, best first. A page with
+/// no words asks for some; the API is not asked.
+async fn search_page<'q>(
+    api: &ShopApi<'_>,
+    visit: &Visit,
+    query: &impl Fn(&str) -> Option<&'q str>,
+) -> PageResult {
+    let search = SearchQuery::parse(query)?;
+    let Some(words) = search.words.as_deref() else {
+        let header = header(api, visit, None).await?;
+        let results = SearchResults {
+            words: None,
+            products: &[],
+            cursor: None,
+            next: None,
+        };
+        let markup = pages::search_results(&header.chrome(visit, "/search"), &results);
+        return Ok(html(StatusCode::OK, markup));
+    };
+    let (found, header) = tokio::join!(
+        api.search(
+            words,
+            &visit.currency,
+            browse::SEARCH_PAGE_SIZE,
+            search.cursor.as_ref()
+        ),
+        header(api, visit, None)
+    );
+    let found = found.map_err(from_api)?;
+    // The currency switcher comes back to the search's first page.
+    let path = browse::with_query("/search", &[("q", words)]);
+    let results = SearchResults {
+        words: Some(words),
+        products: &found.items,
+        cursor: search.cursor.as_ref(),
+        next: found.next.as_ref(),
+    };
+    let markup = pages::search_results(&header?.chrome_searching(visit, &path, words), &results);
+    Ok(html(StatusCode::OK, markup))
+}
+
+/// `GET /category/{name}?minPrice=&maxPrice=&sort=&cursor=`: a page of the
+/// category's products. Filters that cannot be used are the page again with
+/// why, as a 400; a category the shop does not list is a 404.
+async fn category_page<'q>(
+    api: &ShopApi<'_>,
+    visit: &Visit,
+    segment: &str,
+    query: &impl Fn(&str) -> Option<&'q str>,
+) -> PageResult {
+    let not_found = || Failure::not_found("We could not find that category.");
+    let name = browse::category_name(segment).ok_or_else(not_found)?;
+    let asked = CategoryQuery::parse(query);
+    let (listed, header) = tokio::join!(
+        async {
+            let asked = asked.as_ref().map_err(Clone::clone)?;
+            let listing = Listing {
+                category: &name,
+                filters: &asked.filters,
+                cursor: asked.cursor.as_ref(),
+                limit: browse::CATEGORY_PAGE_SIZE,
+            };
+            let page = api.category_page(&listing, &visit.currency).await;
+            Ok::<_, FormError>((asked, page))
+        },
+        header(api, visit, None)
+    );
+    let header = header?;
+    let category = match header.categories.iter().find(|c| c.name == name) {
+        Some(category) => category.clone(),
+        // Without the list, the category is taken on trust: the API answers
+        // an unknown one with no products.
+        None if header.categories.is_empty() => Category {
+            name: name.clone(),
+            product_count: 0,
+        },
+        None => return Err(not_found()),
+    };
+    let typed = || TypedFilters {
+        min_price: query("minPrice").unwrap_or_default(),
+        max_price: query("maxPrice").unwrap_or_default(),
+        sort: query("sort").unwrap_or_default(),
+    };
+    let (filters, cursor, typed, page, problem) = match listed {
+        Ok((asked, Ok(page))) => (
+            asked.filters.clone(),
+            asked.cursor.as_ref(),
+            None,
+            Some(page),
+            None,
+        ),
+        // The API refused what passed here (a cursor it cannot read): the
+        // page says why in the API's words, as it does for its own checks.
+        Ok((_, Err(ApiCallError::Rejected { status, message, .. }))) if status == StatusCode::BAD_REQUEST => {
+            (Filters::default(), None, Some(typed()), None, Some(message))
+        }
+        Ok((_, Err(error))) => return Err(from_api(error)),
+        Err(problem) => (
+            Filters::default(),
+            None,
+            Some(typed()),
+            None,
+            Some(problem.to_string()),
+        ),
+    };
+    let status = if problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    // The currency switcher comes back to the first page, filters kept.
+    let path = browse::category_url(&name, &filters.pairs());
+    let products = page.as_ref().map_or(&[][..], |page| &page.items[..]);
+    let listing = CategoryListing {
+        category: &category,
+        filters: &filters,
+        typed,
+        products,
+        cursor,
+        next: page.as_ref().and_then(|page| page.next.as_ref()),
+        problem: problem.as_deref(),
+    };
+    let markup = pages::category(&header.chrome(visit, &path), &listing);
+    Ok(html(status, markup))
 }
 
 fn parse_product_id(text: &str) -> Result<ProductId, Failure> {
@@ -855,12 +1010,21 @@ async fn order_page(
     Ok(html(StatusCode::OK, markup))
 }
 
-/// `GET /orders`: the signed-in shopper's orders; a guest is asked to sign in.
-async fn my_orders_page(api: &ShopApi<'_>, visit: &Visit) -> PageResult {
+/// `GET /orders?cursor=`: a page of the signed-in shopper's orders; a guest
+/// is asked to sign in.
+async fn my_orders_page<'q>(
+    api: &ShopApi<'_>,
+    visit: &Visit,
+    query: &impl Fn(&str) -> Option<&'q str>,
+) -> PageResult {
     let Some(token) = &visit.token else {
         return Ok(see_other("/signin?next=%2Forders"));
     };
-    let (orders, header) = tokio::join!(api.my_orders(token), header(api, visit, None));
+    let cursor = browse::orders_cursor(query)?;
+    let (orders, header) = tokio::join!(
+        api.my_orders(token, browse::ORDERS_PAGE_SIZE, cursor.as_ref()),
+        header(api, visit, None)
+    );
     let orders = orders.map_err(|error| match error {
         ApiCallError::NotServed(_) => Failure::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -869,7 +1033,12 @@ async fn my_orders_page(api: &ShopApi<'_>, visit: &Visit) -> PageResult {
         ),
         error => from_api(error),
     })?;
-    let markup = pages::my_orders(&header?.chrome(visit, "/orders"), &orders);
+    let markup = pages::my_orders(
+        &header?.chrome(visit, "/orders"),
+        &orders.items,
+        cursor.as_ref(),
+        orders.next.as_ref(),
+    );
     Ok(html(StatusCode::OK, markup))
 }
 

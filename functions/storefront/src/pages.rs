@@ -7,8 +7,9 @@
 use astroshop_domain::{CurrencyCode, Money, OrderStatus, Product, ProductId};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::api::{Ad, Address, Cart, Order, OrderSummary, order_page};
+use crate::api::{Ad, Address, Cart, Category, Order, OrderSummary, order_page};
 use crate::assets::static_url;
+use crate::browse::{self, Cursor, Filters, Sort};
 use crate::csrf;
 use crate::forms::{CheckoutFields, MAX_QUANTITY};
 use crate::price::format_money;
@@ -27,6 +28,10 @@ pub struct Chrome<'a> {
     pub form_token: &'a str,
     /// How the header names a signed-in shopper (their e-mail); `None` for a guest.
     pub shopper: Option<&'a str>,
+    /// The categories the header links; empty when they could not be read.
+    pub categories: &'a [Category],
+    /// What the search box shows: the words of the search on screen.
+    pub search: &'a str,
 }
 
 /// A cart's money: the lines, shipping (when it could be quoted) and the total.
@@ -102,6 +107,17 @@ fn header(chrome: &Chrome<'_>) -> Markup {
                     (PreEscaped(LOGO))
                     span { (SHOP_NAME) }
                 }
+                // A plain GET form: it works without the script, which only
+                // adds suggestions under the box as the shopper types.
+                form.site-search role="search" method="get" action="/search" {
+                    label.visually-hidden for="search-q" { "Search the shop" }
+                    input #search-q type="search" name="q" value=(chrome.search)
+                        placeholder="Search telescopes, binoculars…" autocomplete="off"
+                        maxlength=(browse::MAX_SEARCH_CHARS)
+                        role="combobox" aria-autocomplete="list" aria-expanded="false" aria-controls="search-suggestions";
+                    button.button.button-small type="submit" { "Search" }
+                    ul #search-suggestions.search-suggestions role="listbox" aria-label="Suggestions" hidden {}
+                }
                 nav.account-nav aria-label="Account" {
                     @if let Some(shopper) = chrome.shopper {
                         span.account-name title=(shopper) data-shopper=(shopper) { (shopper) }
@@ -136,8 +152,202 @@ fn header(chrome: &Chrome<'_>) -> Markup {
                     }
                 }
             }
+            @if !chrome.categories.is_empty() {
+                nav.category-nav aria-label="Categories" {
+                    ul.wrap {
+                        @for category in chrome.categories {
+                            @let url = browse::category_url(&category.name, &[]);
+                            li {
+                                a href=(url) aria-current=[(chrome.path.starts_with(&format!("{url}?")) || chrome.path == url).then_some("page")] {
+                                    (category_title(&category.name))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
+}
+
+/// A category's name as a heading shows it: `telescopes` → `Telescopes`.
+fn category_title(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Links to the next page of a list and back to its first: `first` is the
+/// list's own URL, `next` the URL of the page after this one.
+fn pager(first: &str, next: Option<&str>, on_first: bool, next_label: &str, first_label: &str) -> Markup {
+    html! {
+        @if next.is_some() || !on_first {
+            nav.pager aria-label="Pages" {
+                @if !on_first {
+                    a.button.button-secondary rel="first" href=(first) { "← " (first_label) }
+                }
+                @if let Some(next) = next {
+                    a.button rel="next" href=(next) { (next_label) " →" }
+                }
+            }
+        }
+    }
+}
+
+/// What `GET /search` shows.
+pub struct SearchResults<'a> {
+    /// The words searched; `None` when nothing was typed.
+    pub words: Option<&'a str>,
+    pub products: &'a [Product],
+    /// Where this page started; `None` on the first.
+    pub cursor: Option<&'a Cursor>,
+    pub next: Option<&'a Cursor>,
+}
+
+/// `GET /search?q=`: what was searched, how many were found, and the cards
+/// with their add-to-cart buttons.
+pub fn search_results(chrome: &Chrome<'_>, results: &SearchResults<'_>) -> Markup {
+    let count = results.products.len();
+    let title = match results.words {
+        Some(words) => format!("Results for “{words}”"),
+        None => "Search".to_owned(),
+    };
+    let content = html! {
+        div.wrap.listing {
+            @match results.words {
+                None => {
+                    h1 { "Search the shop" }
+                    div.empty-state {
+                        p { "Type what you are looking for in the search box above, like “telescope” or “solar”." }
+                        a.button href="/" { "Browse the shop" }
+                    }
+                },
+                Some(words) => {
+                    h1 { "Results for " q.searched { (words) } }
+                    p.result-count role="status" data-found=(count) {
+                        @if count == 0 {
+                            "No products found for “" (words) "”."
+                        } @else {
+                            @if results.cursor.is_some() { "More results: " }
+                            (count) @if count == 1 { " product" } @else { " products" }
+                            @if results.next.is_some() { " on this page" } @else { " found" }
+                            @if results.cursor.is_none() && results.next.is_none() { " for “" (words) "”" }
+                            "."
+                        }
+                    }
+                    @if count == 0 {
+                        div.empty-state {
+                            p { "Check the spelling, try fewer words, or browse a category." }
+                            a.button href="/" { "Browse the shop" }
+                        }
+                    } @else {
+                        (product_grid(chrome, results.products))
+                    }
+                    @let first = browse::with_query("/search", &[("q", words)]);
+                    @let next = results.next.map(|next| browse::with_query("/search", &[("q", words), ("cursor", next.as_str())]));
+                    (pager(&first, next.as_deref(), results.cursor.is_none(), "More results", "First results"))
+                }
+            }
+        }
+    };
+    layout(chrome, &title, false, content)
+}
+
+/// What `GET /category/{name}` shows.
+pub struct CategoryListing<'a> {
+    pub category: &'a Category,
+    pub filters: &'a Filters,
+    /// What the filter form shows when what was typed could not be used.
+    pub typed: Option<TypedFilters<'a>>,
+    pub products: &'a [Product],
+    pub cursor: Option<&'a Cursor>,
+    pub next: Option<&'a Cursor>,
+    /// Why the products could not be listed as asked (bad filters).
+    pub problem: Option<&'a str>,
+}
+
+/// The filter form's fields as the shopper typed them, shown back with the
+/// problem so they can be corrected.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TypedFilters<'a> {
+    pub min_price: &'a str,
+    pub max_price: &'a str,
+    pub sort: &'a str,
+}
+
+/// `GET /category/{name}`: the filter and sort form (a plain GET form), a
+/// page of the category's products, and links to the next page and back.
+pub fn category(chrome: &Chrome<'_>, listing: &CategoryListing<'_>) -> Markup {
+    let name = &listing.category.name;
+    let title = category_title(name);
+    let action = browse::category_url(name, &[]);
+    let typed = listing.typed.unwrap_or(TypedFilters {
+        min_price: listing.filters.min_price.as_ref().map_or("", |p| p.as_str()),
+        max_price: listing.filters.max_price.as_ref().map_or("", |p| p.as_str()),
+        sort: listing.filters.sort.as_str(),
+    });
+    let pairs = listing.filters.pairs();
+    let first = browse::category_url(name, &pairs);
+    let next = listing.next.map(|next| {
+        let mut pairs = pairs.clone();
+        pairs.push(("cursor", next.as_str()));
+        browse::category_url(name, &pairs)
+    });
+    let count = listing.products.len();
+    let content = html! {
+        div.wrap.listing data-category=(name) {
+            nav.breadcrumbs aria-label="Breadcrumb" {
+                a href="/" { "Home" } " / " span aria-current="page" { (title) }
+            }
+            h1 { (title) }
+            // A category the list did not name (it could not be read) has no count to show.
+            @let total = listing.category.product_count;
+            @if total > 0 {
+                p.muted { (total) @if total == 1 { " product" } @else { " products" } " in this category." }
+            }
+            form.filters method="get" action=(action) {
+                div.field {
+                    label for="minPrice" { "Lowest price (" (chrome.currency) ")" }
+                    input #minPrice name="minPrice" type="text" inputmode="decimal" placeholder="0" value=(typed.min_price);
+                }
+                div.field {
+                    label for="maxPrice" { "Highest price (" (chrome.currency) ")" }
+                    input #maxPrice name="maxPrice" type="text" inputmode="decimal" placeholder="any" value=(typed.max_price);
+                }
+                div.field {
+                    label for="sort" { "Sort by" }
+                    select #sort name="sort" {
+                        @for sort in Sort::ALL {
+                            option value=(sort.as_str()) selected[sort.as_str() == typed.sort] { (sort.label()) }
+                        }
+                    }
+                }
+                div.filter-actions {
+                    button.button type="submit" { "Show" }
+                    @if !pairs.is_empty() || listing.typed.is_some() {
+                        a.link-reset href=(action) { "Clear" }
+                    }
+                }
+            }
+            @if let Some(problem) = listing.problem {
+                (notice_box(Some(Notice::Error(problem))))
+            } @else {
+                p.result-count role="status" data-found=(count) {
+                    @if count == 0 {
+                        "No products in " (title) " match these filters."
+                    } @else {
+                        "Showing " (count) @if count == 1 { " product" } @else { " products" }
+                        ", sorted by " (listing.filters.sort.label().to_lowercase()) "."
+                    }
+                }
+                (product_grid(chrome, listing.products))
+                (pager(&first, next.as_deref(), listing.cursor.is_none(), "Next page", "First page"))
+            }
+        }
+    };
+    layout(chrome, &title, false, content)
 }
 
 /// `GET /`
@@ -516,11 +726,22 @@ fn status_label(status: OrderStatus) -> (&'static str, &'static str) {
 
 /// `GET /orders`: the signed-in shopper's orders, newest first, each
 /// linking to its page.
-pub fn my_orders(chrome: &Chrome<'_>, orders: &[OrderSummary]) -> Markup {
+pub fn my_orders(
+    chrome: &Chrome<'_>,
+    orders: &[OrderSummary],
+    cursor: Option<&Cursor>,
+    next: Option<&Cursor>,
+) -> Markup {
+    let next = next.map(|next| browse::with_query("/orders", &[("cursor", next.as_str())]));
     let content = html! {
         div.wrap.narrow {
             h1 { "My orders" }
-            @if orders.is_empty() {
+            @if orders.is_empty() && cursor.is_some() {
+                div.empty-state {
+                    p { "There are no older orders." }
+                    a.button href="/orders" { "Newest orders" }
+                }
+            } @else if orders.is_empty() {
                 div.empty-state {
                     p { "You have not placed an order yet." }
                     a.button href="/" { "Browse the shop" }
@@ -551,6 +772,7 @@ pub fn my_orders(chrome: &Chrome<'_>, orders: &[OrderSummary]) -> Markup {
                         }
                     }
                 }
+                (pager("/orders", next.as_deref(), cursor.is_none(), "Older orders", "Newest orders"))
             }
         }
     };
@@ -644,6 +866,7 @@ const CART_ICON: &str = r##"<svg viewBox="0 0 24 24" width="24" height="24" aria
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::browse::CategoryQuery;
 
     fn usd(units: i64) -> Money {
         Money::new(CurrencyCode::usd(), units, 0).unwrap()
@@ -670,6 +893,8 @@ mod tests {
             path: "/",
             form_token: "the-form-token",
             shopper: None,
+            categories: &[],
+            search: "",
         };
         content(&chrome).into_string()
     }
@@ -683,6 +908,8 @@ mod tests {
             path: "/orders",
             form_token: "the-form-token",
             shopper: Some("ada@example.com"),
+            categories: &[],
+            search: "",
         };
         content(&chrome).into_string()
     }
@@ -695,7 +922,7 @@ mod tests {
     }
 
     #[test]
-    fn every_form_of_every_page_carries_the_form_token() {
+    fn every_post_form_of_every_page_carries_the_form_token_and_no_get_form_does() {
         let cart: Cart = serde_json::from_value(serde_json::json!({
             "items": [{"productId": "A1", "quantity": 1, "product": {
                 "id": "A1", "name": "Red Flashlight", "description": "d", "picture": "RedFlashlight.jpg",
@@ -736,11 +963,36 @@ mod tests {
                     },
                 )
             }),
-            render_signed_in(|chrome| my_orders(chrome, &[])),
+            render_signed_in(|chrome| my_orders(chrome, &[], None, None)),
+            render(|chrome| {
+                search_results(
+                    chrome,
+                    &SearchResults {
+                        words: Some("red"),
+                        products: &[product("A1", "Red Flashlight")],
+                        cursor: None,
+                        next: None,
+                    },
+                )
+            }),
+            render(|chrome| {
+                category(
+                    chrome,
+                    &listing(&telescopes(), &Filters::default(), &[product("A1", "Kit")]),
+                )
+            }),
         ];
         let mut actions = std::collections::BTreeSet::new();
         for page in &pages {
             for form in forms_of(page) {
+                // A GET form puts its fields in the URL, where a token would leak.
+                if form.contains(r#"method="get""#) {
+                    assert!(
+                        !form.contains(r#"name="csrf""#),
+                        "a GET form with the token: {form}"
+                    );
+                    continue;
+                }
                 assert!(
                     form.contains(r#"<input type="hidden" name="csrf" value="the-form-token">"#),
                     "a form without the token: {form}"
@@ -790,7 +1042,7 @@ mod tests {
             "total": {"currencyCode": "EUR", "units": 90, "nanos": 190_000_000}, "key": "k3y"
         }]))
         .unwrap();
-        let page = render_signed_in(|chrome| my_orders(chrome, &orders));
+        let page = render_signed_in(|chrome| my_orders(chrome, &orders, None, None));
         for text in [
             r#"href="/orders/3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11?key=k3y""#,
             r#"data-status="PENDING">In progress<"#,
@@ -800,7 +1052,7 @@ mod tests {
         ] {
             assert!(page.contains(text), "{text} missing: {page}");
         }
-        let none = render_signed_in(|chrome| my_orders(chrome, &[]));
+        let none = render_signed_in(|chrome| my_orders(chrome, &[], None, None));
         assert!(none.contains("You have not placed an order yet."));
     }
 
@@ -947,5 +1199,255 @@ mod tests {
         assert!(page.contains(&format!(r#"href="{trace}""#)), "{page}");
         let page = render(|chrome| super::order(chrome, &order, &|_| None, None));
         assert!(!page.contains("/traces/"), "{page}");
+    }
+
+    fn telescopes() -> Category {
+        Category {
+            name: "telescopes".into(),
+            product_count: 14,
+        }
+    }
+
+    fn listing<'a>(
+        category: &'a Category,
+        filters: &'a Filters,
+        products: &'a [Product],
+    ) -> CategoryListing<'a> {
+        CategoryListing {
+            category,
+            filters,
+            typed: None,
+            products,
+            cursor: None,
+            next: None,
+            problem: None,
+        }
+    }
+
+    fn cursor(text: &str) -> Cursor {
+        Cursor::parse(text).unwrap()
+    }
+
+    fn render_with_categories(search: &str, path: &str, content: impl Fn(&Chrome<'_>) -> Markup) -> String {
+        let usd = CurrencyCode::usd();
+        let categories = [
+            telescopes(),
+            Category {
+                name: "binoculars".into(),
+                product_count: 1,
+            },
+        ];
+        let chrome = Chrome {
+            currency: &usd,
+            currencies: &[],
+            cart_count: Some(0),
+            path,
+            form_token: "the-form-token",
+            shopper: None,
+            categories: &categories,
+            search,
+        };
+        content(&chrome).into_string()
+    }
+
+    #[test]
+    fn every_page_has_a_search_box_that_works_without_script_and_the_category_links() {
+        let page = render_with_categories("", "/category/telescopes?sort=price", |chrome| {
+            home(chrome, &[], None)
+        });
+        assert!(
+            page.contains(r#"<form class="site-search" role="search" method="get" action="/search">"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<input id="search-q" type="search" name="q" value="""#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"id="search-suggestions" role="listbox""#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<a href="/category/telescopes" aria-current="page">Telescopes</a>"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<a href="/category/binoculars">Binoculars</a>"#),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn search_results_say_what_was_searched_how_many_were_found_with_add_buttons() {
+        let found = [product("A1", "Red Flashlight"), product("B2", "Red Filter")];
+        let words = "red <b>";
+        let page = render_with_categories(words, "/search", |chrome| {
+            search_results(
+                chrome,
+                &SearchResults {
+                    words: Some(words),
+                    products: &found,
+                    cursor: None,
+                    next: None,
+                },
+            )
+        });
+        assert!(
+            page.contains(r#"<h1>Results for <q class="searched">red &lt;b&gt;</q></h1>"#),
+            "{page}"
+        );
+        assert!(page.contains("2 products found for “red &lt;b&gt;”."), "{page}");
+        assert!(page.contains(r#"data-found="2""#));
+        assert!(
+            page.contains(r#"name="q" value="red &lt;b&gt;""#),
+            "the box shows the search: {page}"
+        );
+        assert_eq!(page.matches(r#"action="/cart""#).count(), 2);
+        assert!(page.contains("$57.00"));
+        assert!(!page.contains("<b>"), "{page}");
+        assert!(!page.contains(r#"rel="next""#), "one page has no next link");
+
+        let none = render_with_categories("zzz", "/search", |chrome| {
+            search_results(
+                chrome,
+                &SearchResults {
+                    words: Some("zzz"),
+                    products: &[],
+                    cursor: None,
+                    next: None,
+                },
+            )
+        });
+        assert!(none.contains("No products found for “zzz”."), "{none}");
+    }
+
+    #[test]
+    fn more_search_results_are_linked_by_the_apis_cursor_with_the_words_kept() {
+        let next = cursor("bmV4dA==");
+        let page = render_with_categories("red & blue", "/search", |chrome| {
+            search_results(
+                chrome,
+                &SearchResults {
+                    words: Some("red & blue"),
+                    products: &[product("A1", "Red Flashlight")],
+                    cursor: Some(&next),
+                    next: Some(&next),
+                },
+            )
+        });
+        assert!(
+            page.contains(r#"rel="next" href="/search?q=red+%26+blue&amp;cursor=bmV4dA%3D%3D""#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"rel="first" href="/search?q=red+%26+blue""#),
+            "{page}"
+        );
+        assert!(page.contains("More results: 1 product on this page."), "{page}");
+    }
+
+    #[test]
+    fn a_category_page_shows_its_filters_a_page_of_products_and_links_on_and_back() {
+        let filters = CategoryQuery::parse(|name| match name {
+            "minPrice" => Some("10"),
+            "sort" => Some("-price"),
+            _ => None,
+        })
+        .unwrap()
+        .filters;
+        let products = [product("A1", "Kit"), product("B2", "Scope")];
+        let category = telescopes();
+        let next = cursor("Mg");
+        let on = cursor("MQ");
+        let page = render_with_categories("", "/category/telescopes", |chrome| {
+            super::category(
+                chrome,
+                &CategoryListing {
+                    cursor: Some(&on),
+                    next: Some(&next),
+                    ..listing(&category, &filters, &products)
+                },
+            )
+        });
+        for text in [
+            r#"<form class="filters" method="get" action="/category/telescopes">"#,
+            r#"<input id="minPrice" name="minPrice" type="text" inputmode="decimal" placeholder="0" value="10">"#,
+            r#"<input id="maxPrice" name="maxPrice" type="text" inputmode="decimal" placeholder="any" value="">"#,
+            r#"<option value="-price" selected>Price, high to low</option>"#,
+            r#"<option value="price">Price, low to high</option>"#,
+            "Lowest price (USD)",
+            "<h1>Telescopes</h1>",
+            "14 products in this category.",
+            "Showing 2 products, sorted by price, high to low.",
+            r#"rel="next" href="/category/telescopes?minPrice=10&amp;sort=-price&amp;cursor=Mg""#,
+            r#"rel="first" href="/category/telescopes?minPrice=10&amp;sort=-price""#,
+        ] {
+            assert!(page.contains(text), "{text} missing: {page}");
+        }
+        assert_eq!(page.matches(r#"class="product-card""#).count(), 2);
+
+        let first = render_with_categories("", "/category/telescopes", |chrome| {
+            super::category(chrome, &listing(&category, &Filters::default(), &products))
+        });
+        assert!(
+            !first.contains(r#"rel="first""#),
+            "the first page links no first page"
+        );
+        assert!(
+            !first.contains(r#"rel="next""#),
+            "the last page links no next page"
+        );
+    }
+
+    #[test]
+    fn filters_that_cannot_be_used_are_shown_back_with_why_and_no_products() {
+        let category = telescopes();
+        let filters = Filters::default();
+        let page = render_with_categories("", "/category/telescopes", |chrome| {
+            super::category(
+                chrome,
+                &CategoryListing {
+                    typed: Some(TypedFilters {
+                        min_price: "\"><script>",
+                        max_price: "",
+                        sort: "price",
+                    }),
+                    problem: Some("The lowest price \"\"><script>\" is not an amount."),
+                    ..listing(&category, &filters, &[])
+                },
+            )
+        });
+        assert!(page.contains(r#"role="alert""#), "{page}");
+        assert!(page.contains("is not an amount."), "{page}");
+        assert!(page.contains(r#"value="&quot;&gt;&lt;script&gt;""#), "{page}");
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains(r#"<option value="price" selected>"#), "{page}");
+        assert!(
+            page.contains(r#"href="/category/telescopes">Clear</a>"#),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn my_orders_link_older_orders_by_cursor_and_back_to_the_newest() {
+        let orders: Vec<OrderSummary> = serde_json::from_value(serde_json::json!([{
+            "orderId": "3f2b8c1e-0d4a-4c7e-9b1a-2f6d8e0c4a11", "status": "CONFIRMED",
+            "placedAt": "2026-11-21T10:00:00Z", "items": 1,
+            "total": {"currencyCode": "USD", "units": 9, "nanos": 0}, "key": "k3y"
+        }]))
+        .unwrap();
+        let next = cursor("b2xkZXI");
+        let first = render_signed_in(|chrome| my_orders(chrome, &orders, None, Some(&next)));
+        assert!(
+            first.contains(r#"rel="next" href="/orders?cursor=b2xkZXI">Older orders →"#),
+            "{first}"
+        );
+        assert!(!first.contains(r#"rel="first""#));
+        let later = render_signed_in(|chrome| my_orders(chrome, &orders, Some(&next), None));
+        assert!(
+            later.contains(r#"rel="first" href="/orders">← Newest orders"#),
+            "{later}"
+        );
+        assert!(!later.contains(r#"rel="next""#));
     }
 }

@@ -454,3 +454,62 @@ fn my_orders_sends_a_guest_to_sign_in() {
     assert_eq!(response.status().as_u16(), 303);
     assert_eq!(header(&response, "location"), "/signin?next=%2Forders");
 }
+
+#[test]
+fn filters_a_category_cannot_use_are_a_400_page_that_says_why_even_when_the_shop_is_down() {
+    for (uri, says) in [
+        (
+            "/category/telescopes?minPrice=abc&maxPrice=&sort=price",
+            "The lowest price &quot;abc&quot; is not an amount.",
+        ),
+        (
+            "/category/telescopes?minPrice=500&maxPrice=100",
+            "The lowest price (500) is above the highest (100).",
+        ),
+        (
+            "/category/telescopes?sort=cheapest",
+            "&quot;cheapest&quot; is not a way to sort.",
+        ),
+        (
+            "/category/telescopes?cursor=%3Cscript%3E",
+            "This page's link is not one of ours",
+        ),
+    ] {
+        let response = get(uri, &[&format!("session-id={SESSION}")]);
+        // 400, not the 503 asking the (absent) shop would give: bad input
+        // is answered before the shop is asked.
+        assert_html_page(&response, 400, says);
+        assert!(
+            text(&response).contains(r#"<form class="filters" method="get" action="/category/telescopes">"#)
+        );
+    }
+}
+
+#[test]
+fn a_search_without_words_asks_for_some_and_a_search_with_the_shop_down_is_a_503_page() {
+    let session = format!("session-id={SESSION}");
+    assert_html_page(
+        &get("/search?q=+", &[&session]),
+        200,
+        "Type what you are looking for",
+    );
+    assert_html_page(
+        &get("/search?q=tele", &[&session]),
+        503,
+        "Please try again in a moment",
+    );
+    let long = "a".repeat(101);
+    assert_html_page(
+        &get(&format!("/search?q={long}"), &[&session]),
+        400,
+        "That search is too long",
+    );
+}
+
+#[test]
+fn a_page_of_my_orders_with_a_link_that_is_not_ours_is_a_400_page() {
+    let signed_in = format!("shopper={}", token(ADA, 600).as_str());
+    let session = format!("session-id={SESSION}");
+    let response = get("/orders?cursor=a%26b", &[&session, &signed_in]);
+    assert_html_page(&response, 400, "This page's link is not one of ours");
+}

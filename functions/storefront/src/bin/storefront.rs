@@ -1,5 +1,6 @@
-//! Lambda: the storefront's pages and form posts (`GET /`, `/product/{productId}`,
-//! `/cart`, `/checkout`, `/orders`, `/orders/{orderId}`, `/signup`, `/signin`;
+//! Lambda: the storefront's pages and form posts (`GET /`, `/search`,
+//! `/category/{name}`, `/product/{productId}`, `/cart`, `/checkout`, `/orders`,
+//! `/orders/{orderId}`, `/signup`, `/signin`;
 //! `POST /cart`, `/cart/remove`, `/cart/empty`, `/currency`, `/checkout`,
 //! `/signup`, `/signin`, `/signout`).
 
