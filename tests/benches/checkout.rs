@@ -6,12 +6,19 @@
 //!   moment, the orders settled per second and POST→CONFIRMED's p50, p95
 //!   and max.
 //!
+//! - waiting: 20 checkouts with `Prefer: wait=5`, answered 200 once the
+//!   saga has confirmed the order: POST→200's median, p95 and max, and how
+//!   many reads of the order checkout made while waiting (from the answer's
+//!   `Server-Timing`), beside 20 plain checkouts' POST→202.
+//!
 //! The baseline, measured in the same run, is one API call through the same
 //! gateway and function runner (`POST /api/cart`), so the ratio says how
 //! many such calls a whole saga costs.
 //!
 //! `./shop bench` (brings up its own local stack; `ASTROSHOP_BASE_URL`
-//! measures another shop).
+//! measures another shop). Naming tables runs only those:
+//! `cargo bench -p astroshop-tests --bench checkout --profile dev -- wait`
+//! (`sequential`, `crowd`, `wait`).
 
 use std::time::{Duration, Instant};
 
@@ -33,6 +40,16 @@ fn main() -> Result<()> {
     outcome
 }
 
+/// Whether the table `name` is to be measured: every one when none is
+/// named on the command line (cargo's own `--bench` flag aside).
+fn wanted(name: &str) -> bool {
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    named.is_empty() || named.iter().any(|arg| arg == name)
+}
+
 fn measure(shop: &Shop) -> Result<()> {
     let product = fresh_product(shop, "benchmark", 10, 1_000)?;
     let run = format!("{}", std::process::id());
@@ -47,14 +64,33 @@ fn measure(shop: &Shop) -> Result<()> {
         add_to_cart(shop, &product, &user)?;
         baseline.push(started.elapsed());
     }
+    if wanted("sequential") {
+        sequential(shop, &client, &product, &run, &baseline)?;
+    }
+    if wanted("crowd") {
+        crowds(shop, &product, &run, median(&mut baseline))?;
+    }
+    if wanted("wait") {
+        waiting(shop, &product, &run)?;
+    }
+    Ok(())
+}
 
+/// The first table: checkouts one after another, and where the time goes.
+fn sequential(
+    shop: &Shop,
+    client: &reqwest::Client,
+    product: &str,
+    run: &str,
+    baseline: &[Duration],
+) -> Result<()> {
     let mut orders = Vec::new();
     for n in 0..RUNS {
-        orders.push(checkout(shop, &client, &product, &format!("bench-{run}-{n}"))?);
+        orders.push(checkout(shop, client, product, &format!("bench-{run}-{n}"))?);
     }
     let mut totals: Vec<Duration> = orders.iter().map(|(took, _)| *took).collect();
 
-    let base = median(&mut baseline);
+    let base = median(&mut baseline.to_vec());
     let total = median(&mut totals);
     println!();
     println!("checkout, POST /api/checkout to CONFIRMED, {RUNS} runs one after another (local stack)");
@@ -62,15 +98,18 @@ fn measure(shop: &Shop) -> Result<()> {
         "{:<44} {:>10} {:>10} {:>8}",
         "measure", "median", "worst", "ratio"
     );
-    row("baseline: POST /api/cart", base, worst(&baseline), 1.0);
+    row("baseline: POST /api/cart", base, worst(baseline), 1.0);
     row(
         "checkout: POST to CONFIRMED",
         total,
         worst(&totals),
         total.as_secs_f64() / base.as_secs_f64(),
     );
-    steps_rows(&orders, base)?;
+    steps_rows(&orders, base)
+}
 
+/// The second table: crowds of shoppers checking out at once.
+fn crowds(shop: &Shop, product: &str, run: &str, base: Duration) -> Result<()> {
     println!();
     println!("checkout at once: each shopper checks out once, all starting together (local stack)");
     println!(
@@ -79,7 +118,7 @@ fn measure(shop: &Shop) -> Result<()> {
     );
     let mut largest = Vec::new();
     for crowd in CROWDS {
-        let (took, orders) = crowd_checkout(shop, &product, &format!("bench-{run}-crowd{crowd}"), crowd)?;
+        let (took, orders) = crowd_checkout(shop, product, &format!("bench-{run}-crowd{crowd}"), crowd)?;
         let mut latencies: Vec<Duration> = orders.iter().map(|(took, _)| *took).collect();
         let p50 = percentile(&mut latencies, 50);
         println!(
@@ -170,6 +209,90 @@ fn crowd_checkout(
     // All start together, so the last order is confirmed after the longest wait.
     let took = latencies.iter().map(|(took, _)| *took).max().unwrap_or_default();
     Ok((took, latencies))
+}
+
+/// The third table: checkouts that wait for their order with `Prefer:
+/// wait=5`, one after another, from a client of their own (the shop limits
+/// checkouts per client). The waiting ones come first, each ending with its
+/// order settled, so the stack is idle for every one of them; the plain
+/// ones, whose sagas carry on after their 202, come after.
+fn waiting(shop: &Shop, product: &str, run: &str) -> Result<()> {
+    let client = astroshop_tests::client_from(std::net::Ipv4Addr::new(127, 78, 0, 1).into())?;
+    let post = |user: &str, headers: &[(&str, &str)]| {
+        add_to_cart(shop, product, user)?;
+        let request = checkout_request(user, &format!("{user}@example.com"), "USD", (GOOD_CARD, 1, 2039));
+        let started = Instant::now();
+        let reply = shop.send_from(
+            &client,
+            "POST",
+            "/api/checkout?currencyCode=USD",
+            headers,
+            Some(&request),
+        )?;
+        Ok::<_, anyhow::Error>((started.elapsed(), reply))
+    };
+    let (mut waited, mut reads) = (Vec::new(), Vec::new());
+    for n in 0..RUNS {
+        let (took, reply) = post(&format!("bench-{run}-wait-{n}"), &[("prefer", "wait=5")])?;
+        if reply.status != 200 || reply.body["status"] != "CONFIRMED" {
+            bail!("checkout with wait=5: {} {}", reply.status, reply.body);
+        }
+        waited.push(took);
+        reads.push(reads_of(&reply)?);
+    }
+    let mut accepted = Vec::new();
+    for n in 0..RUNS {
+        let (took, reply) = post(&format!("bench-{run}-nowait-{n}"), &[])?;
+        if reply.status != 202 {
+            bail!("checkout: {} {}", reply.status, reply.body);
+        }
+        accepted.push(took);
+    }
+
+    let base = median(&mut accepted);
+    println!();
+    println!(
+        "checkout with Prefer: wait=5, POST to 200 CONFIRMED, {RUNS} runs one after another (local stack)"
+    );
+    println!(
+        "{:<44} {:>10} {:>10} {:>10} {:>8}",
+        "measure", "median", "p95", "max", "ratio"
+    );
+    let typical = median(&mut waited);
+    for (name, all, typical) in [
+        ("baseline: POST /api/checkout to 202", &mut accepted, base),
+        ("Prefer: wait=5: POST to 200", &mut waited, typical),
+    ] {
+        println!(
+            "{name:<44} {:>7} ms {:>7} ms {:>7} ms {:>7.1}x",
+            typical.as_millis(),
+            percentile(all, 95).as_millis(),
+            worst(all).as_millis(),
+            typical.as_secs_f64() / base.as_secs_f64(),
+        );
+    }
+    reads.sort_unstable();
+    println!(
+        "{:<44} {:>10} {:>10} {:>10}",
+        "reads of the order per wait",
+        reads[reads.len() / 2],
+        reads[(reads.len() * 95).div_ceil(100).max(1) - 1],
+        reads.last().copied().unwrap_or_default(),
+    );
+    Ok(())
+}
+
+/// How many reads of the order checkout made while waiting, from its
+/// answer's `Server-Timing: wait;dur=..;desc="N reads"`.
+fn reads_of(reply: &astroshop_tests::Reply) -> Result<u32> {
+    let timing = reply
+        .headers
+        .get("server-timing")
+        .context("no Server-Timing")?
+        .to_str()?;
+    let (_, desc) = timing.split_once("desc=\"").context("no desc in Server-Timing")?;
+    let reads = desc.split(' ').next().unwrap_or_default();
+    reads.parse().with_context(|| format!("Server-Timing: {timing}"))
 }
 
 fn row(name: &str, median: Duration, worst: Duration, ratio: f64) {

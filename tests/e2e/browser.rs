@@ -1,10 +1,12 @@
 //! The storefront in a real browser (headless chromium): a shopper browses,
 //! adds a product to the cart and switches to euros, with the page's own
-//! script doing what it does for a person; a shopper signs up, buys and
-//! finds the order under My orders; a guest buys and opens the order from
-//! the link in the confirmation mail; and a form another site posts to the
-//! shop is refused. Screenshots of each step (the home, cart and My orders
-//! pages also at phone width) are saved in target/screenshots.
+//! script doing what it does for a person; a shopper finds products by the
+//! header's search box (its suggestions too) and by a category, sorted by
+//! price, a page at a time; a shopper signs up, buys and finds the order
+//! under My orders; a guest buys and opens the order from the link in the
+//! confirmation mail; and a form another site posts to the shop is refused.
+//! Screenshots of each step (the home, cart, results, category and My
+//! orders pages also at phone width) are saved in target/screenshots.
 
 use std::path::PathBuf;
 
@@ -14,17 +16,19 @@ use astroshop_tests::{Shop, ensure_that};
 use serde_json::{Value, json};
 
 use crate::checkout::SAGA_DEADLINE;
-use crate::search::eventually;
+use crate::search::{eventually, found_ids};
 use crate::storefront::{PASSWORD, SEEDED, unique_email};
 
 pub const TESTS: &[(&str, crate::Test)] = tests![
     a_shopper_browses_adds_to_cart_and_pays_in_euros_in_chromium,
+    a_shopper_finds_products_by_search_and_by_category_a_page_at_a_time_in_chromium,
     a_shopper_signs_up_buys_and_finds_the_order_under_my_orders_in_chromium,
     a_guest_buys_and_opens_the_order_from_the_link_in_the_mail_in_chromium,
     a_form_another_site_posts_to_the_shop_is_refused_in_chromium,
 ];
 
 const LAPTOP: (u32, u32) = (1280, 800);
+
 const PHONE: (u32, u32) = (390, 844);
 
 fn screenshots() -> PathBuf {
@@ -96,6 +100,15 @@ fn a_shopper_browses_adds_to_cart_and_pays_in_euros_in_chromium(shop: &Shop) -> 
     let mut browser = Browser::launch()?;
     browser.set_screen(LAPTOP.0, LAPTOP.1, false)?;
     browser.open(&format!("{}/", shop.base_url()))?;
+    let seeded: Vec<&str> = SEEDED.iter().map(|(id, ..)| *id).collect();
+    let all_shown = format!(
+        "{}.every(id => document.querySelector(`.product-card[data-product-id=\"${{id}}\"]`))",
+        json!(seeded)
+    );
+    ensure_that!(
+        browser.eval(&all_shown)? == Value::Bool(true),
+        "not every seeded product is shown"
+    );
 
     let cards = browser.eval(
         "[...document.querySelectorAll('.product-card')].map(card => ({
@@ -397,5 +410,256 @@ fn a_form_another_site_posts_to_the_shop_is_refused_in_chromium(shop: &Shop) -> 
     let after = cart_lines(&mut browser)?;
     ensure_that!(after == before, "the cart changed from {before} to {after}");
     shot(&mut browser, "csrf-3-cart-unchanged")?;
+    Ok(())
+}
+
+/// The category the finding test pages through: more products than a page
+/// holds, its own, so the other tests' lists are not disturbed.
+const PLANISPHERES: usize = 14;
+
+/// A planisphere of the finding test, priced so that its price order is
+/// not its name order (5 × n mod 14 visits every n once).
+fn planisphere(n: usize) -> Value {
+    const PICTURES: [&str; 4] = [
+        "TheCometBook.jpg",
+        "RoofBinoculars.jpg",
+        "StarsenseExplorer.jpg",
+        "LensCleaningKit.jpg",
+    ];
+    json!({
+        "id": format!("E2EPLANI{n:02}"),
+        "name": format!("Planisphere Star Wheel No. {n:02}"),
+        "description": "A rotating star wheel that shows which constellations are up tonight.",
+        "picture": PICTURES[n % PICTURES.len()],
+        "priceUsd": {"currencyCode": "USD", "units": 15 + 3 * (5 * n % PLANISPHERES), "nanos": 490_000_000},
+        "categories": ["planispheres"]
+    })
+}
+
+/// Creates the planispheres through the admin API (again on a rerun against
+/// the same stack, when they already exist) and waits until the search read
+/// model, which follows the Products table's stream, lists them all.
+fn create_planispheres(shop: &Shop) -> Result<()> {
+    let bearer = format!("Bearer {}", shop.admin_key()?);
+    for n in 0..PLANISPHERES {
+        let reply = shop.send_with_headers(
+            "POST",
+            "/api/admin/products",
+            &[("authorization", &bearer)],
+            Some(&planisphere(n)),
+        )?;
+        ensure_that!(
+            reply.status == 201 || reply.status == 409,
+            "creating planisphere {n}: status {}: {}",
+            reply.status,
+            reply.body
+        );
+    }
+    eventually(
+        "every planisphere searchable and in its category",
+        std::time::Duration::from_secs(60),
+        || {
+            let found = found_ids(shop, "planisphere")?.len();
+            let categories = shop.get("/api/categories")?.body;
+            let listed = categories
+                .as_array()
+                .and_then(|all| all.iter().find(|c| c["name"] == "planispheres"))
+                .and_then(|c| c["productCount"].as_u64());
+            Ok(if found == PLANISPHERES && listed == Some(PLANISPHERES as u64) {
+                Ok(())
+            } else {
+                Err(format!("search finds {found}, the category counts {listed:?}"))
+            })
+        },
+    )
+}
+
+/// The cards of the page as (product id, price in cents, as the page shows it in dollars).
+fn cards(browser: &mut Browser) -> Result<Vec<(String, u64)>> {
+    let cards = browser.eval(
+        "[...document.querySelectorAll('.product-card')].map(card =>
+            [card.dataset.productId, card.querySelector('.price').textContent])",
+    )?;
+    cards
+        .as_array()
+        .context("no cards")?
+        .iter()
+        .map(|card| {
+            let id = card[0].as_str().unwrap_or_default().to_owned();
+            let price = card[1].as_str().unwrap_or_default();
+            let cents = price
+                .strip_prefix('$')
+                .map(|amount| amount.replace([',', '.'], ""))
+                .and_then(|digits| digits.parse().ok())
+                .with_context(|| format!("{id} shows the price {price:?}"))?;
+            Ok((id, cents))
+        })
+        .collect()
+}
+
+fn cart_count(browser: &mut Browser) -> Result<u64> {
+    let count = text_of(browser, "[data-cart-count]")?;
+    count
+        .parse()
+        .with_context(|| format!("the header's cart count is {count:?}"))
+}
+
+fn a_shopper_finds_products_by_search_and_by_category_a_page_at_a_time_in_chromium(
+    shop: &Shop,
+) -> Result<()> {
+    create_planispheres(shop)?;
+    let base = shop.base_url();
+    let mut browser = Browser::launch()?;
+    browser.set_screen(LAPTOP.0, LAPTOP.1, false)?;
+    browser.open(&format!("{base}/"))?;
+    let in_cart = cart_count(&mut browser)?;
+
+    // Typing in the header's box: the page's script suggests products.
+    browser.eval(
+        "const box = document.querySelector('#search-q');
+         box.focus();
+         box.value = 'planis';
+         box.dispatchEvent(new Event('input'))",
+    )?;
+    browser.wait_until(
+        "!document.querySelector('#search-suggestions').hidden
+         && document.querySelectorAll('#search-suggestions a[href^=\"/product/\"]').length === 5",
+    )?;
+    let suggested =
+        browser.eval("[...document.querySelectorAll('#search-suggestions a')].map(a => a.textContent)")?;
+    let suggested: Vec<&str> = suggested
+        .as_array()
+        .context("no suggestions")?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    ensure_that!(
+        suggested[..5]
+            .iter()
+            .all(|name| name.starts_with("Planisphere Star Wheel"))
+            && suggested[5] == "All results for “planis”",
+        "the box suggests {suggested:?}"
+    );
+    shot(&mut browser, "find-1-suggestions")?;
+
+    // The box's form, as pressing Enter sends it: a plain GET.
+    fill(&mut browser, "#search-q", "planisphere")?;
+    submit(&mut browser, "form.site-search")?;
+    arrive(&mut browser, "/search?q=planisphere")?;
+    let heading = text_of(&mut browser, "h1")?;
+    ensure_that!(
+        heading == "Results for planisphere",
+        "the results say {heading:?}"
+    );
+    let count = text_of(&mut browser, ".result-count")?;
+    ensure_that!(
+        count == format!("{PLANISPHERES} products found for “planisphere”."),
+        "the results count says {count:?}"
+    );
+    let found = cards(&mut browser)?;
+    ensure_that!(
+        found.len() == PLANISPHERES,
+        "the results show {} cards",
+        found.len()
+    );
+    let shown = browser.eval("document.querySelector('#search-q').value")?;
+    ensure_that!(shown == "planisphere", "the box shows {shown} on the results");
+    both_widths(&mut browser, "find-2-results")?;
+
+    // Add to cart from the results.
+    let (added, _) = found[0].clone();
+    browser.act_and_wait(&format!(
+        "document.querySelector('.product-card[data-product-id={}] form').requestSubmit()",
+        json!(added)
+    ))?;
+    arrive(&mut browser, "/cart")?;
+    let now_in_cart = cart_count(&mut browser)?;
+    ensure_that!(
+        now_in_cart == in_cart + 1,
+        "the cart count went from {in_cart} to {now_in_cart}"
+    );
+    let lines = cart_lines(&mut browser)?;
+    ensure_that!(lines[&added] == "1", "the cart holds {lines}, not one {added}");
+    shot(&mut browser, "find-3-added-from-results")?;
+
+    // The category, from the header's links: a first page of twelve, by name.
+    browser
+        .act_and_wait("document.querySelector('.category-nav a[href=\"/category/planispheres\"]').click()")?;
+    arrive(&mut browser, "/category/planispheres")?;
+    let heading = text_of(&mut browser, "h1")?;
+    ensure_that!(heading == "Planispheres", "the category page says {heading:?}");
+    let by_name = cards(&mut browser)?;
+    let expected: Vec<String> = (0..12).map(|n| format!("E2EPLANI{n:02}")).collect();
+    let ids: Vec<&String> = by_name.iter().map(|(id, _)| id).collect();
+    ensure_that!(
+        ids == expected.iter().collect::<Vec<_>>(),
+        "by name the first page shows {ids:?}"
+    );
+    shot(&mut browser, "find-4-category")?;
+
+    // Sorted by price, low to high, with the filter form.
+    browser.eval("document.querySelector('#sort').value = 'price'")?;
+    submit(&mut browser, "form.filters")?;
+    arrive(&mut browser, "/category/planispheres?")?;
+    let first_page = cards(&mut browser)?;
+    let prices: Vec<u64> = first_page.iter().map(|(_, cents)| *cents).collect();
+    ensure_that!(
+        first_page.len() == 12 && prices.windows(2).all(|pair| pair[0] <= pair[1]),
+        "sorted by price the first page shows {first_page:?}"
+    );
+    ensure_that!(prices[0] == 1549, "the cheapest is {}, not $15.49", prices[0]);
+    both_widths(&mut browser, "find-5-sorted-by-price")?;
+
+    // The next page: the rest, still in price order, none of the first page's.
+    browser.act_and_wait("document.querySelector('a[rel=next]').click()")?;
+    arrive(&mut browser, "/category/planispheres?sort=price&cursor=")?;
+    let second_page = cards(&mut browser)?;
+    ensure_that!(
+        second_page.len() == PLANISPHERES - 12,
+        "the next page shows {second_page:?}"
+    );
+    ensure_that!(
+        second_page
+            .iter()
+            .all(|(id, cents)| { !first_page.iter().any(|(first, _)| first == id) && *cents >= prices[11] }),
+        "the next page {second_page:?} repeats or undercuts the first {first_page:?}"
+    );
+    let more = browser.eval("!!document.querySelector('a[rel=next]')")?;
+    ensure_that!(more == Value::Bool(false), "the last page links a next one");
+    shot(&mut browser, "find-6-next-page")?;
+    browser.act_and_wait("document.querySelector('a[rel=first]').click()")?;
+    let again = cards(&mut browser)?;
+    ensure_that!(again == first_page, "back on the first page: {again:?}");
+
+    // A price range in the form, in the shopper's currency.
+    fill(&mut browser, "#minPrice", "20")?;
+    fill(&mut browser, "#maxPrice", "30")?;
+    submit(&mut browser, "form.filters")?;
+    arrive(
+        &mut browser,
+        "/category/planispheres?minPrice=20&maxPrice=30&sort=price",
+    )?;
+    let in_range = cards(&mut browser)?;
+    let in_range: Vec<u64> = in_range.iter().map(|(_, cents)| *cents).collect();
+    // $15.49 + $3 steps: 21.49, 24.49, 27.49.
+    ensure_that!(
+        in_range == [2149, 2449, 2749],
+        "from $20 to $30 the page shows {in_range:?}"
+    );
+    shot(&mut browser, "find-7-price-range")?;
+
+    // A price that is not one: a 400 page that says why, the form kept.
+    fill(&mut browser, "#minPrice", "abc")?;
+    submit(&mut browser, "form.filters")?;
+    let status = browser.status()?;
+    ensure_that!(status == 400, "a bad price answered {status}");
+    let problem = text_of(&mut browser, "[role=alert]")?;
+    ensure_that!(
+        problem.contains("The lowest price \"abc\" is not an amount."),
+        "a bad price says {problem:?}"
+    );
+    let kept = browser.eval("document.querySelector('#minPrice').value")?;
+    ensure_that!(kept == "abc", "the form shows {kept} back");
+    shot(&mut browser, "find-8-bad-price")?;
     Ok(())
 }

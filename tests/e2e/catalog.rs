@@ -1,8 +1,10 @@
 //! Browsing the catalogue.
 
 use anyhow::Result;
-use astroshop_tests::{Shop, ensure_that};
+use astroshop_tests::{Reply, Shop, ensure_that};
 use serde_json::{Value, json};
+
+use crate::search::{FIRST_INDEXING_DEADLINE, eventually};
 
 pub const TESTS: &[(&str, crate::Test)] = tests![
     the_ten_seeded_products_are_priced_in_eur_to_the_nano,
@@ -26,6 +28,32 @@ const EUR_PRICES: [(&str, i64, i64); 10] = [
     ("6E92ZMYYFZ", 61, 875276426),
     ("HQTGWGPNH4", 0, 875718709),
 ];
+
+/// The list at `path` once it holds the ten seeded products: it is read from
+/// the read model, which the indexer fills from the `Products` stream once
+/// the shop is up. The tests start once `/api/products` does.
+pub fn seeded_list(shop: &Shop, path: &str) -> Result<Reply> {
+    eventually(
+        &format!("{path} lists the seeded catalogue"),
+        FIRST_INDEXING_DEADLINE,
+        || {
+            let reply = shop.get(path)?;
+            ensure_that!(
+                reply.status == 200,
+                "{path}: status {}: {}",
+                reply.status,
+                reply.body
+            );
+            let listed = reply.body.as_array().map_or(0, Vec::len);
+            // Admin tests running alongside may add products of their own for a moment.
+            Ok(if listed >= 10 {
+                Ok(reply)
+            } else {
+                Err(format!("{listed} products listed"))
+            })
+        },
+    )
+}
 
 fn the_ten_seeded_products_are_priced_in_eur_to_the_nano(shop: &Shop) -> Result<()> {
     let reply = shop.get("/api/products?currencyCode=EUR")?;

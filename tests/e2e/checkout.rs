@@ -27,6 +27,7 @@ pub const TESTS: &[(&str, crate::Test)] = tests![
     the_same_idempotency_key_gives_one_order_and_another_body_is_refused,
     redelivered_saga_events_change_nothing,
     bad_checkouts_are_refused_and_place_nothing,
+    prefer_wait_answers_the_confirmed_order_and_a_replay_waits_for_the_same_one,
 ];
 
 /// Tests that stop a consumer or sweep every pending order: they run alone,
@@ -772,6 +773,120 @@ fn bad_checkouts_are_refused_and_place_nothing(shop: &Shop) -> Result<()> {
     let orders = guest_orders(shop, &user)?;
     ensure_that!(orders.is_empty(), "refused checkouts placed {orders:?}");
     ensure_that!(stock(shop, &product)? == 5, "stock changed");
+    Ok(())
+}
+
+/// The client the waiting checkouts come from: an address of its own, so
+/// they count against no other test's checkout limit.
+const WAITING: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 9));
+
+fn prefer_wait_answers_the_confirmed_order_and_a_replay_waits_for_the_same_one(shop: &Shop) -> Result<()> {
+    let product = fresh_product(shop, "prefer wait", 20, 10)?;
+    let user = unique_user("wait");
+    add(shop, &user, &product, 1)?;
+    let http = astroshop_tests::client_from(WAITING)?;
+    let request = checkout_request(&user, &email_for(&user), "USD", (GOOD_CARD, 1, 2039));
+    let post = |headers: &[(&str, &str)]| {
+        shop.send_from(
+            &http,
+            "POST",
+            "/api/checkout?currencyCode=USD",
+            headers,
+            Some(&request),
+        )
+    };
+
+    // Without the preference, or with one the shop cannot read: the usual 202.
+    for headers in [
+        vec![],
+        vec![("prefer", "wait=soon")],
+        vec![("prefer", "wait=-1, return=minimal")],
+    ] {
+        let reply = post(&headers)?;
+        ensure_that!(
+            reply.status == 202 && reply.body["status"] == "PENDING",
+            "{headers:?}: {} {}",
+            reply.status,
+            reply.body
+        );
+        ensure_that!(
+            !reply.headers.contains_key("preference-applied"),
+            "{headers:?} was applied"
+        );
+    }
+
+    let key = uuid::Uuid::new_v4().to_string();
+    let waited = post(&[("prefer", "wait=5"), ("idempotency-key", &key)])?;
+    ensure_that!(waited.status == 200, "wait=5: {} {}", waited.status, waited.body);
+    let applied = waited
+        .headers
+        .get("preference-applied")
+        .map(|value| value.to_str());
+    ensure_that!(
+        matches!(applied, Some(Ok("wait=5"))),
+        "Preference-Applied: {applied:?}"
+    );
+    let confirmed = &waited.body;
+    let id = confirmed["orderId"].as_str().context("no orderId")?.to_owned();
+    let tracking = confirmed["trackingId"].as_str().unwrap_or_default();
+    ensure_that!(
+        confirmed["status"] == "CONFIRMED" && !tracking.is_empty(),
+        "settled as {} with tracking id {:?}",
+        confirmed["status"],
+        confirmed["trackingId"]
+    );
+    ensure_that!(
+        confirmed["shippingTrackingId"] == tracking,
+        "the demo's shippingTrackingId is {}",
+        confirmed["shippingTrackingId"]
+    );
+    // As the order's link shows it.
+    let link = confirmed["link"].as_str().context("no link")?;
+    let shown = shop.get(link)?;
+    ensure_that!(shown.status == 200, "the link: {} {}", shown.status, shown.body);
+    for field in [
+        "status",
+        "trackingId",
+        "total",
+        "shippingCost",
+        "items",
+        "placedAt",
+        "key",
+    ] {
+        ensure_that!(
+            shown.body[field] == confirmed[field],
+            "{field}: {} answered, {} shown",
+            confirmed[field],
+            shown.body[field]
+        );
+    }
+    ensure_that!(
+        history_steps(confirmed).contains(&"OrderConfirmed".to_owned()),
+        "history {:?}",
+        history_steps(confirmed)
+    );
+
+    // The same request under its key again: the same order, settled, and nothing placed.
+    let again = post(&[("prefer", "wait=5"), ("idempotency-key", &key)])?;
+    ensure_that!(
+        again.status == 200 && again.body["orderId"] == id.as_str() && again.body["trackingId"] == tracking,
+        "the replay: {} {}",
+        again.status,
+        again.body
+    );
+    let plain = post(&[("idempotency-key", &key)])?;
+    ensure_that!(
+        plain.status == 202 && plain.body["orderId"] == id.as_str() && plain.body["status"] == "CONFIRMED",
+        "the replay without waiting: {} {}",
+        plain.status,
+        plain.body
+    );
+    let orders = guest_orders(shop, &user)?;
+    ensure_that!(
+        orders.len() == 4,
+        "three plain checkouts and one waited for, not {}: {orders:?}",
+        orders.len()
+    );
     Ok(())
 }
 

@@ -15,11 +15,13 @@ mod cart;
 mod catalog;
 mod chaos;
 mod checkout;
+mod contract;
 mod currency;
 mod gateway;
 mod iam;
 mod inventory;
 mod limits;
+mod listing;
 mod loadgen;
 mod metrics;
 mod owners;
@@ -42,6 +44,7 @@ fn main() {
     let tests: Vec<(&str, Test)> = [
         catalog::TESTS,
         search::TESTS,
+        listing::TESTS,
         admin::TESTS,
         currency::TESTS,
         gateway::TESTS,
@@ -58,15 +61,18 @@ fn main() {
         tokens::TESTS,
         metrics::TESTS,
         traces::TESTS,
+        contract::TESTS,
     ]
     .concat();
     let exclusive: Vec<(&str, Test)> = [
         checkout::EXCLUSIVE,
         search::EXCLUSIVE,
+        listing::EXCLUSIVE,
         gateway::EXCLUSIVE,
         limits::EXCLUSIVE,
         iam::EXCLUSIVE,
         chaos::EXCLUSIVE,
+        contract::EXCLUSIVE,
     ]
     .concat();
     if arguments.list {
@@ -85,6 +91,13 @@ fn main() {
         }
     };
     eprintln!("testing {}", shop.base_url());
+    // The catalogue's lists (the API's, and the storefront's pages) are read
+    // from the read model the indexer fills from the `Products` stream once
+    // the shop is up: every test starts once it holds the seeded catalogue.
+    if let Err(error) = catalog::seeded_list(&shop, "/api/products") {
+        eprintln!("the shop never listed its seeded catalogue: {error:#}");
+        std::process::exit(1);
+    }
     let trials = |tests: Vec<(&'static str, Test)>| -> Vec<Trial> {
         tests
             .into_iter()

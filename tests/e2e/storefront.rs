@@ -1,7 +1,8 @@
 //! The storefront over HTTP, as a browser without JavaScript uses it: pages,
 //! pictures, form posts (with the form token of the page they come from and
 //! the shop's `Origin`, as a browser sends them), redirects and cookies;
-//! forged posts refused; shopper accounts and the cart a guest brings to one.
+//! forged posts refused; shopper accounts and the cart a guest brings to one;
+//! search results and category pages, sorted and filtered with plain GET forms.
 
 use std::cell::RefCell;
 
@@ -17,6 +18,9 @@ pub const TESTS: &[(&str, crate::Test)] = tests![
     switching_currency_changes_the_prices_shown,
     remove_and_empty_clear_the_cart,
     an_unknown_product_page_is_a_404_page,
+    a_search_without_script_says_what_it_found_priced_in_the_shoppers_currency,
+    a_category_sorted_by_price_high_to_low_lists_its_products_in_that_order,
+    a_category_the_shop_does_not_have_is_a_404_and_bad_filters_a_400_page,
     bad_add_to_cart_input_is_an_error_page_not_a_500,
     checkout_places_an_order_whose_page_follows_it_to_confirmed,
     pictures_are_revalidated_with_their_etag,
@@ -251,12 +255,13 @@ fn ensure_html(page: &Page, status: u16, path: &str) -> Result<String> {
 fn the_home_page_shows_the_ten_products_with_pictures_that_load(shop: &Shop) -> Result<()> {
     let shopper = Shopper::new(shop)?;
     let home = shopper.get("/")?;
-    let html = ensure_html(&home, 200, "/")?;
+    ensure_html(&home, 200, "/")?;
     let cookie = home.header("set-cookie");
     ensure_that!(
         cookie.starts_with("session-id=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "the first visit's cookie: {cookie:?}"
     );
+    let html = seeded_home(&shopper)?;
     for (id, name, price, _) in SEEDED {
         let card = html
             .split("<article class=\"product-card\"")
@@ -348,7 +353,7 @@ fn switching_currency_changes_the_prices_shown(shop: &Shop) -> Result<()> {
         "{:?}",
         answer.headers
     );
-    let home = ensure_html(&shopper.get("/")?, 200, "/")?;
+    let home = seeded_home(&shopper)?;
     for (id, _, usd, eur) in SEEDED {
         ensure_that!(home.contains(eur), "{id} is not shown at {eur}");
         ensure_that!(!home.contains(usd), "{id} is still shown at {usd}");
@@ -393,6 +398,112 @@ fn an_unknown_product_page_is_a_404_page(shop: &Shop) -> Result<()> {
     for path in ["/product/NOSUCHTHING", "/product/a%20b", "/orders/no%2Fsuch"] {
         let html = ensure_html(&shopper.get(path)?, 404, path)?;
         ensure_that!(html.contains("could not find"), "{path}: {html}");
+    }
+    Ok(())
+}
+
+/// The home page, listing every seeded product.
+fn seeded_home(shopper: &Shopper<'_>) -> Result<String> {
+    let html = ensure_html(&shopper.get("/")?, 200, "/")?;
+    for (id, ..) in SEEDED {
+        ensure_that!(
+            html.contains(&format!("data-product-id=\"{id}\"")),
+            "no card for {id}: {html}"
+        );
+    }
+    Ok(html)
+}
+
+/// The (id, price) of each product card of a page, in the page's order.
+fn cards_of(html: &str) -> Vec<(&str, &str)> {
+    html.split("<article class=\"product-card\" data-product-id=\"")
+        .skip(1)
+        .filter_map(|card| {
+            let id = card.split('"').next()?;
+            let price = card.split("<p class=\"price\">").nth(1)?.split('<').next()?;
+            Some((id, price))
+        })
+        .collect()
+}
+
+fn a_search_without_script_says_what_it_found_priced_in_the_shoppers_currency(shop: &Shop) -> Result<()> {
+    let shopper = Shopper::new(shop)?;
+    shopper.get("/")?;
+    shopper.submit("/currency", &[("currencyCode", "EUR"), ("next", "/")])?;
+    let html = ensure_html(&shopper.get("/search?q=explorascope")?, 200, "/search")?;
+    ensure_that!(
+        html.contains("<h1>Results for <q class=\"searched\">explorascope</q></h1>"),
+        "{html}"
+    );
+    ensure_that!(html.contains("1 product found for “explorascope”."), "{html}");
+    ensure_that!(
+        cards_of(&html) == [("OLJCESPC7Z", "€90.19")],
+        "the results show {:?}",
+        cards_of(&html)
+    );
+    ensure_that!(
+        html.contains("name=\"q\" value=\"explorascope\""),
+        "the box does not show the search"
+    );
+    let none = ensure_html(&shopper.get("/search?q=zzzyzx")?, 200, "/search")?;
+    ensure_that!(none.contains("No products found for “zzzyzx”."), "{none}");
+    Ok(())
+}
+
+fn a_category_sorted_by_price_high_to_low_lists_its_products_in_that_order(shop: &Shop) -> Result<()> {
+    let shopper = Shopper::new(shop)?;
+    let path = "/category/telescopes?minPrice=&maxPrice=&sort=-price";
+    let html = ensure_html(&shopper.get(path)?, 200, path)?;
+    let ids: Vec<&str> = cards_of(&html).into_iter().map(|(id, _)| id).collect();
+    // The six telescopes of the seeded catalogue, dearest first.
+    let expected = [
+        "9SIQT8TOJO",
+        "66VCHSJNUP",
+        "0PUK6V6EV0",
+        "1YMWWN1N4O",
+        "OLJCESPC7Z",
+        "6E92ZMYYFZ",
+    ];
+    ensure_that!(ids == expected, "sorted high to low the category lists {ids:?}");
+    ensure_that!(
+        html.contains("<option value=\"-price\" selected>Price, high to low</option>"),
+        "the form does not show the order asked"
+    );
+    ensure_that!(!html.contains("rel=\"next\""), "six products fit one page");
+    let cheap = "/category/telescopes?minPrice=100&maxPrice=200&sort=price";
+    let html = ensure_html(&shopper.get(cheap)?, 200, cheap)?;
+    let ids: Vec<&str> = cards_of(&html).into_iter().map(|(id, _)| id).collect();
+    ensure_that!(
+        ids == ["OLJCESPC7Z", "1YMWWN1N4O", "0PUK6V6EV0"],
+        "from $100 to $200 the category lists {ids:?}"
+    );
+    Ok(())
+}
+
+fn a_category_the_shop_does_not_have_is_a_404_and_bad_filters_a_400_page(shop: &Shop) -> Result<()> {
+    let shopper = Shopper::new(shop)?;
+    let html = ensure_html(
+        &shopper.get("/category/nosuchthing")?,
+        404,
+        "/category/nosuchthing",
+    )?;
+    ensure_that!(html.contains("We could not find that category."), "{html}");
+    for (path, says) in [
+        (
+            "/category/telescopes?minPrice=abc",
+            "The lowest price &quot;abc&quot; is not an amount.",
+        ),
+        (
+            "/category/telescopes?minPrice=300&maxPrice=30",
+            "The lowest price (300) is above the highest (30).",
+        ),
+        (
+            "/category/telescopes?cursor=bm90LW91cnM",
+            "query parameter &quot;cursor&quot;",
+        ),
+    ] {
+        let html = ensure_html(&shopper.get(path)?, 400, path)?;
+        ensure_that!(html.contains(says), "{path} does not say {says}: {html}");
     }
     Ok(())
 }
