@@ -199,9 +199,13 @@ impl Flags {
         Self::fixed(FlagValues::default())
     }
 
+    /// The agent is plain HTTP on the function's own host, so the client
+    /// trusts no certificate and loads none: reqwest's default reads the
+    /// system's whole certificate store when it is built, on every cold start.
     fn from_source(source: Source) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(1))
+            .tls_certs_only([])
             .build()
             .unwrap_or_default();
         Self { http, source }

@@ -76,7 +76,30 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 }
 
 fn config_loader() -> aws_config::ConfigLoader {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts())
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts());
+    let plain_http = std::env::var("AWS_ENDPOINT_URL").is_ok_and(|endpoint| endpoint.starts_with("http://"));
+    match plain_http.then(plain_http_client).flatten() {
+        Some(client) => loader.http_client(client),
+        None => loader,
+    }
+}
+
+/// The client for an endpoint that speaks plain HTTP (an emulator): it
+/// trusts no certificate, so none is loaded. The SDK's default client reads
+/// and parses the system's whole certificate store on a function's first
+/// call, whichever scheme the endpoint has: tens of milliseconds of CPU in
+/// every new instance, for nothing when no call is encrypted.
+fn plain_http_client() -> Option<aws_sdk_dynamodb::config::SharedHttpClient> {
+    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let no_certificates = TlsContext::builder()
+        .with_trust_store(TrustStore::empty())
+        .build()
+        .ok()?;
+    let client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(no_certificates)
+        .build_https();
+    Some(client)
 }
 
 /// How long a call to an AWS service may take, for functions that time out

@@ -30,7 +30,7 @@ use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_aws::trace::XrayIdGenerator;
 use opentelemetry_aws::trace::xray_propagator::span_context_to_string;
-use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_otlp::{SpanExporter, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -59,9 +59,8 @@ pub fn init() {
     let provider = PROVIDER.get_or_init(|| {
         let exporter = ENDPOINTS
             .iter()
-            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
-            .then(otlp_exporter)
-            .flatten();
+            .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+            .and_then(|endpoint| otlp_exporter(&endpoint));
         provider(exporter, &service_name())
     });
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -98,13 +97,42 @@ fn service_name() -> String {
 /// The OTLP/HTTP exporter the environment configures; none (and a line on
 /// stderr) if the configuration is unusable, since a function must run
 /// whether or not its spans can leave.
-fn otlp_exporter() -> Option<SpanExporter> {
-    SpanExporter::builder()
-        .with_http()
-        .with_timeout(std::time::Duration::from_secs(2))
-        .build()
-        .inspect_err(|error| eprintln!("spans will not be sent: {error}"))
-        .ok()
+fn otlp_exporter(endpoint: &str) -> Option<SpanExporter> {
+    let exporter = SpanExporter::builder().with_http().with_timeout(EXPORT_TIMEOUT);
+    match endpoint.starts_with("http://") {
+        true => exporter.with_http_client(plain_http_client()?),
+        false => exporter,
+    }
+    .build()
+    .inspect_err(|error| eprintln!("spans will not be sent: {error}"))
+    .ok()
+}
+
+/// How long sending one batch of spans may take.
+const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The exporter's client for a collector that speaks plain HTTP (the
+/// collector extension beside the function, the local trace viewer): it
+/// trusts no certificate, so none is loaded, where the exporter's default
+/// client reads the system's whole certificate store on every cold start.
+/// Built on a thread of its own, as the exporter builds its default: a
+/// blocking client must not be made inside the function's async runtime.
+fn plain_http_client() -> Option<reqwest::blocking::Client> {
+    let built = std::thread::spawn(|| {
+        reqwest::blocking::Client::builder()
+            .timeout(EXPORT_TIMEOUT)
+            .tls_certs_only([])
+            .build()
+    })
+    .join();
+    match built {
+        Ok(Ok(client)) => Some(client),
+        Ok(Err(error)) => {
+            eprintln!("spans will not be sent: {error}");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// X-Ray ids (their first eight hex digits are the start time, as X-Ray
