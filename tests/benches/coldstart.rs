@@ -13,7 +13,9 @@
 //!
 //! `./shop bench` runs it after the checkout bench; the release build takes
 //! a while the first time (about 12 minutes on two cores).
-//! `COLDSTART_PROFILE=dev` measures the debug build instead, for a quick look.
+//! `COLDSTART_PROFILE=dev` measures the debug build instead, for a quick look;
+//! `COLDSTART_FUNCTIONS=catalog-get-product,checkout-place` builds and
+//! measures only those functions (and the floor).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,9 +35,26 @@ const FLOOR: &str = "hello-lambda";
 
 fn main() -> Result<()> {
     let profile = Profile::chosen();
-    eprintln!("building every function ({})...", profile.name);
-    let status = tools::cargo()
-        .args(["build", "--profile", profile.name, "--workspace", "--bins"])
+    let chosen = Chosen::from_env();
+    let mut build = tools::cargo();
+    build.args(["build", "--profile", profile.name, "--workspace"]);
+    match &chosen.0 {
+        None => {
+            eprintln!("building every function ({})...", profile.name);
+            build.arg("--bins");
+        }
+        Some(functions) => {
+            eprintln!(
+                "building {} and the floor ({})...",
+                functions.join(", "),
+                profile.name
+            );
+            for function in functions.iter().map(String::as_str).chain([FLOOR]) {
+                build.args(["--bin", function]);
+            }
+        }
+    }
+    let status = build
         .current_dir(tools::repo_root())
         .status()
         .context("running cargo build --release")?;
@@ -43,7 +62,7 @@ fn main() -> Result<()> {
         bail!("cargo build --profile {} failed ({status})", profile.name);
     }
     let shop = Shop::start()?;
-    let outcome = measure(&shop, &profile);
+    let outcome = measure(&shop, &profile, &chosen);
     shop.stop()?;
     outcome
 }
@@ -69,6 +88,28 @@ impl Profile {
     }
 }
 
+/// The functions `COLDSTART_FUNCTIONS` names (comma-separated), or every one.
+struct Chosen(Option<Vec<String>>);
+
+impl Chosen {
+    fn from_env() -> Self {
+        let named = std::env::var("COLDSTART_FUNCTIONS").unwrap_or_default();
+        let functions: Vec<String> = named
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Self((!functions.is_empty()).then_some(functions))
+    }
+
+    fn includes(&self, function: &str) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|functions| functions.iter().any(|name| name == function))
+    }
+}
+
 /// One row of the table.
 struct Row {
     function: String,
@@ -79,12 +120,16 @@ struct Row {
     peak_rss_mb: f64,
 }
 
-fn measure(shop: &Shop, profile: &Profile) -> Result<()> {
+fn measure(shop: &Shop, profile: &Profile, chosen: &Chosen) -> Result<()> {
     let template = Template::shop()?;
     let environment = shop.function_environment()?;
     let mut cases: Vec<(String, u32, Value)> = vec![(FLOOR.to_owned(), 128, json!({"hello": "world"}))];
     let mut skipped = Vec::new();
-    for function in template.functions() {
+    for function in template
+        .functions()
+        .iter()
+        .filter(|function| chosen.includes(&function.binary))
+    {
         match sample_event(function)? {
             Some(event) => cases.push((function.binary.clone(), function.memory_mb, event)),
             None => skipped.push(function.binary.clone()),
