@@ -12,7 +12,8 @@
 //! stack runs beside them (its own functions are not what is measured).
 //!
 //! `./shop bench` runs it after the checkout bench; the release build takes
-//! a while the first time (about 12 minutes on two cores).
+//! a while the first time (on two cores, 19 minutes for six functions and the
+//! floor: 10 for the dependencies, then about 3 to link each binary).
 //! `COLDSTART_PROFILE=dev` measures the debug build instead, for a quick look;
 //! `COLDSTART_FUNCTIONS=catalog-get-product,checkout-place` builds and
 //! measures only those functions (and the floor).

@@ -84,11 +84,13 @@ fn config_loader() -> aws_config::ConfigLoader {
     }
 }
 
-/// The client for an endpoint that speaks plain HTTP (an emulator): it
-/// trusts no certificate, so none is loaded. The SDK's default client reads
-/// and parses the system's whole certificate store on a function's first
-/// call, whichever scheme the endpoint has: tens of milliseconds of CPU in
-/// every new instance, for nothing when no call is encrypted.
+/// The client for an `AWS_ENDPOINT_URL` that speaks plain HTTP (an
+/// emulator): it trusts no certificate, so none is loaded. The SDK's default
+/// client reads and parses the system's whole certificate store when a
+/// service's client is created, whichever scheme the endpoint has: tens of
+/// milliseconds of CPU in every new instance, for nothing when no call is
+/// encrypted. (A service sent to an `https://` endpoint of its own beside it
+/// would fail its TLS handshake, as it trusts nothing.)
 fn plain_http_client() -> Option<aws_sdk_dynamodb::config::SharedHttpClient> {
     use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
     let no_certificates = TlsContext::builder()
