@@ -1,5 +1,6 @@
-//! The HTTP API on a local port: each request is matched to a route of the
-//! template, counted against the route's throttling (over it, API Gateway's
+//! The HTTP API on a local port: each request is held to API Gateway's quota
+//! on its request line and header values (over it, a 414 or a 431), matched
+//! to a route of the template, counted against the route's throttling (over it, API Gateway's
 //! 429), checked by the route's JWT authorizer if it names one (a refusal is
 //! API Gateway's 401), turned into a payload 2.0 event, invoked through the
 //! Invoke API and its answer sent back, as API Gateway does. A refused
@@ -27,6 +28,10 @@ use crate::throttle::TokenBucket;
 
 /// API Gateway's payload limit.
 const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// API Gateway's quota on an HTTP API request's request line and header
+/// values together.
+const MAX_REQUEST_LINE_AND_HEADER_VALUES: usize = 10_240;
 
 pub struct Gateway {
     routes: RouteTable,
@@ -98,6 +103,9 @@ impl Gateway {
         port: u16,
     ) -> (Response<Full<Bytes>>, Option<String>) {
         let (parts, body) = request.into_parts();
+        if let Some(refused) = over_request_quota(&parts) {
+            return (refused, None);
+        }
         let method = parts.method.as_str().to_owned();
         let route = match self.routes.select(&method, parts.uri.path()) {
             Selection::Found {
@@ -282,6 +290,36 @@ pub fn routed_event(
     Ok((route.function.clone(), event))
 }
 
+/// The refusal of a request whose request line and header values together
+/// are over API Gateway's quota, if `request` is one: a 431 when the header
+/// values alone are over it, else a 414, since the request target is what
+/// does not fit.
+fn over_request_quota(request: &http::request::Parts) -> Option<Response<Full<Bytes>>> {
+    let target = request.uri.path_and_query().map_or("/", |target| target.as_str());
+    let request_line = format!("{} {target} HTTP/1.1", request.method).len();
+    let header_values: usize = request.headers.values().map(|value| value.len()).sum();
+    let limit = MAX_REQUEST_LINE_AND_HEADER_VALUES;
+    if request_line + header_values <= limit {
+        return None;
+    }
+    Some(if header_values > limit {
+        let message = format!(
+            "the header values are {header_values} bytes; with the request line they may be at most {limit}"
+        );
+        error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            &message,
+            &[],
+        )
+    } else {
+        let message = format!(
+            "the request line is {request_line} bytes and the header values {header_values}; together they may be at most {limit}"
+        );
+        error(StatusCode::URI_TOO_LONG, "uri_too_long", &message, &[])
+    })
+}
+
 /// API Gateway's own answer to a request its JWT authorizer refused.
 fn unauthorized(refusal: &Refusal) -> Response<Full<Bytes>> {
     Response::builder()
@@ -373,6 +411,23 @@ Resources:
         Checkout:
           Type: HttpApi
           Properties: {Method: POST, Path: /api/checkout}
+"#;
+
+    /// The same routes, none of them throttled.
+    const UNTHROTTLED: &str = r#"
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+  Shop:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: shop
+    Properties:
+      Events:
+        Things:
+          Type: HttpApi
+          Properties: {Method: GET, Path: /api/things}
 "#;
 
     /// A stand-in Invoke API that answers every invocation with a 200 and
@@ -505,6 +560,75 @@ Resources:
             );
         }
         assert_eq!(invocations.load(Ordering::SeqCst), 10);
+    }
+
+    /// `GET target` sent as written with the headers `extra` and two of
+    /// its own (`host: x`, `connection: close`: 6 bytes of values): the
+    /// status and the body of the answer.
+    async fn send_raw(base_url: &str, target: &str, extra: &[(&str, String)]) -> (u16, String) {
+        let mut stream = tokio::net::TcpStream::connect(base_url.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let mut request = format!("GET {target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n");
+        for (name, value) in extra {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut answer)
+            .await
+            .unwrap();
+        let status = answer[9..12].parse().unwrap();
+        let body = answer.split_once("\r\n\r\n").unwrap().1.to_owned();
+        (status, body)
+    }
+
+    /// A target that makes `GET <target> HTTP/1.1` `request_line` bytes long.
+    fn target_for(request_line: usize) -> String {
+        let query = "a".repeat(request_line - "GET /api/things?q= HTTP/1.1".len());
+        format!("/api/things?q={query}")
+    }
+
+    #[tokio::test]
+    async fn a_request_line_and_header_values_over_10240_bytes_are_refused_before_any_function() {
+        let (base_url, invocations, _shutdown) = serve(UNTHROTTLED).await;
+        let own_header_values = "x".len() + "close".len();
+        let at_the_limit = target_for(MAX_REQUEST_LINE_AND_HEADER_VALUES - own_header_values);
+        assert_eq!(send_raw(&base_url, &at_the_limit, &[]).await.0, 200);
+
+        let one_byte_over = format!("{at_the_limit}a");
+        let (status, body) = send_raw(&base_url, &one_byte_over, &[]).await;
+        assert_eq!(status, 414, "{body}");
+        let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["error"]["code"], "uri_too_long");
+        assert_eq!(
+            error["error"]["message"],
+            "the request line is 10235 bytes and the header values 6; together they may be at most 10240"
+        );
+
+        let short = target_for(100);
+        let cookie = [("cookie", "c".repeat(MAX_REQUEST_LINE_AND_HEADER_VALUES))];
+        let (status, body) = send_raw(&base_url, &short, &cookie).await;
+        assert_eq!(status, 431, "{body}");
+        let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["error"]["code"], "headers_too_large");
+
+        let split = [(
+            "cookie",
+            "c".repeat(MAX_REQUEST_LINE_AND_HEADER_VALUES - 100 - own_header_values),
+        )];
+        assert_eq!(send_raw(&base_url, &short, &split).await.0, 200);
+        assert_eq!(
+            send_raw(&base_url, &target_for(101), &split).await.0,
+            414,
+            "a request line that pushes the headers over is the target's fault"
+        );
+        assert_eq!(
+            invocations.load(Ordering::SeqCst),
+            2,
+            "a refused request reached the function"
+        );
     }
 
     #[tokio::test]
