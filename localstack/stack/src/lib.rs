@@ -18,9 +18,8 @@
 //!
 //! The functions' output passes through it too: the Embedded Metric Format
 //! lines among it are added up as CloudWatch would, and served as Prometheus
-//! text (`metrics`). Their spans go over OTLP, batched by a relay
-//! (`spans`), to the trace viewer (Arize Phoenix) it starts when installed
-//! (`viewer`).
+//! text (`metrics`). Their spans go over OTLP to the trace viewer (Arize
+//! Phoenix) it starts when installed (`viewer`).
 
 pub mod account;
 pub mod apigw;
@@ -41,7 +40,6 @@ pub mod routes;
 pub mod runtime;
 pub mod serve;
 pub mod sources;
-pub mod spans;
 pub mod stack;
 pub mod streams;
 pub mod template;

@@ -28,7 +28,6 @@ use crate::provision;
 use crate::resolve::{Names, Resolver};
 use crate::routes::RouteTable;
 use crate::sources::Timing;
-use crate::spans::SpanRelay;
 use crate::template::Template;
 use crate::tools;
 use crate::viewer::{self, TraceViewer};
@@ -100,8 +99,6 @@ pub struct Stack {
     functions: Functions,
     /// Where the functions' spans go and can be seen (when it is installed).
     viewer: Option<TraceViewer>,
-    /// What carries the spans there, in batches.
-    spans: Option<SpanRelay>,
     /// Where the functions' metrics are served, and the server.
     metrics_url: String,
     metrics_server: JoinHandle<()>,
@@ -261,21 +258,20 @@ impl Stack {
                 *value = format!("{base_url}{path}");
             }
         }
-        // Spans go through the relay to the trace viewer, where the cloud's
-        // collector layer is not; with no viewer, nowhere.
+        // Spans go to the trace viewer, where the cloud's collector layer is
+        // not; with no viewer, nowhere.
         environment.remove("OTEL_EXPORTER_OTLP_ENDPOINT");
-        let (viewer, spans) = match viewer {
+        let viewer = match viewer {
             Some(starting) => {
                 let viewer = starting.ready().await?;
-                let spans = SpanRelay::start(viewer.otlp_endpoint()).await?;
                 environment.insert(
                     "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
-                    spans.endpoint().to_owned(),
+                    viewer.otlp_endpoint().to_owned(),
                 );
                 environment.insert("TRACE_PAGE".to_owned(), viewer.trace_page());
-                (Some(viewer), Some(spans))
+                Some(viewer)
             }
-            None => (None, None),
+            None => None,
         };
         let metrics = Arc::new(Metrics::default());
         let metrics_listener = TcpListener::bind(("127.0.0.1", options.metrics_port))
@@ -358,7 +354,6 @@ impl Stack {
             emulator,
             functions,
             viewer,
-            spans,
             metrics_url,
             metrics_server,
             flags_url,
@@ -535,10 +530,6 @@ impl Stack {
         // A poller may be waiting on an invocation; the functions stop next anyway.
         self.sources.shutdown().await;
         self.functions.stop().await;
-        // After the functions, whose last spans it still takes.
-        if let Some(spans) = self.spans {
-            spans.stop().await;
-        }
         self.emulator.stop().await;
         if let Some(viewer) = self.viewer {
             viewer.stop().await;
