@@ -414,21 +414,13 @@ Resources:
 "#;
 
     /// The same routes, none of them throttled.
-    const UNTHROTTLED: &str = r#"
-Resources:
-  Api:
-    Type: AWS::Serverless::HttpApi
-  Shop:
-    Type: AWS::Serverless::Function
-    Metadata:
-      BuildProperties:
-        Binary: shop
-    Properties:
-      Events:
-        Things:
-          Type: HttpApi
-          Properties: {Method: GET, Path: /api/things}
-"#;
+    fn unthrottled() -> String {
+        let lines: Vec<&str> = THROTTLED
+            .lines()
+            .filter(|line| !line.contains("RouteSettings") && !line.contains("ThrottlingRateLimit"))
+            .collect();
+        lines.join("\n")
+    }
 
     /// A stand-in Invoke API that answers every invocation with a 200 and
     /// counts them.
@@ -548,11 +540,7 @@ Resources:
 
     #[tokio::test]
     async fn an_api_without_route_settings_throttles_nothing() {
-        let unthrottled: Vec<&str> = THROTTLED
-            .lines()
-            .filter(|line| !line.contains("RouteSettings") && !line.contains("ThrottlingRateLimit"))
-            .collect();
-        let (base_url, invocations, _shutdown) = serve(&unthrottled.join("\n")).await;
+        let (base_url, invocations, _shutdown) = serve(&unthrottled()).await;
         for _ in 0..10 {
             assert_eq!(
                 send(&base_url, "POST", "/api/checkout").await.status(),
@@ -592,7 +580,7 @@ Resources:
 
     #[tokio::test]
     async fn a_request_line_and_header_values_over_10240_bytes_are_refused_before_any_function() {
-        let (base_url, invocations, _shutdown) = serve(UNTHROTTLED).await;
+        let (base_url, invocations, _shutdown) = serve(&unthrottled()).await;
         let own_header_values = "x".len() + "close".len();
         let at_the_limit = target_for(MAX_REQUEST_LINE_AND_HEADER_VALUES - own_header_values);
         assert_eq!(send_raw(&base_url, &at_the_limit, &[]).await.0, 200);
