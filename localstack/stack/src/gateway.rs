@@ -1,10 +1,10 @@
 //! The HTTP API on a local port: each request is held to API Gateway's quota
 //! on its request line and header values (over it, a 414 or a 431), matched
-//! to a route of the template, counted against the route's throttling (over it, API Gateway's
-//! 429), checked by the route's JWT authorizer if it names one (a refusal is
-//! API Gateway's 401), turned into a payload 2.0 event, invoked through the
-//! Invoke API and its answer sent back, as API Gateway does. A refused
-//! request runs no function.
+//! to a route of the template, counted against the route's throttling (over
+//! it, API Gateway's 429), checked by the route's JWT authorizer if it names
+//! one (a refusal is API Gateway's 401), turned into a payload 2.0 event,
+//! invoked through the Invoke API and its answer sent back, as API Gateway
+//! does. A refused request runs no function.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -296,7 +296,8 @@ pub fn routed_event(
 /// does not fit.
 fn over_request_quota(request: &http::request::Parts) -> Option<Response<Full<Bytes>>> {
     let target = request.uri.path_and_query().map_or("/", |target| target.as_str());
-    let request_line = format!("{} {target} HTTP/1.1", request.method).len();
+    // `<method> <target> HTTP/1.1`
+    let request_line = request.method.as_str().len() + 1 + target.len() + " HTTP/1.1".len();
     let header_values: usize = request.headers.values().map(|value| value.len()).sum();
     let limit = MAX_REQUEST_LINE_AND_HEADER_VALUES;
     if request_line + header_values <= limit {
