@@ -128,8 +128,8 @@ fn crowds(shop: &Shop, product: &str, run: &str, base: Duration) -> Result<()> {
     for crowd in CROWDS {
         let mut rounds = Vec::new();
         for round in 0..ROUNDS {
-            let user = format!("bench-{run}-crowd{crowd}-{round}");
-            let (took, orders) = crowd_checkout(shop, product, &user, crowd)?;
+            let prefix = format!("bench-{run}-crowd{crowd}-{round}");
+            let (took, orders) = crowd_checkout(shop, product, &prefix, crowd)?;
             rounds.push((crowd as f64 / took.as_secs_f64(), orders));
         }
         rounds.sort_by(|(a, _), (b, _)| a.total_cmp(b));
